@@ -1,0 +1,863 @@
+"""ComfyUI graph tracer: prompt, seed, model and sampler settings out of a ComfyUI graph.
+
+ComfyUI stores no "prompt" or "seed" fields, only the graph that produced the image:
+
+* the API graph (``prompt``): ``{node_id: {"class_type": ..., "inputs": {...}}}`` where an input is
+  either a literal or a link ``[source_node_id, output_index]``;
+* the UI graph (``workflow``): ``nodes`` with ``widgets_values`` and a ``links`` table.
+
+We start at every sampler node and follow links backwards to the text encoders, seed nodes, model
+loaders and latent sources.
+
+Which sampler nodes count (the rule):
+
+* A *sampler* is a core sampler (KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced)
+  or any node whose class name contains "Sampler" and that has a ``model`` + ``positive`` or a
+  ``guider`` input (``KSampler (Efficient)``, ``KSamplerAdvanced //Inspire``, ...).
+* Pixel-space refiners (FaceDetailer and other "Detailer" nodes, UltimateSDUpscale, or any sampler
+  whose input is an ``image`` rather than a latent) are *refiners*: they only touch up an image that a
+  sampler already made, so they are listed in ``refiners`` and never make the result ambiguous.
+* When the graph has output nodes (class name containing "Save" or "Preview", or VHS video
+  combiners), only samplers that feed one of them count; otherwise all do.
+* Top-level fields (prompt, seed, model, sampler, ...) are filled only when exactly one sampler counts,
+  and only from the API graph: a UI-only graph holds widget values as last edited (a "randomize" seed
+  moves after queueing, custom nodes compute values we cannot see), so there they stay in ``samplers``.
+
+Everything is bounded (``MAX_NODES``, ``MAX_DEPTH``) and never raises on malformed graphs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_NODES = 5000  # larger graphs are cut; real workflows rarely exceed a few hundred nodes
+MAX_DEPTH = 64  # longest link chain followed from a sampler input
+
+_CORE_SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+_REFINER_MARKERS = ("detailer", "ultimatesdupscale")
+_SEED_CONTROL = {"fixed", "increment", "decrement", "randomize"}
+
+# Output slot order of nodes that carry both conditionings (ControlNetApplyAdvanced,
+# InstructPixToPixConditioning, ...): slot 0 is the positive, slot 1 the negative.
+_POSITIVE_NEGATIVE = ("positive", "negative")
+
+# Inputs that hold a node's own text, most specific first (ImpactWildcardEncode: populated_text
+# is what ran, wildcard_text the template).
+_TEXT_INPUTS = ("populated_text", "text", "wildcard_text", "prompt", "string", "value", "Text", "text_0")
+_MODEL_NAME_INPUTS = ("ckpt_name", "unet_name", "gguf_name", "base_ckpt_name", "model_path")
+_LATENT_INPUTS = ("latent_image", "samples", "latent", "latents")
+_SEED_INPUTS = ("seed", "noise_seed", "value", "int", "number", "seed_value")
+
+# widgets_values → input names for core nodes of a UI graph (seed control values are skipped).
+_WIDGET_NAMES: dict[str, tuple[str, ...]] = {
+    "KSampler": ("seed", "steps", "cfg", "sampler_name", "scheduler", "denoise"),
+    "KSamplerAdvanced": (
+        "add_noise",
+        "noise_seed",
+        "steps",
+        "cfg",
+        "sampler_name",
+        "scheduler",
+        "start_at_step",
+        "end_at_step",
+        "return_with_leftover_noise",
+    ),
+    "SamplerCustom": ("add_noise", "noise_seed", "cfg"),
+    "RandomNoise": ("noise_seed",),
+    "CLIPTextEncode": ("text",),
+    "CLIPTextEncodeSDXL": (
+        "width",
+        "height",
+        "crop_w",
+        "crop_h",
+        "target_width",
+        "target_height",
+        "text_g",
+        "text_l",
+    ),
+    "CLIPTextEncodeSDXLRefiner": ("ascore", "width", "height", "text"),
+    "CLIPTextEncodeFlux": ("clip_l", "t5xxl", "guidance"),
+    "CheckpointLoaderSimple": ("ckpt_name",),
+    "CheckpointLoader": ("config_name", "ckpt_name"),
+    "UNETLoader": ("unet_name", "weight_dtype"),
+    "UnetLoaderGGUF": ("unet_name",),
+    "LoraLoader": ("lora_name", "strength_model", "strength_clip"),
+    "LoraLoaderModelOnly": ("lora_name", "strength_model"),
+    "EmptyLatentImage": ("width", "height", "batch_size"),
+    "EmptySD3LatentImage": ("width", "height", "batch_size"),
+    "EmptyHunyuanLatentVideo": ("width", "height", "length", "batch_size"),
+    "EmptyMochiLatentVideo": ("width", "height", "length", "batch_size"),
+    "KSamplerSelect": ("sampler_name",),
+    "BasicScheduler": ("scheduler", "steps", "denoise"),
+    "KarrasScheduler": ("steps", "sigma_max", "sigma_min", "rho"),
+    "SDTurboScheduler": ("steps", "denoise"),
+    "AlignYourStepsScheduler": ("model_type", "steps", "denoise"),
+    "CFGGuider": ("cfg",),
+    "FluxGuidance": ("guidance",),
+    "SDXLPromptStyler": ("text_positive", "text_negative", "style", "log_prompt"),
+    "PrimitiveNode": ("value",),
+}
+
+
+@dataclass
+class ComfyGeneration:
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    model: str | None = None
+    sampler: str | None = None
+    steps: int | None = None
+    cfg: float | None = None
+    samplers: list[dict[str, Any]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    loras: list[dict[str, Any]] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    # Detailers/upscalers that re-sample an existing image (same keys as `samplers`).
+    refiners: list[dict[str, Any]] = field(default_factory=list)
+    from_workflow: bool = False  # traced from the UI graph only (no API graph in the file)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+            "model": self.model,
+            "sampler": self.sampler,
+            "steps": self.steps,
+            "cfg": self.cfg,
+            "samplers": self.samplers,
+            "sources": self.sources,
+            "loras": self.loras,
+            "width": self.width,
+            "height": self.height,
+            "refiners": self.refiners,
+            "from_workflow": self.from_workflow,
+        }
+
+
+def read_comfyui(prompt: dict | None, workflow: dict | None) -> ComfyGeneration | None:
+    """Trace a ComfyUI graph. Prefers the API graph; falls back to converting the UI graph.
+    Returns None when neither is a ComfyUI graph."""
+    try:
+        return _read(prompt, workflow)
+    except RecursionError:  # defensive: tracing is iterative or depth-capped, this should not happen
+        return None
+
+
+def _read(prompt: Any, workflow: Any) -> ComfyGeneration | None:
+    graph = api_graph(prompt)
+    from_workflow = False
+    if not graph:
+        graph = graph_from_workflow(workflow)
+        from_workflow = True
+    if not graph:
+        return None
+
+    tracer = _Tracer(graph, _shown_texts(workflow))
+    generators, refiners = tracer.find_samplers()
+    samplers = [tracer.describe_sampler(node_id) for node_id in generators]
+    result = ComfyGeneration(
+        samplers=samplers,
+        refiners=[tracer.describe_sampler(node_id) for node_id in refiners],
+        from_workflow=from_workflow,
+    )
+    seen_loras: set[tuple[Any, Any]] = set()
+    for sampler in samplers:
+        for lora in sampler.pop("_loras"):
+            if (lora["node_id"], lora["name"]) not in seen_loras:
+                seen_loras.add((lora["node_id"], lora["name"]))
+                result.loras.append(lora)
+    for refiner in result.refiners:
+        refiner.pop("_loras")
+
+    sizes = {(s["width"], s["height"]) for s in samplers}
+    if len(sizes) == 1:
+        result.width, result.height = sizes.pop()
+
+    if len(samplers) == 1 and not from_workflow:
+        only = samplers[0]
+        result.prompt = only["prompt"]
+        result.negative_prompt = only["negative_prompt"]
+        result.seed = only["seed"]
+        result.model = only["model"]
+        result.sampler = only["sampler"]
+        result.steps = only["steps"]
+        result.cfg = only["cfg"]
+        result.sources = {
+            key: value
+            for key, value in only["sources"].items()
+            if key in ("prompt", "negative_prompt", "seed", "model", "sampler", "steps", "cfg")
+        }
+    return result
+
+
+def api_graph(prompt: Any) -> dict[str, dict[str, Any]] | None:
+    """Keep the well-formed nodes of an API graph; None when it is not one."""
+    if not isinstance(prompt, dict):
+        return None
+    graph: dict[str, dict[str, Any]] = {}
+    for node_id, node in prompt.items():
+        if len(graph) >= MAX_NODES:
+            break
+        if isinstance(node, dict) and isinstance(node.get("class_type"), str):
+            inputs = node.get("inputs")
+            graph[str(node_id)] = {
+                "class_type": node["class_type"],
+                "inputs": inputs if isinstance(inputs, dict) else {},
+            }
+    return graph or None
+
+
+def graph_from_workflow(workflow: Any) -> dict[str, dict[str, Any]] | None:
+    """Convert a UI graph to an API-like graph: widgets become named inputs, links become
+    ``[node_id, slot]``, Reroute/bypassed nodes are looked through, primitives are inlined, muted
+    nodes are dropped. Unknown custom nodes keep only the widget inputs they declare."""
+    if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
+        return None
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in workflow["nodes"][:MAX_NODES]:
+        if isinstance(node, dict) and "id" in node and isinstance(node.get("type"), str):
+            nodes[str(node["id"])] = node
+    links = _workflow_links(workflow.get("links"))
+    if not nodes:
+        return None
+
+    graph: dict[str, dict[str, Any]] = {}
+    for node_id, node in nodes.items():
+        if node.get("mode") in (2, 4) or node["type"] in ("Reroute", "PrimitiveNode", "Note", "MarkdownNote"):
+            continue
+        inputs = _widget_inputs(node)
+        for slot in _list(node.get("inputs")):
+            if not isinstance(slot, dict) or not isinstance(slot.get("name"), str):
+                continue
+            source = _resolve_workflow_link(slot.get("link"), nodes, links)
+            if source is not None:
+                inputs[slot["name"]] = source
+        graph[node_id] = {"class_type": node["type"], "inputs": inputs}
+    return graph or None
+
+
+def _workflow_links(raw: Any) -> dict[str, tuple[str, int, str | None]]:
+    """link id → (source node id, source slot, type); accepts list rows and the newer dict rows."""
+    links: dict[str, tuple[str, int, str | None]] = {}
+    for row in _list(raw):
+        if isinstance(row, list) and len(row) >= 5:
+            link_id, source, slot, link_type = row[0], row[1], row[2], row[5] if len(row) > 5 else None
+        elif isinstance(row, dict):
+            link_id, source, slot, link_type = (
+                row.get("id"),
+                row.get("origin_id"),
+                row.get("origin_slot"),
+                row.get("type"),
+            )
+        else:
+            continue
+        if isinstance(slot, int) and source is not None:
+            links[str(link_id)] = (str(source), slot, link_type if isinstance(link_type, str) else None)
+    return links
+
+
+def _resolve_workflow_link(
+    link_id: Any, nodes: dict[str, dict[str, Any]], links: dict[str, tuple[str, int, str | None]]
+) -> Any:
+    """Follow a UI link to its real source: a ``[node_id, slot]`` link or, for a primitive, its value."""
+    seen: set[str] = set()
+    current = links.get(str(link_id)) if link_id is not None else None
+    while current is not None and len(seen) < MAX_DEPTH:
+        source_id, slot, link_type = current
+        if source_id in seen:
+            return None
+        seen.add(source_id)
+        source = nodes.get(source_id)
+        if source is None or source.get("mode") == 2:
+            return None
+        if source["type"] == "PrimitiveNode" or source["type"].startswith("Primitive"):
+            values = source.get("widgets_values")
+            if isinstance(values, list) and values:
+                return values[0]
+            if isinstance(values, dict) and values:
+                return next(iter(values.values()))
+            return None
+        if source["type"] == "Reroute" or source.get("mode") == 4:
+            # Bypassed nodes pass through the first input of the same type as the output.
+            candidates = [
+                s for s in _list(source.get("inputs")) if isinstance(s, dict) and s.get("link") is not None
+            ]
+            same_type = [s for s in candidates if link_type is None or s.get("type") in (link_type, "*")]
+            chosen = (same_type or (candidates if source["type"] == "Reroute" else []))[:1]
+            current = links.get(str(chosen[0]["link"])) if chosen else None
+            continue
+        return [source_id, slot]
+    return None
+
+
+def _widget_inputs(node: dict[str, Any]) -> dict[str, Any]:
+    values = node.get("widgets_values")
+    if isinstance(values, dict):  # some custom nodes (VHS) store widgets by name
+        return {str(key): value for key, value in values.items()}
+    if not isinstance(values, list):
+        return {}
+    names = _WIDGET_NAMES.get(node["type"])
+    if names is None:
+        # Newer UIs declare every widget among the inputs; their order follows widgets_values.
+        names = tuple(
+            slot["widget"]["name"]
+            for slot in _list(node.get("inputs"))
+            if isinstance(slot, dict)
+            and isinstance(slot.get("widget"), dict)
+            and isinstance(slot["widget"].get("name"), str)
+        )
+    inputs: dict[str, Any] = {}
+    remaining = list(values)
+    for name in names:
+        if not remaining:
+            break
+        inputs[name] = remaining.pop(0)
+        # "control_after_generate" is an extra widget value right after a seed.
+        if name in ("seed", "noise_seed") and remaining and remaining[0] in _SEED_CONTROL:
+            remaining.pop(0)
+    if not names and len(values) == 1 and isinstance(values[0], str):
+        inputs["text"] = values[0]  # a lone text widget (string/text primitive nodes)
+    return inputs
+
+
+def _shown_texts(workflow: Any) -> dict[str, str]:
+    """Text that display nodes (ShowText, ...) of the UI graph showed, keyed by the node feeding them.
+    It is the text that actually ran when the graph cannot compute it (CSV styles, LLM nodes)."""
+    shown: dict[str, str] = {}
+    if not isinstance(workflow, dict):
+        return shown
+    links = _workflow_links(workflow.get("links"))
+    for node in _list(workflow.get("nodes"))[:MAX_NODES]:
+        if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+            continue
+        kind = node["type"].lower()
+        if "showtext" not in kind and "show text" not in kind and "display" not in kind:
+            continue
+        text = _first_string(node.get("widgets_values"))
+        for slot in _list(node.get("inputs")):
+            if isinstance(slot, dict) and slot.get("link") is not None and text is not None:
+                source = links.get(str(slot["link"]))
+                if source:
+                    shown.setdefault(source[0], text)
+    return shown
+
+
+class _Tracer:
+    def __init__(self, graph: dict[str, dict[str, Any]], shown: dict[str, str]) -> None:
+        self.graph = graph
+        self.shown = shown
+
+    # ---- which samplers -------------------------------------------------------------------
+
+    def find_samplers(self) -> tuple[list[str], list[str]]:
+        generators: list[str] = []
+        refiners: list[str] = []
+        for node_id, node in self.graph.items():
+            kind = _sampler_kind(node)
+            if kind == "generator":
+                generators.append(node_id)
+            elif kind == "refiner":
+                refiners.append(node_id)
+        feeding = self._feeding_outputs()
+        if feeding is not None:
+            generators = [n for n in generators if n in feeding] or generators
+            refiners = [n for n in refiners if n in feeding] or refiners
+        return sorted(generators, key=_node_order), sorted(refiners, key=_node_order)
+
+    def _feeding_outputs(self) -> set[str] | None:
+        outputs = [node_id for node_id, node in self.graph.items() if _is_output(node["class_type"])]
+        if not outputs:
+            return None
+        reached: set[str] = set()
+        pending = list(outputs)
+        while pending and len(reached) < MAX_NODES:
+            node_id = pending.pop()
+            if node_id in reached or node_id not in self.graph:
+                continue
+            reached.add(node_id)
+            pending += [link[0] for link in map(_link, self.graph[node_id]["inputs"].values()) if link]
+        return reached
+
+    # ---- one sampler ----------------------------------------------------------------------
+
+    def describe_sampler(self, node_id: str) -> dict[str, Any]:
+        node = self.graph[node_id]
+        inputs = node["inputs"]
+        sources: dict[str, str] = {}
+        guider = self._node(inputs.get("guider"))
+        guider_inputs = guider[1]["inputs"] if guider else {}
+
+        seed = self._number(node_id, inputs, ("seed", "noise_seed"), _SEED_INPUTS, sources, "seed", int)
+        if seed is None and _link(inputs.get("noise")):
+            seed = self._number(node_id, inputs, ("noise",), _SEED_INPUTS, sources, "seed", int)
+
+        steps = self._number(node_id, inputs, ("steps",), ("steps",), sources, "steps", int)
+        if steps is None:
+            steps = self._number(node_id, inputs, ("sigmas",), ("steps",), sources, "steps", int, ("sigmas",))
+
+        cfg = self._number(node_id, inputs, ("cfg",), ("cfg",), sources, "cfg", float)
+        if cfg is None and guider:
+            cfg = self._number(guider[0], guider_inputs, ("cfg",), ("cfg",), sources, "cfg", float)
+
+        sampler = self._literal_or_traced(
+            node_id, inputs, "sampler_name", ("sampler_name",), sources, "sampler"
+        )
+        if sampler is None and _link(inputs.get("sampler")):
+            found = self._node(inputs["sampler"])
+            if found:
+                sampler_id, sampler_node = found
+                name = sampler_node["inputs"].get("sampler_name")
+                if isinstance(name, str):
+                    sampler, sources["sampler"] = (
+                        name,
+                        f"{sampler_id}:{sampler_node['class_type']}.sampler_name",
+                    )
+                else:  # SamplerEulerAncestral & co: the node class is the sampler
+                    sampler, sources["sampler"] = (
+                        sampler_node["class_type"],
+                        f"{sampler_id}:{sampler_node['class_type']}",
+                    )
+
+        scheduler = self._literal_or_traced(
+            node_id, inputs, "scheduler", ("scheduler",), sources, "scheduler"
+        )
+        denoise = self._number(node_id, inputs, ("denoise",), ("denoise",), sources, "denoise", float)
+        sigmas = self._node(inputs.get("sigmas"))
+        if sigmas:
+            sigmas_inputs = sigmas[1]["inputs"]
+            if scheduler is None:
+                scheduler = (
+                    sigmas_inputs.get("scheduler")
+                    if isinstance(sigmas_inputs.get("scheduler"), str)
+                    else sigmas[1]["class_type"]
+                )
+                sources["scheduler"] = f"{sigmas[0]}:{sigmas[1]['class_type']}"
+            if denoise is None:
+                denoise = self._number(
+                    sigmas[0], sigmas_inputs, ("denoise",), ("denoise",), sources, "denoise", float
+                )
+
+        loras: list[dict[str, Any]] = []
+        model_link = inputs.get("model") if _link(inputs.get("model")) else guider_inputs.get("model")
+        model = self._model(model_link, loras, sources)
+
+        conditioning = {"positive": inputs.get("positive"), "negative": inputs.get("negative")}
+        if guider:
+            conditioning["positive"] = guider_inputs.get(
+                "positive", guider_inputs.get("conditioning", guider_inputs.get("cond1"))
+            )
+            conditioning["negative"] = guider_inputs.get("negative")
+        texts: dict[str, str | None] = {}
+        guidance: float | None = None
+        styles: list[str] = []
+        for role, link in conditioning.items():
+            trace = _TextTrace()
+            self._conditioning(link, trace, 0, set())
+            texts[role] = trace.text()
+            if trace.sources:
+                sources["prompt" if role == "positive" else "negative_prompt"] = ", ".join(trace.sources)
+            if role == "positive" and trace.guidance is not None:
+                guidance = trace.guidance
+                sources["guidance"] = trace.guidance_source or ""
+            styles += trace.styles
+
+        width, height = self._latent_size(inputs.get("latent_image", inputs.get("latent")), sources)
+        return {
+            "node_id": node_id,
+            "class_type": node["class_type"],
+            "seed": seed,
+            "steps": steps,
+            "cfg": cfg,
+            "sampler": sampler,
+            "scheduler": scheduler,
+            "denoise": denoise,
+            "model": model,
+            "prompt": texts["positive"],
+            "negative_prompt": texts["negative"],
+            "guidance": guidance,
+            "width": width,
+            "height": height,
+            "styles": styles,
+            "loras": [dict(lora) for lora in loras],
+            "sources": sources,
+            "_loras": loras,
+        }
+
+    # ---- values ---------------------------------------------------------------------------
+
+    def _node(self, value: Any) -> tuple[str, dict[str, Any]] | None:
+        link = _link(value)
+        if link and link[0] in self.graph:
+            return link[0], self.graph[link[0]]
+        return None
+
+    def _value(
+        self, value: Any, keys: tuple[str, ...], passthrough: tuple[str, ...] = ()
+    ) -> tuple[Any, str | None]:
+        """Follow links until a literal: through nodes holding one of ``keys`` (seed, primitive,
+        scheduler nodes) or passing one of ``passthrough`` along (SplitSigmas...)."""
+        source = None
+        seen: set[str] = set()
+        for _ in range(MAX_DEPTH):
+            found = self._node(value)
+            if found is None:
+                return (None, None) if _link(value) else (value, source)
+            node_id, node = found
+            if node_id in seen:
+                return None, None
+            seen.add(node_id)
+            inputs = node["inputs"]
+            key = next((k for k in keys + passthrough if k in inputs), None)
+            if key is None:
+                return None, None
+            value, source = inputs[key], f"{node_id}:{node['class_type']}.{key}"
+        return None, None
+
+    def _number(
+        self,
+        node_id: str,
+        inputs: dict[str, Any],
+        names: tuple[str, ...],
+        keys: tuple[str, ...],
+        sources: dict[str, str],
+        field_name: str,
+        kind: type,
+        passthrough: tuple[str, ...] = (),
+    ) -> Any:
+        for name in names:
+            if name not in inputs:
+                continue
+            value, source = self._value(inputs[name], keys, passthrough)
+            number = _as_number(value, kind)
+            if number is not None:
+                sources[field_name] = source or f"{node_id}:{self.graph[node_id]['class_type']}.{name}"
+                return number
+        return None
+
+    def _literal_or_traced(
+        self,
+        node_id: str,
+        inputs: dict[str, Any],
+        name: str,
+        keys: tuple[str, ...],
+        sources: dict[str, str],
+        field_name: str,
+    ) -> str | None:
+        if name not in inputs:
+            return None
+        value, source = self._value(inputs[name], keys)
+        if isinstance(value, str) and value:
+            sources[field_name] = source or f"{node_id}:{self.graph[node_id]['class_type']}.{name}"
+            return value
+        return None
+
+    def _model(self, link: Any, loras: list[dict[str, Any]], sources: dict[str, str]) -> str | None:
+        seen: set[str] = set()
+        for _ in range(MAX_DEPTH):
+            found = self._node(link)
+            if found is None or found[0] in seen:
+                return None
+            node_id, node = found
+            seen.add(node_id)
+            inputs = node["inputs"]
+            for key in _MODEL_NAME_INPUTS:
+                if isinstance(inputs.get(key), str) and inputs[key]:
+                    sources["model"] = f"{node_id}:{node['class_type']}.{key}"
+                    return inputs[key]
+                if _link(inputs.get(key)):  # name chosen by a primitive/selector node
+                    name, source = self._value(
+                        inputs[key], ("ckpt_name", "unet_name", "value", "string", "text")
+                    )
+                    if isinstance(name, str):
+                        sources["model"] = source or f"{node_id}:{node['class_type']}.{key}"
+                        return name
+            loras += _loras_of(node_id, node)
+            link = next(
+                (value for key, value in inputs.items() if key.startswith("model") and _link(value)),
+                None,
+            )
+        return None
+
+    def _latent_size(self, link: Any, sources: dict[str, str]) -> tuple[int | None, int | None]:
+        seen: set[str] = set()
+        for _ in range(MAX_DEPTH):
+            found = self._node(link)
+            if found is None or found[0] in seen:
+                return None, None
+            node_id, node = found
+            seen.add(node_id)
+            inputs = node["inputs"]
+            if "width" in inputs and "height" in inputs:
+                width = _as_number(self._value(inputs["width"], ("width", "value", "int"))[0], int)
+                height = _as_number(self._value(inputs["height"], ("height", "value", "int"))[0], int)
+                if width is not None and height is not None:
+                    sources["size"] = f"{node_id}:{node['class_type']}"
+                    return width, height
+            link = next((inputs[key] for key in _LATENT_INPUTS if _link(inputs.get(key))), None)
+        return None, None
+
+    # ---- text -----------------------------------------------------------------------------
+
+    def _conditioning(self, link: Any, trace: _TextTrace, depth: int, path: set[str]) -> None:
+        """Collect the prompt text behind a conditioning link into ``trace``."""
+        found = self._node(link)
+        if found is None or depth > MAX_DEPTH or found[0] in path:
+            return
+        node_id, node = found
+        path = path | {node_id}
+        kind, inputs = node["class_type"], node["inputs"]
+        slot = _link(link)[1] if _link(link) else 0  # type: ignore[index]
+
+        if "guidance" in inputs and trace.guidance is None:
+            guidance = _as_number(self._value(inputs["guidance"], ("guidance", "value"))[0], float)
+            if guidance is not None:
+                trace.guidance, trace.guidance_source = guidance, f"{node_id}:{kind}.guidance"
+        if kind == "ConditioningZeroOut":
+            trace.add("", f"{node_id}:{kind}")
+            return
+        if kind == "SDXLPromptStyler" or ("text_positive" in inputs and "text_negative" in inputs):
+            key = "text_negative" if slot == 1 else "text_positive"
+            self._text_into(inputs.get(key), trace, depth + 1, path, f"{node_id}:{kind}.{key}")
+            if isinstance(inputs.get("style"), str):
+                trace.styles.append(inputs["style"])
+            return
+        if all(role in inputs for role in _POSITIVE_NEGATIVE) and slot in (0, 1):
+            self._conditioning(inputs[_POSITIVE_NEGATIVE[slot]], trace, depth + 1, path)
+            return
+        encoder_keys = [
+            k
+            for k in (
+                "text",
+                "populated_text",
+                "wildcard_text",
+                "text_g",
+                "text_l",
+                "t5xxl",
+                "clip_l",
+                "clip_g",
+            )
+            if k in inputs
+        ]
+        if encoder_keys:
+            if "populated_text" in inputs:
+                encoder_keys = ["populated_text"]
+            self._encoder_texts(node_id, kind, inputs, encoder_keys, trace, depth, path)
+            return
+        combined = sorted(k for k in inputs if k.startswith("conditioning") and _link(inputs[k]))
+        if combined:
+            for key in combined:
+                self._conditioning(inputs[key], trace, depth + 1, path)
+            return
+        trace.unresolved.append(f"{node_id}:{kind}")
+
+    def _encoder_texts(
+        self,
+        node_id: str,
+        kind: str,
+        inputs: dict[str, Any],
+        keys: list[str],
+        trace: _TextTrace,
+        depth: int,
+        path: set[str],
+    ) -> None:
+        # SDXL/Flux/SD3 encoders take the prompt once per text encoder; users usually repeat it,
+        # so identical texts are kept once.
+        parts = _TextTrace()
+        for key in keys:
+            self._text_into(inputs[key], parts, depth + 1, path, f"{node_id}:{kind}.{key}")
+        distinct: list[str] = []
+        for text in parts.texts:
+            if text not in distinct and (text or not distinct):
+                distinct.append(text)
+        if len(distinct) > 1 and "" in distinct:
+            distinct.remove("")
+        if distinct:
+            trace.add("\n".join(distinct), *parts.sources)
+        trace.unresolved += parts.unresolved
+        trace.styles += parts.styles
+
+    def _text_into(self, value: Any, trace: _TextTrace, depth: int, path: set[str], source: str) -> None:
+        text, text_source, unresolved = self._text(value, depth, path)
+        if text is not None:
+            trace.add(text, text_source or source)
+        else:
+            trace.unresolved += unresolved or [source]
+
+    def _text(self, value: Any, depth: int, path: set[str]) -> tuple[str | None, str | None, list[str]]:
+        """Resolve a text input: a literal, or a string/concatenation node's output."""
+        if isinstance(value, str):
+            return value, None, []
+        found = self._node(value)
+        if found is None or depth > MAX_DEPTH or found[0] in path:
+            return None, None, []
+        node_id, node = found
+        path = path | {node_id}
+        kind, inputs = node["class_type"], node["inputs"]
+        lowered = kind.lower()
+        slot = _link(value)[1] if _link(value) else 0  # type: ignore[index]
+        text: str | None = None
+        source = f"{node_id}:{kind}"
+        unresolved: list[str] = []
+
+        if "text_positive" in inputs and "text_negative" in inputs:
+            key = "text_negative" if slot == 1 else "text_positive"
+            text, deeper, unresolved = self._text(inputs.get(key), depth + 1, path)
+            source = deeper or f"{source}.{key}"
+        elif any(marker in lowered for marker in ("concat", "join", "combine", "append")):
+            text, unresolved = self._concatenation(inputs, depth, path)
+        else:
+            text_key = next((k for k in _TEXT_INPUTS if k in inputs), None)
+            if text_key is not None:
+                text, deeper, unresolved = self._text(inputs[text_key], depth + 1, path)
+                source = deeper or f"{source}.{text_key}"
+        if text is None and node_id in self.shown:
+            # The graph cannot compute it (style CSV, LLM...); a display node showed what ran.
+            return self.shown[node_id], f"{node_id}:{kind} (shown in workflow)", []
+        return text, source, unresolved or ([] if text is not None else [f"{node_id}:{kind}"])
+
+    def _concatenation(
+        self, inputs: dict[str, Any], depth: int, path: set[str]
+    ) -> tuple[str | None, list[str]]:
+        delimiter = next(
+            (inputs[k] for k in ("delimiter", "separator", "join_with") if isinstance(inputs.get(k), str)),
+            ", ",
+        )
+        delimiter = delimiter.replace("\\n", "\n")
+        parts: list[str] = []
+        for key in sorted(k for k in inputs if k.lower().startswith(("text", "string"))):
+            text, _, unresolved = self._text(inputs[key], depth + 1, path)
+            if unresolved:
+                return None, unresolved
+            if text:
+                parts.append(text)
+        return delimiter.join(parts), []
+
+
+@dataclass
+class _TextTrace:
+    texts: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    styles: list[str] = field(default_factory=list)
+    guidance: float | None = None
+    guidance_source: str | None = None
+
+    def add(self, text: str, *sources: str) -> None:
+        self.texts.append(text)
+        self.sources += [s for s in sources if s not in self.sources]
+
+    def text(self) -> str | None:
+        """Combined conditionings (area prompts, concat) are joined one per line."""
+        if not self.texts:
+            return None
+        distinct: list[str] = []
+        for text in self.texts:
+            if text not in distinct:
+                distinct.append(text)
+        non_empty = [t for t in distinct if t]
+        return "\n".join(non_empty) if non_empty else ""
+
+
+def _sampler_kind(node: dict[str, Any]) -> str | None:
+    kind, inputs = node["class_type"], node["inputs"]
+    lowered = kind.lower()
+    takes_image = _link(inputs.get("image")) is not None
+    has_conditioning = "model" in inputs and "positive" in inputs
+    if any(marker in lowered for marker in _REFINER_MARKERS) and (has_conditioning or "basic_pipe" in inputs):
+        return "refiner"
+    if kind in _CORE_SAMPLERS or ("sampler" in lowered and (has_conditioning or "guider" in inputs)):
+        return "refiner" if takes_image and not any(k in inputs for k in _LATENT_INPUTS) else "generator"
+    return None
+
+
+def _is_output(class_type: str) -> bool:
+    lowered = class_type.lower()
+    return "save" in lowered or "preview" in lowered or lowered.startswith("vhs_videocombine")
+
+
+def _loras_of(node_id: str, node: dict[str, Any]) -> list[dict[str, Any]]:
+    inputs = node["inputs"]
+    if isinstance(inputs.get("lora_name"), str):
+        return [
+            {
+                "name": inputs["lora_name"],
+                "strength_model": _as_number(inputs.get("strength_model", inputs.get("strength")), float),
+                "strength_clip": _as_number(inputs.get("strength_clip"), float),
+                "node_id": node_id,
+            }
+        ]
+    # rgthree Power Lora Loader: lora_1, lora_2... as {"on", "lora", "strength"[, "strengthTwo"]}
+    found = []
+    for key, value in inputs.items():
+        if (
+            key.startswith("lora_")
+            and isinstance(value, dict)
+            and value.get("on")
+            and isinstance(value.get("lora"), str)
+        ):
+            strength = _as_number(value.get("strength"), float)
+            clip = _as_number(value.get("strengthTwo"), float)
+            found.append(
+                {
+                    "name": value["lora"],
+                    "strength_model": strength,
+                    "strength_clip": clip if clip is not None else strength,
+                    "node_id": node_id,
+                }
+            )
+    return found
+
+
+def _link(value: Any) -> tuple[str, int] | None:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], (str, int))
+        and not isinstance(value[0], bool)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    ):
+        return str(value[0]), value[1]
+    return None
+
+
+def _as_number(value: Any, kind: type) -> Any:
+    """Numbers arrive as int, float or string ("7.5", "None"); anything else is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        # Seeds go up to 2**64: keep integers exact instead of passing through float.
+        return int(value) if kind is int else float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    if kind is int:
+        return int(number) if number.is_integer() else None
+    return number
+
+
+def _node_order(node_id: str) -> tuple[int, str]:
+    return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+
+
+def _first_string(value: Any) -> str | None:
+    pending = [value]
+    for _ in range(32):
+        if not pending:
+            return None
+        item = pending.pop(0)
+        if isinstance(item, str) and item:
+            return item
+        if isinstance(item, list):
+            pending = item + pending
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
