@@ -1,0 +1,196 @@
+"""The event catalogue: every event that crosses a service boundary.
+
+One envelope for all (`Event`), one pydantic payload model per (type, version).
+Events are small: bytes live in S3, an event carries keys and facts. The Kafka key
+is the tenant id, so one tenant's events stay in order on one partition.
+
+A consumer turns raw bytes into an `Event` with `parse_event`, which raises
+`InvalidEvent` (with a reason fit for the dead-letter topic) for anything it
+cannot trust: malformed JSON, an unknown type or version, a payload that does not
+validate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+def new_event_id() -> uuid.UUID:
+    """A UUIDv7: random but sortable by creation time (RFC 9562), so ids also order the log."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 68 & 0xFFF) << 64
+        | 0b10 << 62
+        | (rand & (2**62 - 1))
+    )
+    return uuid.UUID(int=value)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+
+# -- topics ---------------------------------------------------------------------------------
+class Topics:
+    ASSET_UPLOADED = "asset.uploaded"
+    ASSET_IMPORTED = "asset.imported"
+    ASSET_REJECTED = "asset.rejected"
+    SESSION_UPDATED = "session.updated"
+    SESSION_MERGED = "session.merged"
+
+    ALL: ClassVar[tuple[str, ...]] = (
+        ASSET_UPLOADED,
+        ASSET_IMPORTED,
+        ASSET_REJECTED,
+        SESSION_UPDATED,
+        SESSION_MERGED,
+    )
+
+    @staticmethod
+    def dead_letter(topic: str) -> str:
+        return f"{topic}.dlq"
+
+
+# -- payloads -------------------------------------------------------------------------------
+ImportSource = Literal["upload", "zip", "folder", "sync"]
+
+
+class AssetUploaded(Payload):
+    """Original bytes are staged in S3; an ingest worker should import them."""
+
+    TYPE: ClassVar[str] = Topics.ASSET_UPLOADED
+    asset_id: uuid.UUID
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    object_key: str
+    filename: str
+    size: int = Field(ge=0)
+    source: ImportSource = "upload"
+    folder: str | None = None
+    # a modification time the import path preserved (connected folder, desktop sync, browser lastModified)
+    file_mtime: datetime | None = None
+    tenant_tz: str = "UTC"
+    sidecar: dict[str, Any] | None = None
+
+
+class AssetImported(Payload):
+    """An asset is stored with its metadata and thumbnails; sessions can use it."""
+
+    TYPE: ClassVar[str] = Topics.ASSET_IMPORTED
+    asset_id: uuid.UUID
+    sha256: str
+    filename: str
+    tool: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+    width: int | None = None
+    height: int | None = None
+    generated_at: datetime | None = None
+    timestamp_source: str | None = None
+    timestamp_precision: Literal["second", "day"] | None = None
+    thumbnail_key: str | None = None
+    dominant_color: str | None = None
+
+
+class AssetRejected(Payload):
+    """A file could not be imported; it is quarantined with a reason the user sees."""
+
+    TYPE: ClassVar[str] = Topics.ASSET_REJECTED
+    asset_id: uuid.UUID
+    filename: str
+    reason: str
+
+
+class SessionUpdated(Payload):
+    """A session was created or changed: what a session card needs."""
+
+    TYPE: ClassVar[str] = Topics.SESSION_UPDATED
+    session_id: uuid.UUID
+    start: datetime
+    end: datetime
+    asset_count: int
+    cover_asset_ids: list[uuid.UUID] = []
+    deleted: bool = False
+
+
+class SessionMerged(Payload):
+    """`from_session_id` now lives on as `into_session_id`; links to the old id still resolve."""
+
+    TYPE: ClassVar[str] = Topics.SESSION_MERGED
+    from_session_id: uuid.UUID
+    into_session_id: uuid.UUID
+
+
+PAYLOADS: dict[tuple[str, int], type[Payload]] = {
+    (p.TYPE, p.VERSION): p
+    for p in (AssetUploaded, AssetImported, AssetRejected, SessionUpdated, SessionMerged)
+}
+
+
+# -- envelope -------------------------------------------------------------------------------
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID = Field(default_factory=new_event_id)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    tenant_id: uuid.UUID
+    correlation_id: uuid.UUID | None = None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, payload: Payload, *, tenant_id: uuid.UUID, correlation_id: uuid.UUID | None = None) -> Event:
+        return cls(
+            type=payload.TYPE,
+            version=payload.VERSION,
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return self.type
+
+    @property
+    def key(self) -> bytes:
+        return str(self.tenant_id).encode()
+
+    def body(self) -> Payload:
+        """The typed payload (validated again: cheap, and the envelope may have been built by hand)."""
+        return PAYLOADS[(self.type, self.version)].model_validate(self.payload)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class InvalidEvent(Exception):
+    """Raw bytes that are not an event we can handle; the reason goes to the dead-letter topic."""
+
+
+def parse_event(raw: bytes | str) -> tuple[Event, Payload]:
+    try:
+        event = Event.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(f"malformed envelope: {exc.errors()[0]['msg']}") from None
+    model = PAYLOADS.get((event.type, event.version))
+    if model is None:
+        raise InvalidEvent(f"unknown event type/version {event.type} v{event.version}")
+    try:
+        return event, model.model_validate(event.payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidEvent(
+            f"invalid {event.type} v{event.version} payload: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+        ) from None

@@ -1,0 +1,124 @@
+"""The transactional outbox: a state change and the events it causes commit together.
+
+A service calls `add_to_outbox(conn, events)` inside the transaction that writes its
+state; `OutboxRelay` publishes pending rows and marks them sent. A crash between
+publishing and marking publishes twice, never zero times; consumers are idempotent
+(see `inbox.py`), so the effect happens once.
+
+Each service has its own `<schema>.outbox` table (libs/common/migrations). The relay wakes on NOTIFY for low latency and polls
+as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Histogram
+
+from libs.common.events import Event
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PUBLISHED = Counter(
+    "atelier_outbox_published_total", "Events published from the outbox", ["schema", "topic"]
+)
+OUTBOX_LAG = Histogram(
+    "atelier_outbox_lag_seconds",
+    "Time from outbox insert to broker acknowledgement",
+    ["schema"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def _channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+async def add_to_outbox(conn: asyncpg.Connection, schema: str, events: Sequence[Event]) -> None:
+    """Queue events in the caller's transaction."""
+    if not events:
+        return
+    await conn.executemany(
+        f'INSERT INTO "{schema}".outbox (event_id, topic, key, body) VALUES ($1, $2, $3, $4)',
+        [(e.event_id, e.topic, e.key, e.to_bytes()) for e in events],
+    )
+    await conn.execute("SELECT pg_notify($1, '')", _channel(schema))
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox to Kafka, in insertion order, in batches."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.schema = schema
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._listener = await self.pool.acquire()
+        await self._listener.add_listener(_channel(self.schema), lambda *_: self._wake.set())
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(_channel(self.schema), lambda *_: None)
+            await self.pool.release(self._listener)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying", extra={"schema": self.schema})
+                await asyncio.sleep(self.poll_interval)
+                continue
+            if sent < self.batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows it sent. Safe to run in several replicas."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f'SELECT id, topic, key, body, created_at FROM "{self.schema}".outbox '
+                "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            futures = [await self.producer.send(r["topic"], value=r["body"], key=r["key"]) for r in rows]
+            await asyncio.gather(*futures)
+            await conn.execute(
+                f'UPDATE "{self.schema}".outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])',
+                [r["id"] for r in rows],
+            )
+            now = await conn.fetchval("SELECT clock_timestamp()")
+        for r in rows:
+            OUTBOX_PUBLISHED.labels(self.schema, r["topic"]).inc()
+            OUTBOX_LAG.labels(self.schema).observe((now - r["created_at"]).total_seconds())
+        return len(rows)

@@ -1,0 +1,155 @@
+"""The shape every service shares: settings, a pool, migrations, the broker, the outbox
+relay, an object store, and an HTTP app with `/healthz` and `/metrics`.
+
+A service builds a `ServiceRuntime`, registers its consumers with `consume(...)`,
+adds its own routes to `runtime.app`, and runs `serve(runtime)`. Start-up order:
+migrations, topics, buckets, producer, outbox relay, then subscribers, so a service
+never consumes before it can write and publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from libs.common.broker import ensure_topics, make_broker, make_producer
+from libs.common.consumer import EventConsumer, Handler
+from libs.common.db import create_pool, migrate
+from libs.common.logging import configure_logging
+from libs.common.metrics import SERVICE_UP, add_metrics_route
+from libs.common.outbox import OutboxRelay
+from libs.common.settings import CommonSettings
+from libs.common.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        *,
+        schema: str,
+        migrations_dir: Path,
+        uses_store: bool = False,
+        title: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.migrations_dir = migrations_dir
+        self.broker = make_broker(settings)
+        self.store = ObjectStore(settings) if uses_store else None
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self._consumer_specs: list[tuple[str, str, Handler, int]] = []
+        self.consumers: list[EventConsumer] = []
+        self.started = asyncio.Event()
+        self.app = FastAPI(title=title or settings.service_name, lifespan=self._lifespan)
+        add_metrics_route(self.app)
+        self.app.get("/healthz", include_in_schema=False)(self.healthz)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "service not started"
+        return self._pool
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "service not started"
+        return self._producer
+
+    def consume(self, topic: str, group_id: str, handler: Handler, *, max_records: int = 500) -> None:
+        """Register a batch consumer; it starts with the service."""
+        self._consumer_specs.append((topic, group_id, handler, max_records))
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await create_pool(s.database_url, max_size=s.database_pool_size)
+        await migrate(self._pool, self.schema, self.migrations_dir)
+        await ensure_topics(s)
+        if self.store:
+            await self.store.ensure_buckets()
+        self._producer = make_producer(s)
+        await self._producer.start()
+        self._relay = OutboxRelay(self._pool, self._producer, self.schema)
+        await self._relay.start()
+        for topic, group_id, handler, max_records in self._consumer_specs:
+            self.consumers.append(
+                EventConsumer(
+                    broker=self.broker,
+                    pool=self._pool,
+                    producer=self._producer,
+                    schema=self.schema,
+                    topic=topic,
+                    group_id=group_id,
+                    handler=handler,
+                    session_timeout_ms=s.kafka_session_timeout_ms,
+                    heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                )
+            )
+        if self._consumer_specs:
+            await self.broker.start()
+        SERVICE_UP.labels(s.service_name).set(1)
+        self.started.set()
+        log.info("service started", extra={"service": s.service_name, "port": s.http_port})
+
+    async def stop(self) -> None:
+        SERVICE_UP.labels(self.settings.service_name).set(0)
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self._relay:
+            await self._relay.stop()
+        if self._producer:
+            await self._producer.stop()
+        if self._pool:
+            await self._pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def check_dependencies(self) -> dict[str, str]:
+        """Reach each dependency once; the value is "ok" or why not."""
+        checks: dict[str, str] = {}
+
+        async def probe(name: str, coro: object) -> None:
+            try:
+                await asyncio.wait_for(coro, 2.0)  # type: ignore[arg-type]
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"{type(exc).__name__}: {exc}"[:200]
+
+        await probe("database", self.pool.fetchval("SELECT 1"))
+        await probe("broker", self.producer.client.fetch_all_metadata())
+        if self.store:
+            await probe("object_store", self.store.ping())
+        return checks
+
+    async def healthz(self) -> JSONResponse:
+        if not self.started.is_set():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        checks = await self.check_dependencies()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
+        )
+
+
+def serve(runtime: ServiceRuntime) -> None:
+    s = runtime.settings
+    configure_logging(s.service_name, s.log_level, s.log_json)
+    uvicorn.run(runtime.app, host=s.http_host, port=s.http_port, log_config=None, access_log=False)

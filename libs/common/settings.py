@@ -1,0 +1,36 @@
+"""Settings every service reads from the environment (prefix `ATELIER_`).
+
+One class, so a deployment sets the same variable names for every service; a
+service that needs more subclasses it (see `services/<name>/settings.py`).
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATELIER_", extra="ignore")
+
+    service_name: str = "atelier"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/atelier"
+    database_pool_size: int = 10
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # partitions per topic: the unit of scale of every consumer group
+    kafka_partitions: int = 8
+    kafka_replication_factor: int = 1
+    # a short session makes a consumer join its group in ~1 s instead of 5 s (Tansu holds a join
+    # for session_timeout/2); production Kafka deployments raise it
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 1500
+    s3_endpoint: str = "127.0.0.1:8333"
+    s3_access_key: str = "atelier"
+    s3_secret_key: str = "atelier-secret"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    s3_bucket_originals: str = "atelier-originals"
+    s3_bucket_thumbnails: str = "atelier-thumbnails"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False

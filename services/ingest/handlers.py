@@ -1,0 +1,106 @@
+"""Consumes `asset.uploaded`: the CPU work of an import, then one transaction that writes
+the asset (or its quarantine entry) and queues `asset.imported` / `asset.rejected`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+
+from libs.common.consumer import Delivery
+from libs.common.events import AssetImported, AssetRejected, AssetUploaded, Event
+from libs.common.outbox import add_to_outbox
+from libs.common.storage import ObjectNotFound, ObjectStore, thumbnail_key
+from services.ingest import repository
+from services.ingest.importing import ImportedAsset, Rejection, import_bytes
+from services.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+ASSETS = Counter("atelier_ingest_assets_total", "Uploaded files by outcome", ["outcome"])
+STAGE_SECONDS = Histogram(
+    "atelier_ingest_stage_seconds",
+    "Time per file in each import stage",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class UploadedHandler:
+    def __init__(self, settings: IngestSettings, store: ObjectStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    async def _fetch(self, uploaded: AssetUploaded) -> bytes | None:
+        started = time.perf_counter()
+        try:
+            return await self.store.get(self.store.originals, uploaded.object_key)
+        except ObjectNotFound:
+            return None
+        finally:
+            STAGE_SECONDS.labels("fetch").observe(time.perf_counter() - started)
+
+    async def _import(self, uploaded: AssetUploaded, data: bytes | None) -> ImportedAsset | Rejection:
+        if data is None:
+            return Rejection(uploaded, "original file missing from storage")
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(import_bytes, data, uploaded, self.settings)
+        except Exception as exc:  # a reader bug must not stop the batch: quarantine with the reason
+            log.exception("import failed", extra={"asset_id": str(uploaded.asset_id)})
+            return Rejection(uploaded, f"internal error while reading the file: {type(exc).__name__}")
+        finally:
+            STAGE_SECONDS.labels("analyse").observe(time.perf_counter() - started)
+
+    async def __call__(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        uploads = [(d, d.payload) for d in deliveries if isinstance(d.payload, AssetUploaded)]
+        by_tenant: dict[object, list[str]] = {}
+        for d, u in uploads:
+            by_tenant.setdefault(d.tenant_id, []).append(u.sha256)
+        known: set[tuple[object, str]] = set()
+        for tenant_id, shas in by_tenant.items():
+            known |= {(tenant_id, s) for s in await repository.known_assets(conn, tenant_id, shas)}  # type: ignore[arg-type]
+        todo = [(d, u) for d, u in uploads if (d.tenant_id, u.sha256) not in known]
+        ASSETS.labels("duplicate").inc(len(uploads) - len(todo))
+        blobs = await asyncio.gather(*(self._fetch(u) for _, u in todo))
+        events: list[Event] = []
+        for (d, u), data in zip(todo, blobs, strict=True):
+            outcome = await self._import(u, data)
+            if isinstance(outcome, ImportedAsset):
+                events += await self._store_asset(conn, d, outcome)
+            else:
+                if await repository.insert_quarantine(conn, d.tenant_id, outcome):
+                    ASSETS.labels("quarantined").inc()
+                    events.append(Event.of(AssetRejected(asset_id=u.asset_id, filename=u.filename,
+                                                         reason=outcome.reason),
+                                           tenant_id=d.tenant_id, correlation_id=d.event.correlation_id))
+        await add_to_outbox(conn, repository.SCHEMA, events)
+
+    async def _store_asset(self, conn: asyncpg.Connection, d: Delivery, item: ImportedAsset) -> list[Event]:
+        u, r = item.uploaded, item.record
+        started = time.perf_counter()
+        keys = {rendition.size: thumbnail_key(d.tenant_id, u.asset_id, rendition.size) for rendition in item.image.renditions}
+        await asyncio.gather(*(
+            self.store.put(self.store.thumbnails, keys[rendition.size], rendition.data, "image/webp")
+            for rendition in item.image.renditions
+        ))  # fmt: skip
+        STAGE_SECONDS.labels("store_thumbnails").observe(time.perf_counter() - started)
+        if not await repository.insert_asset(conn, d.tenant_id, item, keys):
+            ASSETS.labels("duplicate").inc()
+            return []
+        ASSETS.labels("imported").inc()
+        return [Event.of(
+            AssetImported(
+                asset_id=u.asset_id, sha256=u.sha256, filename=u.filename, tool=r.tool,
+                prompt=(r.prompt or None) and r.prompt[:500], model=r.model,
+                width=item.image.width, height=item.image.height, generated_at=r.generated_at,
+                timestamp_source=r.timestamp_source, timestamp_precision=r.timestamp_precision,
+                thumbnail_key=keys.get("card"),
+                dominant_color=item.image.dominant_colors[0] if item.image.dominant_colors else None,
+            ),
+            tenant_id=d.tenant_id, correlation_id=d.event.correlation_id,
+        )]  # fmt: skip
