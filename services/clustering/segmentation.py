@@ -1,0 +1,591 @@
+"""Sessions: bursts of generation, cut out of one tenant's timeline of generation times.
+
+Pure domain logic, no I/O. Two entry points share one boundary decision, so they agree:
+
+* `segment(moments, rule)` cuts a whole batch at once (the CLI and the benchmark use it);
+* `Timeline` keeps one tenant's sessions up to date as assets arrive in any order and
+  reports every change as a small `Change` the clustering service writes to PostgreSQL.
+
+Vocabulary. Timed moments (precision "second") are sorted by `(instant, asset_id)`; the
+*gap* j is the time between timed moments j-1 and j. A *rule* decides from gap j and its
+`reach` neighbours on each side whether gap j is a session boundary. Manual edits override
+the rule: a cut before an asset is always a boundary, a join between two assets never is.
+
+Day-precision moments (a date folder, SwarmUI's date) only say which day: they form one
+session per calendar date among themselves and never join or bridge timed sessions.
+Assets without a time are simply never given to this module.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal, Protocol
+
+from sortedcontainers import SortedDict, SortedList
+
+Precision = Literal["second", "day"]
+# sort key of a moment: the instant in UTC, then the asset id so equal times order deterministically
+Key = tuple[datetime, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """When one asset was generated, as precisely as its metadata says."""
+
+    asset_id: str
+    at: datetime  # timezone-aware; for day precision any time within that day (its local date counts)
+    precision: Precision = "second"
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError(f"moment of {self.asset_id} has a naive datetime; attach its zone first")
+        if self.precision not in ("second", "day"):
+            raise ValueError(f"unknown precision {self.precision!r}")
+
+    @property
+    def key(self) -> Key:
+        return (self.at.astimezone(UTC), self.asset_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+
+
+class SessionRule(Protocol):
+    """Decides whether a gap is a session boundary, looking at `reach` gaps on each side."""
+
+    @property
+    def reach(self) -> int: ...
+
+    def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
+        """`gaps` (seconds) holds gap `index` and up to `reach` neighbours each side (fewer at the ends)."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedGap:
+    """A boundary wherever two consecutive assets are at least `minutes` apart."""
+
+    minutes: float
+
+    @property
+    def reach(self) -> int:
+        return 0
+
+    def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
+        return gaps[index] >= self.minutes * 60
+
+    def describe(self) -> str:
+        return f"fixed gap {self.minutes:g} min"
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveGap:
+    """PhotoTOC's adaptive gap (Platt et al. 2003), bounded by two absolute gaps.
+
+    Gap i is a boundary when log(g_i + offset) > k + the mean of log(g_j + offset) over the
+    2·window+1 gaps centred on i (fewer at the ends of the timeline): a pause counts as a
+    break when it is long *for the rhythm around it*. The bounds keep the rule sane where
+    rhythm alone misleads: a pause shorter than `floor_minutes` never cuts (a fast batch
+    makes a 2-minute pause look long), one of `ceiling_minutes` or more always cuts (a slow
+    evening makes a 3-hour break look ordinary). `offset_seconds` keeps equal times finite.
+    """
+
+    k: float
+    window: int
+    floor_minutes: float
+    ceiling_minutes: float
+    offset_seconds: float = 1.0
+
+    @property
+    def reach(self) -> int:
+        return self.window
+
+    def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
+        gap = gaps[index]
+        if gap < self.floor_minutes * 60:
+            return False
+        if gap >= self.ceiling_minutes * 60:
+            return True
+        lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
+        logs = [math.log(g + self.offset_seconds) for g in gaps[lo:hi]]
+        return math.log(gap + self.offset_seconds) > self.k + sum(logs) / len(logs)
+
+    def describe(self) -> str:
+        return (
+            f"adaptive gap (PhotoTOC k={self.k:g}, window={self.window}, "
+            f"never under {self.floor_minutes:g} min, always from {self.ceiling_minutes:g} min)"
+        )
+
+
+# Chosen on training seed 0 of bench/session_timelines.py; scored on held-out seeds and on the
+# hand-written scenarios in bench/session-quality.md. Re-tune there, not here.
+DEFAULT_RULE: SessionRule = AdaptiveGap(k=1.0, window=10, floor_minutes=10, ceiling_minutes=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# Manual edits
+
+
+@dataclass(frozen=True, slots=True)
+class ManualEdits:
+    """A user's hand edits, stored per tenant and replayed by `Timeline.restore`.
+
+    * `cuts_before`: asset ids before which there is always a boundary, whatever the rule and
+      whatever arrives later (a late asset just before the cut joins the earlier session).
+    * `joins`: (a, b) asset-id pairs between which there is never a boundary: a manual merge
+      of two neighbouring sessions joins the last asset of one to the first of the other, so
+      assets arriving later between them stay in the joined session too.
+    """
+
+    cuts_before: frozenset[str] = frozenset()
+    joins: frozenset[tuple[str, str]] = frozenset()
+
+
+class _EditIndex:
+    """Manual edits as sort keys, answering 'is this gap forced?' in O(log e)."""
+
+    def __init__(self) -> None:
+        self.cuts: set[Key] = set()
+        self.joins: SortedList = SortedList()  # of (lo_key, hi_key), disjoint
+
+    def forces_cut(self, right: Key) -> bool:
+        return right in self.cuts
+
+    def join_around(self, left: Key, right: Key) -> tuple[Key, Key] | None:
+        i = self.joins.bisect_right((left, (datetime.max.replace(tzinfo=UTC), "\uffff")))
+        if i == 0:
+            return None
+        lo, hi = self.joins[i - 1]
+        return (lo, hi) if lo <= left and right <= hi else None
+
+
+def _is_boundary(
+    keys: Sequence[Key], index: int, rule: SessionRule, edits: _EditIndex, counter: list[int]
+) -> bool:
+    """Whether gap `index` (between keys[index-1] and keys[index]) is a boundary.
+
+    `keys` is the timeline or a slice of it; it must hold
+    `rule.reach` gaps each side of `index` where the timeline has them, so the batch and the
+    incremental path hand the rule exactly the same neighbours.
+    """
+    left, right = keys[index - 1], keys[index]
+    if edits.forces_cut(right):
+        return True
+    if edits.join_around(left, right):
+        return False
+    counter[0] += 1
+    lo = max(1, index - rule.reach)
+    hi = min(len(keys) - 1, index + rule.reach)
+    gaps = [(keys[j][0] - keys[j - 1][0]).total_seconds() for j in range(lo, hi + 1)]
+    return rule.is_boundary(gaps, index - lo)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch
+
+
+def segment(
+    moments: Iterable[Moment], rule: SessionRule = DEFAULT_RULE, edits: ManualEdits | None = None
+) -> list[list[Moment]]:
+    """Cut moments into sessions: lists of moments in time order, sessions in start order.
+
+    O(n log n + n·reach). Day-precision moments form one session per local date.
+    """
+    by_key: dict[Key, Moment] = {}
+    days: dict[date, list[Moment]] = {}
+    seen: set[str] = set()
+    for m in moments:
+        if m.asset_id in seen:
+            raise ValueError(f"asset {m.asset_id} given twice")
+        seen.add(m.asset_id)
+        if m.precision == "day":
+            days.setdefault(m.at.date(), []).append(m)
+        else:
+            by_key[m.key] = m
+    keys = sorted(by_key)
+    index = _EditIndex()
+    if edits:
+        known = {m.key[1]: m.key for m in by_key.values()}
+        index.cuts = {known[a] for a in edits.cuts_before if a in known}
+        for a, b in edits.joins:
+            if a in known and b in known:
+                index.joins.add((known[a], known[b]))
+    counter = [0]
+    sessions: list[list[Moment]] = []
+    for j, key in enumerate(keys):
+        if j == 0 or _is_boundary(keys, j, rule, index, counter):
+            sessions.append([])
+        sessions[-1].append(by_key[key])
+    for members in days.values():
+        sessions.append(sorted(members, key=lambda m: m.key))
+    sessions.sort(key=lambda s: s[0].key)
+    return sessions
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes: what the service persists, in the order given
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpserted:
+    """Create the session row, or update its bounds and size."""
+
+    session_id: str
+    start: datetime
+    end: datetime
+    count: int
+    precision: Precision
+
+
+@dataclass(frozen=True, slots=True)
+class AssetsAssigned:
+    """These assets (new ones, or a piece cut off another session) now belong to `session_id`."""
+
+    session_id: str
+    asset_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMerged:
+    """Every asset still in `from_id` moves to `into_id`; `from_id` becomes a redirect to it."""
+
+    from_id: str
+    into_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManualEditsChanged:
+    """The tenant's manual edits are now `edits` (store them whole: they are small)."""
+
+    edits: ManualEdits
+
+
+Change = SessionUpserted | AssetsAssigned | SessionMerged | ManualEditsChanged
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A read-only view of one session."""
+
+    session_id: str
+    start: datetime
+    end: datetime
+    count: int
+    precision: Precision
+
+
+@dataclass(slots=True)
+class _Run:
+    """A session as a run of consecutive keys (timed), or one date's keys (day precision)."""
+
+    session_id: str
+    start: Key
+    end: Key
+    count: int
+    precision: Precision = "second"
+    members: SortedList = field(
+        default_factory=SortedList
+    )  # day sessions only; timed ones slice the timeline
+
+    def view(self) -> Session:
+        return Session(self.session_id, self.start[0], self.end[0], self.count, self.precision)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental
+
+
+class Timeline:
+    """One tenant's sessions, kept equal to `segment()` of its moments as they arrive.
+
+    Cost per `insert`: O(log n) to place the asset, plus O(reach²) rule evaluations around
+    it (a fixed gap reads one gap; the adaptive rule re-decides the ~2·window gaps whose
+    neighbourhood changed), plus O(k) for the k assets that change session when a boundary
+    moves (none for a fixed gap, which can only join or merge). Nothing is ever re-scanned;
+    `gap_evaluations` counts rule calls so tests can check that.
+
+    Ids are stable: when sessions merge, the one contributing most assets keeps its id and
+    the others redirect to it (`resolve`); when one splits, the larger part keeps the id.
+    """
+
+    def __init__(self, rule: SessionRule = DEFAULT_RULE, new_id: Callable[[], str] = _new_id) -> None:
+        self.rule = rule
+        self._new_id = new_id
+        self._keys: SortedList = SortedList()  # timed moments' keys
+        self._moments: dict[str, Moment] = {}
+        self._runs: SortedDict = SortedDict()  # start key -> _Run, timed sessions
+        self._days: dict[date, _Run] = {}
+        self._by_id: dict[str, _Run] = {}
+        self._merged_into: dict[str, str] = {}
+        self._edits = _EditIndex()
+        self._counter = [0]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def gap_evaluations(self) -> int:
+        """How many times the rule has been asked about a gap (for complexity tests)."""
+        return self._counter[0]
+
+    def __len__(self) -> int:
+        return len(self._moments)
+
+    def sessions(self) -> list[Session]:
+        runs = [*self._runs.values(), *self._days.values()]
+        return [r.view() for r in sorted(runs, key=lambda r: r.start)]
+
+    def members(self, session_id: str) -> list[str]:
+        """Asset ids of a session in time order: O(log n + size)."""
+        run = self._by_id[self.resolve(session_id)]
+        if run.precision == "day":
+            return [k[1] for k in run.members]
+        lo = self._keys.bisect_left(run.start)
+        return [k[1] for k in self._keys[lo : lo + run.count]]
+
+    def session_of(self, asset_id: str) -> str:
+        moment = self._moments[asset_id]
+        if moment.precision == "day":
+            return self._days[moment.at.date()].session_id
+        return self._run_containing(moment.key).session_id  # type: ignore[union-attr]
+
+    def resolve(self, session_id: str) -> str:
+        """The live session a (possibly merged-away) id now stands for."""
+        while session_id in self._merged_into:
+            session_id = self._merged_into[session_id]
+        return session_id
+
+    def merged_into(self) -> dict[str, str]:
+        return dict(self._merged_into)
+
+    def manual_edits(self) -> ManualEdits:
+        return ManualEdits(
+            cuts_before=frozenset(k[1] for k in self._edits.cuts),
+            joins=frozenset((lo[1], hi[1]) for lo, hi in self._edits.joins),
+        )
+
+    # -- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def restore(
+        cls,
+        moments_with_session_ids: Iterable[tuple[Moment, str]],
+        manual_edits: ManualEdits,
+        merged_into: Mapping[str, str],
+        rule: SessionRule = DEFAULT_RULE,
+        new_id: Callable[[], str] = _new_id,
+    ) -> Timeline:
+        """Rebuild from stored state in O(n log n). The stored partition is trusted; call
+        `set_rule(timeline.rule)` afterwards to re-check it if the rule's code changed."""
+        timeline = cls(rule, new_id)
+        timeline._merged_into = dict(merged_into)
+        ids: dict[Key, str] = {}
+        for moment, session_id in moments_with_session_ids:
+            if moment.asset_id in timeline._moments:
+                raise ValueError(f"asset {moment.asset_id} given twice")
+            timeline._moments[moment.asset_id] = moment
+            if moment.precision == "day":
+                timeline._add_day_member(moment, session_id)
+            else:
+                timeline._keys.add(moment.key)
+                ids[moment.key] = session_id
+        for key in timeline._keys:
+            session_id = ids[key]
+            run = timeline._by_id.get(session_id)
+            if run is None:
+                run = _Run(session_id, key, key, 0)
+                timeline._runs[key] = run
+                timeline._by_id[session_id] = run
+            elif run.precision == "day" or run.end != timeline._keys[timeline._keys.index(key) - 1]:
+                raise ValueError(f"stored session {session_id} is not one run of consecutive moments")
+            run.end = key
+            run.count += 1
+        timeline._load_edits(manual_edits)
+        return timeline
+
+    def _load_edits(self, edits: ManualEdits) -> None:
+        keys = {m.asset_id: m.key for m in self._moments.values() if m.precision == "second"}
+        self._edits.cuts = {keys[a] for a in edits.cuts_before if a in keys}
+        for a, b in edits.joins:
+            if a in keys and b in keys:
+                self._edits.joins.add((keys[a], keys[b]))
+
+    def _add_day_member(self, moment: Moment, session_id: str) -> _Run:
+        day = moment.at.date()
+        run = self._days.get(day)
+        if run is None:
+            run = _Run(session_id, moment.key, moment.key, 0, "day")
+            self._days[day] = run
+            self._by_id[session_id] = run
+        run.members.add(moment.key)
+        run.start, run.end = run.members[0], run.members[-1]
+        run.count += 1
+        return run
+
+    # -- events ------------------------------------------------------------------------------
+
+    def insert(self, moment: Moment) -> list[Change]:
+        """Add one asset; re-importing an identical moment is a no-op."""
+        known = self._moments.get(moment.asset_id)
+        if known is not None:
+            if known == moment:
+                return []
+            raise ValueError(f"asset {moment.asset_id} already placed at {known.at} ({known.precision})")
+        self._moments[moment.asset_id] = moment
+        if moment.precision == "day":
+            existing = self._days.get(moment.at.date())
+            run = self._add_day_member(moment, existing.session_id if existing else self._new_id())
+            return [_upserted(run), AssetsAssigned(run.session_id, (moment.asset_id,))]
+        key = moment.key
+        self._keys.add(key)
+        i = self._keys.index(key)
+        # gaps i and i+1 are new; a gap's decision reads `reach` gaps each side
+        return self._reconcile(i - self.rule.reach, i + 1 + self.rule.reach, new_key=key)
+
+    def split_at(self, asset_id: str) -> list[Change]:
+        """Cut before `asset_id`, for good: the cut outlives imports and rule changes."""
+        key = self._timed_key(asset_id)
+        if key in self._edits.cuts:
+            return []
+        self._edits.cuts.add(key)
+        i = self._keys.index(key)
+        join = self._edits.join_around(self._keys[i - 1], key) if i > 0 else None
+        if join is not None:  # the cut wins over an older manual join; keep the join's other gaps
+            self._edits.joins.remove(join)
+            lo, hi = join
+            if lo < self._keys[i - 1]:
+                self._edits.joins.add((lo, self._keys[i - 1]))
+            if key < hi:
+                self._edits.joins.add((key, hi))
+        return [ManualEditsChanged(self.manual_edits()), *self._reconcile(i, i)]
+
+    def merge(self, session_a: str, session_b: str) -> list[Change]:
+        """Join two neighbouring timed sessions by hand, for good, whatever the gap."""
+        a, b = self._by_id[self.resolve(session_a)], self._by_id[self.resolve(session_b)]
+        if a is b:
+            return []
+        if a.precision == "day" or b.precision == "day":
+            raise ValueError("day-precision sessions cannot be merged by hand")
+        if b.start < a.start:
+            a, b = b, a
+        position = self._runs.index(a.start)
+        if position + 1 >= len(self._runs) or self._runs.peekitem(position + 1)[1] is not b:
+            raise ValueError(f"sessions {a.session_id} and {b.session_id} are not neighbours")
+        self._edits.cuts.discard(b.start)
+        self._edits.joins.add((a.end, b.start))
+        i = self._keys.index(b.start)
+        return [ManualEditsChanged(self.manual_edits()), *self._reconcile(i, i)]
+
+    def set_rule(self, rule: SessionRule) -> list[Change]:
+        """Re-segment the whole tenant under a new rule (O(n·reach)); manual edits stay."""
+        self.rule = rule
+        return self._reconcile(1, len(self._keys) - 1)
+
+    # -- the one place sessions change ---------------------------------------------------------
+
+    def _timed_key(self, asset_id: str) -> Key:
+        moment = self._moments[asset_id]
+        if moment.precision == "day":
+            raise ValueError("day-precision assets cannot be split by hand")
+        return moment.key
+
+    def _run_containing(self, key: Key) -> _Run | None:
+        i = self._runs.bisect_right(key)
+        if i == 0:
+            return None
+        run: _Run = self._runs.peekitem(i - 1)[1]
+        return run if key <= run.end else None
+
+    def _reconcile(self, lo_gap: int, hi_gap: int, new_key: Key | None = None) -> list[Change]:
+        """Re-decide gaps lo_gap..hi_gap and rebuild the sessions around them.
+
+        Every other gap keeps its decision, so only the sessions touching these gaps (the
+        *span*) can change. New sessions in the span inherit ids from old ones: each old
+        session's heir is the new session holding most of its assets; among the old sessions
+        with the same heir, the one giving most assets keeps its id and the others merge in.
+        """
+        keys, n = self._keys, len(self._keys)
+        if n == 0:
+            return []
+        lo_gap, hi_gap = max(1, lo_gap), min(n - 1, hi_gap)
+        first_touched = max(0, min(lo_gap - 1, hi_gap))
+        last_touched = min(n - 1, max(hi_gap, lo_gap - 1))
+        first_run = self._run_containing(keys[first_touched])
+        last_run = self._run_containing(keys[last_touched])
+        a = keys.index(first_run.start) if first_run else first_touched
+        b = keys.index(last_run.end) if last_run else last_touched
+        new_at = keys.index(new_key) if new_key is not None else -1
+
+        # new sessions of the span as index ranges; reach gaps of context each side for the rule
+        ctx_lo = max(0, lo_gap - 1 - self.rule.reach)
+        window = keys[ctx_lo : min(n, hi_gap + self.rule.reach + 1)]
+        starts = [a] + [
+            j
+            for j in range(max(lo_gap, a + 1), min(hi_gap, b) + 1)
+            if _is_boundary(window, j - ctx_lo, self.rule, self._edits, self._counter)
+        ]
+        fresh = [(s, e - 1) for s, e in zip(starts, [*starts[1:], b + 1], strict=True)]
+
+        # old sessions in the span as index ranges (the new asset, if any, belongs to none)
+        old: list[tuple[_Run, int, int]] = []
+        for run in self._runs.values()[self._runs.bisect_left(keys[a]) : self._runs.bisect_right(keys[b])]:
+            old.append((run, keys.index(run.start), keys.index(run.end)))
+
+        # each old session overlaps a run of consecutive new ones: find them by bisection
+        heir: dict[str, int] = {}
+        shares: list[list[tuple[int, _Run]]] = [[] for _ in fresh]
+        leaving: list[list[tuple[int, int]]] = [[] for _ in fresh]  # index ranges moving into f
+        for run, os, oe in old:
+            pieces = []
+            for f in range(bisect_right(starts, os) - 1, bisect_right(starts, oe)):
+                lo, hi = max(fresh[f][0], os), min(fresh[f][1], oe)
+                pieces.append((hi - lo + 1 - (lo <= new_at <= hi), f, lo, hi))
+            size, best, _, _ = max(pieces, key=lambda p: (p[0], -p[1]))
+            heir[run.session_id] = best
+            shares[best].append((size, run))
+            for _, f, lo, hi in pieces:
+                if f != best:
+                    leaving[f].append((lo, hi))
+
+        upserts: list[Change] = []
+        assigned: list[Change] = []
+        merges: list[Change] = []
+        new_runs: list[_Run] = []
+        for f, (s, e) in enumerate(fresh):
+            claimants = sorted(shares[f], key=lambda sr: (-sr[0], -sr[1].count, sr[1].start))
+            keeper = claimants[0][1] if claimants else None
+            run = _Run(keeper.session_id if keeper else self._new_id(), keys[s], keys[e], e - s + 1)
+            new_runs.append(run)
+            if keeper is None or (keeper.start, keeper.end, keeper.count) != (run.start, run.end, run.count):
+                upserts.append(_upserted(run))
+            for _, other in claimants[1:]:
+                merges.append(SessionMerged(other.session_id, run.session_id))
+                self._merged_into[other.session_id] = run.session_id
+            moved = [k[1] for lo, hi in leaving[f] for k in keys[lo : hi + 1] if k != new_key]
+            if s <= new_at <= e:
+                moved.append(new_key[1])  # type: ignore[index]
+            if moved:
+                assigned.append(AssetsAssigned(run.session_id, tuple(moved)))
+
+        for run, _, _ in old:
+            del self._runs[run.start]
+            del self._by_id[run.session_id]
+        for run in new_runs:
+            self._runs[run.start] = run
+            self._by_id[run.session_id] = run
+        return upserts + assigned + merges
+
+
+def _upserted(run: _Run) -> SessionUpserted:
+    return SessionUpserted(run.session_id, run.start[0], run.end[0], run.count, run.precision)

@@ -1,0 +1,322 @@
+"""Sessions: the incremental Timeline must always equal the batch segment() of the same moments,
+and its stream of Changes must be enough for the database to hold the same sessions."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.clustering.segmentation import (
+    DEFAULT_RULE,
+    AdaptiveGap,
+    AssetsAssigned,
+    Change,
+    FixedGap,
+    ManualEditsChanged,
+    Moment,
+    SessionMerged,
+    SessionRule,
+    SessionUpserted,
+    Timeline,
+    segment,
+)
+
+BASE = datetime(2024, 3, 9, 14, 0, tzinfo=UTC)
+RULES: list[SessionRule] = [
+    FixedGap(30),
+    FixedGap(5),
+    AdaptiveGap(k=0.5, window=2, floor_minutes=2, ceiling_minutes=90),
+    DEFAULT_RULE,
+]
+
+
+def counter_ids() -> itertools.count:
+    return itertools.count(1)
+
+
+def timeline(rule: SessionRule = DEFAULT_RULE) -> Timeline:
+    ids = itertools.count(1)
+    return Timeline(rule, new_id=lambda: f"s{next(ids)}")
+
+
+def at(minutes: float, tz: timezone = UTC) -> datetime:
+    return (BASE + timedelta(minutes=minutes)).astimezone(tz)
+
+
+def partition(groups: list[list[str]]) -> set[frozenset[str]]:
+    return {frozenset(g) for g in groups}
+
+
+def timeline_partition(t: Timeline) -> set[frozenset[str]]:
+    return partition([t.members(s.session_id) for s in t.sessions()])
+
+
+def batch_partition(moments: list[Moment], rule: SessionRule, **kw) -> set[frozenset[str]]:
+    return partition([[m.asset_id for m in s] for s in segment(moments, rule, **kw)])
+
+
+@dataclass
+class Database:
+    """What the clustering service would store, built only from the Changes."""
+
+    session_of: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, SessionUpserted] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, changes: list[Change]) -> None:
+        for change in changes:
+            match change:
+                case SessionUpserted():
+                    self.sessions[change.session_id] = change
+                case AssetsAssigned():
+                    for asset in change.asset_ids:
+                        self.session_of[asset] = change.session_id
+                case SessionMerged():
+                    for asset, session in self.session_of.items():
+                        if session == change.from_id:
+                            self.session_of[asset] = change.into_id
+                    del self.sessions[change.from_id]
+                    self.redirects[change.from_id] = change.into_id
+                case ManualEditsChanged():
+                    pass
+
+    def check_equals(self, t: Timeline) -> None:
+        assert self.session_of == {a: t.session_of(a) for a in self.session_of}
+        live = {s.session_id: s for s in t.sessions()}
+        assert set(self.sessions) == set(live)
+        for sid, row in self.sessions.items():
+            assert (row.start, row.end, row.count) == (live[sid].start, live[sid].end, live[sid].count)
+            assert sum(1 for s in self.session_of.values() if s == sid) == row.count
+        assert self.redirects == t.merged_into()
+
+
+# times cluster on a few minutes so that duplicates, same-second batches and every kind of gap occur
+minutes = st.one_of(
+    st.integers(0, 5),
+    st.integers(0, 60),
+    st.integers(0, 24 * 60),
+    st.sampled_from([0, 0, 0, 1, 30, 31, 90]),
+)
+zones = st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))])
+
+
+@st.composite
+def moment_lists(draw: st.DrawFn, max_size: int = 40) -> list[Moment]:
+    specs = draw(st.lists(st.tuples(minutes, st.integers(0, 59), zones, st.booleans()), max_size=max_size))
+    day_share = draw(st.sampled_from([0, 0, 5]))  # one in five day-precision, in a third of the examples
+    return [
+        Moment(
+            f"a{i}",
+            at(m, tz) + timedelta(seconds=sec),
+            "day" if day_share and i % day_share == 0 and flag else "second",
+        )
+        for i, (m, sec, tz, flag) in enumerate(specs)
+    ]
+
+
+@st.composite
+def moments_in_any_order(draw: st.DrawFn) -> tuple[list[Moment], list[Moment]]:
+    moments = draw(moment_lists())
+    return moments, draw(st.permutations(moments))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=moments_in_any_order(), rule=st.sampled_from(RULES))
+def test_incremental_after_any_arrival_order_equals_batch(
+    data: tuple[list[Moment], list[Moment]], rule: SessionRule
+) -> None:
+    moments, order = data
+    t, db = timeline(rule), Database()
+    for moment in order:
+        db.apply(t.insert(moment))
+    assert timeline_partition(t) == batch_partition(moments, rule)
+    db.check_equals(t)
+    assert sum(s.count for s in t.sessions()) == len(moments)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=moments_in_any_order(),
+    rule=st.sampled_from(RULES),
+    edits=st.lists(st.tuples(st.booleans(), st.integers(0, 10**6)), max_size=6),
+    split_point=st.integers(0, 40),
+)
+def test_manual_edits_survive_later_inserts(
+    data: tuple[list[Moment], list[Moment]],
+    rule: SessionRule,
+    edits: list[tuple[bool, int]],
+    split_point: int,
+) -> None:
+    """Edits made after some imports stay in force, and the result is the batch with those edits."""
+    moments, order = data
+    t, db = timeline(rule), Database()
+    before, after = order[:split_point], order[split_point:]
+    for moment in before:
+        db.apply(t.insert(moment))
+    joined: list[tuple[str, str]] = []
+    cut: list[str] = []
+    for is_split, pick in edits:
+        timed = [s for s in t.sessions() if s.precision == "second"]
+        if is_split:
+            assets = [a for s in timed for a in t.members(s.session_id)]
+            if assets:
+                asset = assets[pick % len(assets)]
+                db.apply(t.split_at(asset))
+                cut.append(asset)
+                joined = [(a, b) for a, b in joined if b != asset and a != asset]
+        elif len(timed) >= 2:
+            i = pick % (len(timed) - 1)
+            first, second = timed[i], timed[i + 1]
+            a, b = t.members(first.session_id)[-1], t.members(second.session_id)[0]
+            bigger = first if first.count >= second.count else second
+            db.apply(t.merge(first.session_id, second.session_id))
+            assert t.session_of(a) == t.session_of(b) == bigger.session_id
+            joined.append((a, b))
+            cut = [c for c in cut if c != b]
+    for moment in after:
+        db.apply(t.insert(moment))
+    db.check_equals(t)
+    assert timeline_partition(t) == batch_partition(moments, rule, edits=t.manual_edits())
+    starts = {t.members(s.session_id)[0] for s in t.sessions()}
+    for asset in cut:
+        assert asset in starts, "a manual cut before an asset stays a cut"
+    for a, b in joined:
+        assert t.session_of(a) == t.session_of(b), "a manual merge keeps the two joined"
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=moments_in_any_order(), first=st.sampled_from(RULES), second=st.sampled_from(RULES))
+def test_changing_the_rule_resegments_to_the_batch_result(
+    data: tuple[list[Moment], list[Moment]], first: SessionRule, second: SessionRule
+) -> None:
+    moments, order = data
+    t, db = timeline(first), Database()
+    for moment in order:
+        db.apply(t.insert(moment))
+    db.apply(t.set_rule(second))
+    assert timeline_partition(t) == batch_partition(moments, second)
+    db.check_equals(t)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=moments_in_any_order(), rule=st.sampled_from(RULES), cut=st.integers(0, 40))
+def test_restore_from_stored_state_continues_identically(
+    data: tuple[list[Moment], list[Moment]], rule: SessionRule, cut: int
+) -> None:
+    _, order = data
+    t = timeline(rule)
+    for moment in order[:cut]:
+        t.insert(moment)
+    timed = [s for s in t.sessions() if s.precision == "second"]
+    if timed:
+        t.split_at(t.members(timed[-1].session_id)[-1])
+    stored = [(m, t.session_of(m.asset_id)) for m in order[:cut]]
+    ids = itertools.count(1000)
+    restored = Timeline.restore(
+        stored, t.manual_edits(), t.merged_into(), rule, new_id=lambda: f"r{next(ids)}"
+    )
+    assert restored.sessions() == t.sessions()
+    assert restored.set_rule(rule) == []  # the stored partition is what the rule gives
+    for moment in order[cut:]:
+        t.insert(moment)
+        restored.insert(moment)
+    assert timeline_partition(restored) == timeline_partition(t)
+
+
+def test_merge_keeps_the_larger_sessions_id_and_redirects_the_other() -> None:
+    t = timeline(FixedGap(30))
+    for i in range(3):
+        t.insert(Moment(f"small{i}", at(i)))
+    for i in range(5):
+        t.insert(Moment(f"big{i}", at(50 + i)))
+    small, big = t.session_of("small0"), t.session_of("big0")
+    assert small != big
+    changes = t.insert(Moment("bridge", at(26)))  # 24 min after small2, 24 min before big0
+    assert SessionMerged(small, big) in changes
+    assert [s.session_id for s in t.sessions()] == [big]
+    assert t.resolve(small) == big
+    assert t.members(small) == [*(f"small{i}" for i in range(3)), "bridge", *(f"big{i}" for i in range(5))]
+
+
+def test_a_split_leaves_the_larger_part_with_the_id() -> None:
+    t = timeline(FixedGap(30))
+    for i in range(6):
+        t.insert(Moment(f"a{i}", at(i)))
+    sid = t.session_of("a0")
+    changes = t.split_at("a4")
+    assert t.session_of("a0") == sid
+    moved = [c for c in changes if isinstance(c, AssetsAssigned)]
+    assert len(moved) == 1 and moved[0].asset_ids == ("a4", "a5") and moved[0].session_id != sid
+
+
+def test_a_late_asset_starts_a_session_in_the_past() -> None:
+    t = timeline(FixedGap(30))
+    t.insert(Moment("today", at(24 * 60)))
+    changes = t.insert(Moment("yesterday", at(0)))
+    assert [c.session_id for c in changes if isinstance(c, SessionUpserted)] == ["s2"]
+    assert [t.members(s.session_id) for s in t.sessions()] == [["yesterday"], ["today"]]
+
+
+def test_day_precision_never_bridges_timed_sessions() -> None:
+    t = timeline(FixedGap(30))
+    t.insert(Moment("morning", at(-5 * 60)))
+    t.insert(Moment("evening", at(4 * 60)))
+    for i in range(10):  # a whole date folder, its times all on the day's midnight
+        t.insert(Moment(f"folder{i}", datetime(2024, 3, 9, tzinfo=UTC), "day"))
+    groups = [t.members(s.session_id) for s in t.sessions()]
+    assert sorted(groups) == sorted([["morning"], ["evening"], [f"folder{i}" for i in range(10)]])
+
+
+def test_the_products_worked_example_is_two_sessions() -> None:
+    """20 images from 2 pm to 3 pm, a break, then 15 from 5 pm to 5:30 pm."""
+    moments = [Moment(f"a{i}", at(i * 60 / 19)) for i in range(20)]
+    moments += [Moment(f"b{i}", at(180 + i * 30 / 14)) for i in range(15)]
+    sessions = segment(moments)
+    assert [len(s) for s in sessions] == [20, 15]
+
+
+def test_equal_times_order_by_asset_id_whatever_the_arrival() -> None:
+    batch = [Moment(name, at(0)) for name in "dcba"]
+    t = timeline()
+    for moment in batch:
+        t.insert(moment)
+    assert t.members(t.session_of("a")) == ["a", "b", "c", "d"]
+    assert [m.asset_id for m in segment(batch)[0]] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.describe())
+def test_work_per_insert_stays_bounded_as_the_timeline_grows(rule: SessionRule) -> None:
+    """Counted, not timed: the rule is asked about a bounded number of gaps per insert."""
+    t = timeline(rule)
+    order = list(range(4000))
+    # a deterministic shuffle: every insert lands somewhere inside an already long timeline
+    order = [order[(i * 2654435761) % len(order)] for i in range(len(order))]
+    worst_early = worst_late = 0
+    for n, i in enumerate(order):
+        before = t.gap_evaluations
+        t.insert(Moment(f"a{i}", at(i * 3 + (i % 7) * 11)))
+        used = t.gap_evaluations - before
+        if n < 100:
+            worst_early = max(worst_early, used)
+        else:
+            worst_late = max(worst_late, used)
+    assert worst_late <= 2 * rule.reach + 2
+    assert worst_late <= max(worst_early, 2 * rule.reach + 2)
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        Moment("a", datetime(2024, 1, 1, 12))
+
+
+def test_merging_sessions_that_are_not_neighbours_is_refused() -> None:
+    t = timeline(FixedGap(30))
+    for name, minute in [("a", 0), ("b", 60), ("c", 120)]:
+        t.insert(Moment(name, at(minute)))
+    with pytest.raises(ValueError, match="neighbours"):
+        t.merge(t.session_of("a"), t.session_of("c"))
