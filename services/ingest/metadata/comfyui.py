@@ -349,6 +349,7 @@ class _Tracer:
     def __init__(self, graph: dict[str, dict[str, Any]], shown: dict[str, str]) -> None:
         self.graph = graph
         self.shown = shown
+        self.styles: list[str] = []  # styler styles met while describing the current sampler
 
     # ---- which samplers -------------------------------------------------------------------
 
@@ -387,6 +388,7 @@ class _Tracer:
         node = self.graph[node_id]
         inputs = node["inputs"]
         sources: dict[str, str] = {}
+        self.styles = []
         guider = self._node(inputs.get("guider"))
         guider_inputs = guider[1]["inputs"] if guider else {}
 
@@ -452,7 +454,6 @@ class _Tracer:
             conditioning["negative"] = guider_inputs.get("negative")
         texts: dict[str, str | None] = {}
         guidance: float | None = None
-        styles: list[str] = []
         for role, link in conditioning.items():
             trace = _TextTrace()
             self._conditioning(link, trace, 0, set())
@@ -462,7 +463,6 @@ class _Tracer:
             if role == "positive" and trace.guidance is not None:
                 guidance = trace.guidance
                 sources["guidance"] = trace.guidance_source or ""
-            styles += trace.styles
 
         width, height = self._latent_size(inputs.get("latent_image", inputs.get("latent")), sources)
         return {
@@ -480,7 +480,7 @@ class _Tracer:
             "guidance": guidance,
             "width": width,
             "height": height,
-            "styles": styles,
+            "styles": list(dict.fromkeys(self.styles)),
             "loras": [dict(lora) for lora in loras],
             "sources": sources,
             "_loras": loras,
@@ -622,7 +622,7 @@ class _Tracer:
             key = "text_negative" if slot == 1 else "text_positive"
             self._text_into(inputs.get(key), trace, depth + 1, path, f"{node_id}:{kind}.{key}")
             if isinstance(inputs.get("style"), str):
-                trace.styles.append(inputs["style"])
+                self.styles.append(inputs["style"])
             return
         if all(role in inputs for role in _POSITIVE_NEGATIVE) and slot in (0, 1):
             self._conditioning(inputs[_POSITIVE_NEGATIVE[slot]], trace, depth + 1, path)
@@ -677,7 +677,6 @@ class _Tracer:
         if distinct:
             trace.add("\n".join(distinct), *parts.sources)
         trace.unresolved += parts.unresolved
-        trace.styles += parts.styles
 
     def _text_into(self, value: Any, trace: _TextTrace, depth: int, path: set[str], source: str) -> None:
         text, text_source, unresolved = self._text(value, depth, path)
@@ -706,6 +705,8 @@ class _Tracer:
             key = "text_negative" if slot == 1 else "text_positive"
             text, deeper, unresolved = self._text(inputs.get(key), depth + 1, path)
             source = deeper or f"{source}.{key}"
+            if isinstance(inputs.get("style"), str):
+                self.styles.append(inputs["style"])
         elif any(marker in lowered for marker in ("concat", "join", "combine", "append")):
             text, unresolved = self._concatenation(inputs, depth, path)
         else:
@@ -741,7 +742,6 @@ class _TextTrace:
     texts: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
-    styles: list[str] = field(default_factory=list)
     guidance: float | None = None
     guidance_source: str | None = None
 
