@@ -12,14 +12,16 @@ loaders and latent sources.
 Which sampler nodes count (the rule):
 
 * A *sampler* is a core sampler (KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced)
-  or any node whose class name contains "Sampler" and that has a ``model`` + ``positive`` or a
-  ``guider`` input (``KSampler (Efficient)``, ``KSamplerAdvanced //Inspire``, ...).
+  or any node whose class name contains "Sampler" and that has a ``model`` + ``positive``, a
+  ``guider`` or an Impact ``basic_pipe`` input (``KSampler (Efficient)``, ``KSamplerAdvanced //Inspire``,
+  ``ImpactKSamplerBasicPipe``, ...). Selector nodes (KSamplerSelect, SamplerEulerAncestral) have none.
 * Pixel-space refiners (FaceDetailer and other "Detailer" nodes, UltimateSDUpscale, or any sampler
   whose input is an ``image`` rather than a latent) are *refiners*: they only touch up an image that a
   sampler already made, so they are listed in ``refiners`` and never make the result ambiguous.
 * When the graph has output nodes (class name containing "Save" or "Preview", or VHS video
   combiners), only samplers that feed one of them count; otherwise all do.
-* Top-level fields (prompt, seed, model, sampler, ...) are filled only when exactly one sampler counts,
+* Top-level fields (prompt, seed, model, sampler, ...) are filled only when exactly one sampler counts
+  (width/height when all counted samplers agree),
   and only from the API graph: a UI-only graph holds widget values as last edited (a "randomize" seed
   moves after queueing, custom nodes compute values we cannot see), so there they stay in ``samplers``.
 
@@ -163,20 +165,17 @@ def _read(prompt: Any, workflow: Any) -> ComfyGeneration | None:
         refiners=[tracer.describe_sampler(node_id) for node_id in refiners],
         from_workflow=from_workflow,
     )
-    seen_loras: set[tuple[Any, Any]] = set()
+    # LoRAs of every counted sampler, once each (two passes often share one loader chain).
     for sampler in samplers:
-        for lora in sampler.pop("_loras"):
-            if (lora["node_id"], lora["name"]) not in seen_loras:
-                seen_loras.add((lora["node_id"], lora["name"]))
-                result.loras.append(lora)
-    for refiner in result.refiners:
-        refiner.pop("_loras")
+        result.loras += [dict(lora) for lora in sampler["loras"] if lora not in result.loras]
+    if from_workflow:
+        return result
 
+    # The size is unambiguous when every pass starts from the same latent size.
     sizes = {(s["width"], s["height"]) for s in samplers}
     if len(sizes) == 1:
         result.width, result.height = sizes.pop()
-
-    if len(samplers) == 1 and not from_workflow:
+    if len(samplers) == 1:
         only = samplers[0]
         result.prompt = only["prompt"]
         result.negative_prompt = only["negative_prompt"]
@@ -481,9 +480,8 @@ class _Tracer:
             "width": width,
             "height": height,
             "styles": list(dict.fromkeys(self.styles)),
-            "loras": [dict(lora) for lora in loras],
+            "loras": loras,
             "sources": sources,
-            "_loras": loras,
         }
 
     # ---- values ---------------------------------------------------------------------------
@@ -765,8 +763,9 @@ def _sampler_kind(node: dict[str, Any]) -> str | None:
     kind, inputs = node["class_type"], node["inputs"]
     lowered = kind.lower()
     takes_image = _link(inputs.get("image")) is not None
-    has_conditioning = "model" in inputs and "positive" in inputs
-    if any(marker in lowered for marker in _REFINER_MARKERS) and (has_conditioning or "basic_pipe" in inputs):
+    # Impact Pack samplers take model and conditioning bundled in a "basic_pipe".
+    has_conditioning = ("model" in inputs and "positive" in inputs) or "basic_pipe" in inputs
+    if any(marker in lowered for marker in _REFINER_MARKERS) and has_conditioning:
         return "refiner"
     if kind in _CORE_SAMPLERS or ("sampler" in lowered and (has_conditioning or "guider" in inputs)):
         return "refiner" if takes_image and not any(k in inputs for k in _LATENT_INPUTS) else "generator"

@@ -587,3 +587,25 @@ def test_bypassed_node_passes_its_input_through() -> None:
     assert sampler["model"] == "base.safetensors"
     assert sampler["loras"] == []
     assert (sampler["seed"], sampler["steps"]) == (5, 20)
+
+
+def test_impact_basic_pipe_sampler_counts_as_a_second_generation() -> None:
+    graph = ksampler_graph(
+        **{
+            "95": node(
+                "ToBasicPipe",
+                model=["4", 0],
+                clip=["4", 1],
+                vae=["4", 2],
+                positive=["6", 0],
+                negative=["7", 0],
+            ),
+            "96": node(
+                "ImpactKSamplerBasicPipe", seed=3, steps=8, cfg=4, basic_pipe=["95", 0], latent_image=["3", 0]
+            ),
+            "8": node("VAEDecode", samples=["96", 1], vae=["4", 2]),
+        }
+    )
+    result = read(graph)
+    assert [s["node_id"] for s in result.samplers] == ["3", "96"]
+    assert result.seed is None
