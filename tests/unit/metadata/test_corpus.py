@@ -1,0 +1,57 @@
+"""The real corpus: at least 97% of the fields in EXPECTED.json must come out right."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.ingest.metadata import read_generation
+
+from .corpus_scoring import CORPUS, format_misses, load_expected, score_file
+
+MIN_ACCURACY = 0.97
+
+
+def read_corpus() -> dict[str, dict]:
+    return {
+        name: read_generation((CORPUS / name).read_bytes(), filename=(CORPUS / name).name).to_json()
+        for name in load_expected()
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus_results() -> dict[str, dict]:
+    return read_corpus()
+
+
+def test_field_accuracy_on_real_corpus(corpus_results: dict[str, dict]) -> None:
+    total, misses = 0, []
+    for name, expected in load_expected().items():
+        scored, missed = score_file(name, expected, corpus_results[name])
+        total += scored
+        misses += missed
+    accuracy = 1 - len(misses) / total
+    print(f"\ncorpus accuracy: {total - len(misses)}/{total} = {accuracy:.1%}")
+    if misses:
+        print(format_misses(misses))
+    assert accuracy >= MIN_ACCURACY
+
+
+def test_no_corpus_file_reports_an_error(corpus_results: dict[str, dict]) -> None:
+    errors = {name: r["error"] for name, r in corpus_results.items() if r["error"]}
+    assert errors == {}
+
+
+def test_every_expected_tool_is_detected(corpus_results: dict[str, dict]) -> None:
+    wrong = {
+        name: (r["tool"], exp["tool"])
+        for name, exp in load_expected().items()
+        if (r := corpus_results[name])["tool"] != (None if exp["tool"] == "_negative" else exp["tool"])
+    }
+    assert wrong == {}
+
+
+def test_output_is_json_serialisable(corpus_results: dict[str, dict]) -> None:
+    import json
+
+    for result in corpus_results.values():
+        json.dumps(result, allow_nan=False)
