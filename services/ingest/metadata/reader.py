@@ -120,6 +120,9 @@ def _read_into(record: GenerationRecord, data: bytes, times: list[TimeCandidate]
     found = _decode_blocks(record, container)
 
     times += read_tool_metadata(record, found)
+    if container.has_c2pa:
+        times += _read_c2pa(record, data, container)
+    # pixels are decoded only for a PNG where nothing else named the tool
     if record.tool is None and container.format == "PNG":
         stealth = read_stealth(data, container)
         if stealth is not None:
@@ -129,8 +132,6 @@ def _read_into(record: GenerationRecord, data: bytes, times: list[TimeCandidate]
                 "text": stealth.text,
             }
             times += read_tool_metadata(record, FoundMetadata(stealth=stealth.text))
-    if container.has_c2pa:
-        times += _read_c2pa(record, data, container)
     times += _generator_dates(record, found)
 
 
