@@ -8,6 +8,7 @@ Used by `make run` (libs/stack/run.py), the integration-test fixtures and the be
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 from collections.abc import Callable
@@ -17,9 +18,9 @@ from types import TracebackType
 from typing import Literal, TypeVar
 
 from libs.stack.postgres import PostgresDatabase, start_database
-from libs.stack.processes import StartupError
-from libs.stack.seaweedfs import S3_REGION, SeaweedFS
-from libs.stack.tansu import Tansu
+from libs.stack.processes import StartupError, require_free_port
+from libs.stack.seaweedfs import S3_REGION, SeaweedFS, SeaweedPorts
+from libs.stack.tansu import FIXED_KAFKA_PORT, Tansu
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,7 +96,13 @@ class LocalInfra:
     def start(self) -> Infra:
         if self.infra is not None:
             return self.infra
+        if self.ports == "fixed":
+            # before anything starts, so a second `make run` fails at once and touches nothing
+            require_free_port(FIXED_KAFKA_PORT, "Kafka / Tansu")
+            SeaweedPorts.fixed().require_free()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # an interpreter that exits without stop() still drops the fresh database
+        atexit.register(self.stop)
         timings: dict[str, float] = {}
         try:
             began = time.monotonic()
@@ -127,6 +134,7 @@ class LocalInfra:
 
     def stop(self) -> None:
         """Tear down in reverse start order; safe after a partial start and when called twice."""
+        atexit.unregister(self.stop)
         errors: list[BaseException] = []
         for part in (self._tansu, self._seaweedfs, self._postgres):
             if part is None:

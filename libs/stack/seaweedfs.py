@@ -220,3 +220,20 @@ class SeaweedFS:
         if self.process is not None:
             self.process.stop()
             self.process = None
+            self._remove_leftover_sockets()
+
+    def _remove_leftover_sockets(self) -> None:
+        # weed leaves some of its /tmp/seaweedfs-<part>-<port>.sock files behind on exit;
+        # ours carry our ports, which nobody else can be using while we held them.
+        assert self.ports is not None
+        ports = self.ports
+        for part, port in [
+            ("s3", ports.s3),
+            ("s3-grpc", ports.s3_grpc),
+            ("master-grpc", ports.master_grpc),
+            ("volume-grpc", ports.volume_grpc),
+            ("filer", ports.filer),
+            ("filer-grpc", ports.filer_grpc),
+            ("admin-grpc", ports.admin + ADMIN_GRPC_OFFSET),
+        ]:
+            Path(f"/tmp/seaweedfs-{part}-{port}.sock").unlink(missing_ok=True)

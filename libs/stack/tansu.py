@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +80,13 @@ class Tansu:
 
     def _metadata_answers(self) -> bool:
         from aiokafka.client import AIOKafkaClient
+
+        # aiokafka logs an error for every refused connection: try plain TCP first
+        assert self.port is not None
+        with socket.socket() as sock:
+            sock.settimeout(1.0)
+            if sock.connect_ex(("127.0.0.1", self.port)) != 0:
+                return False
 
         async def fetch_metadata() -> bool:
             client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
