@@ -152,6 +152,20 @@ class LocalInfra:
     def database_name(self) -> str | None:
         return None if self._postgres is None else self._postgres.name
 
+    @property
+    def server_database_url(self) -> str | None:
+        """The server's maintenance database (for CREATE/DROP DATABASE or checks across databases)."""
+        return None if self._postgres is None else self._postgres.server_url
+
+    @property
+    def child_pids(self) -> dict[str, int]:
+        """Pids of the broker and S3 server we run (PostgreSQL is shared or daemonized, so not ours to list)."""
+        pids: dict[str, int] = {}
+        for name, part in (("seaweedfs", self._seaweedfs), ("tansu", self._tansu)):
+            if part is not None and part.process is not None:
+                pids[name] = part.process.pid
+        return pids
+
     def _start_seaweedfs(self) -> SeaweedFS:
         seaweedfs = SeaweedFS(self.state_dir / "seaweedfs", self.log_dir / "seaweedfs.log", self.ports)
         try:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from types import FrameType
 from typing import IO
 
 from libs.stack.infra import Infra, LocalInfra
-from libs.stack.processes import ManagedProcess
+from libs.stack.processes import ManagedProcess, PortInUseError, StartupError
 
 STATE_DIR = Path(".atelier")
 LOG_DIR = STATE_DIR / "logs"
@@ -148,6 +149,8 @@ class Runner:
             infra = local_infra.start()
             timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in infra.startup_seconds.items())
             self.console.note(f"infrastructure ready: {timings}")
+            if self.stop_requested.is_set():  # Ctrl-C while the infrastructure was starting
+                return 0
             self.start_services(infra)
             healthy = self.wait_for_gateway()
             self.console.line(banner(infra, self.services, healthy))
@@ -156,8 +159,12 @@ class Runner:
                 now = time.monotonic()
                 for service in self.services:
                     service.supervise(self.service_env(infra, service), self.console, now)
-        except Exception as exc:
+        except (PortInUseError, StartupError) as exc:  # the message says it all
             self.console.note(f"failed: {exc}")
+            READY_FILE.write_text("failed\n")
+            return 1
+        except Exception:
+            self.console.note("failed:\n" + traceback.format_exc())
             READY_FILE.write_text("failed\n")
             return 1
         finally:

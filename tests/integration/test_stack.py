@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from libs.stack import LocalInfra
 from libs.stack.processes import StartupError
+from libs.stack.tansu import Tansu
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -49,12 +50,11 @@ async def test_local_infra_serves_kafka_s3_and_postgres_then_stops_cleanly(tmp_p
     local_infra = LocalInfra(tmp_path, ports="free")
     infra = local_infra.start()
     try:
-        # reach into the parts only to check afterwards that they are gone
-        assert local_infra._tansu is not None and local_infra._seaweedfs is not None
-        assert local_infra._postgres is not None
-        pids = [local_infra._tansu.process.pid, local_infra._seaweedfs.process.pid]  # type: ignore[union-attr]
-        server_url = local_infra._postgres.server_url
+        pids = local_infra.child_pids
+        assert set(pids) == {"seaweedfs", "tansu"}
+        server_url = local_infra.server_database_url
         database = local_infra.database_name
+        assert server_url is not None
         assert database is not None and database.startswith("atelier_test_")
         assert infra.env()["ATELIER_KAFKA_BOOTSTRAP"] == infra.kafka_bootstrap
 
@@ -111,7 +111,7 @@ async def test_local_infra_serves_kafka_s3_and_postgres_then_stops_cleanly(tmp_p
         local_infra.stop()
 
     assert not await _database_exists(server_url, database)
-    assert not any(_process_exists(pid) for pid in pids)
+    assert not any(_process_exists(pid) for pid in pids.values())
     assert not _accepts_connections(_port_of(infra.kafka_bootstrap))
     assert not _accepts_connections(_port_of(infra.s3_endpoint))
 
@@ -122,20 +122,21 @@ async def test_a_failed_start_tears_down_what_had_started(
     # A "broker" that exits at once: PostgreSQL and SeaweedFS are up by the time it fails.
     monkeypatch.setenv("CALF_TANSU_BIN", "/bin/false")
     local_infra = LocalInfra(tmp_path, ports="free")
-    created: list[str] = []
-    original_start_tansu = local_infra._start_tansu
+    seen_before_the_broker: dict[str, str | int | None] = {}
+    start_tansu = local_infra._start_tansu
 
-    def remember_database_then_start_tansu():  # type: ignore[no-untyped-def]
-        assert local_infra._postgres is not None and local_infra._seaweedfs is not None
-        created.extend([local_infra._postgres.server_url, local_infra._postgres.name])
-        created.append(str(local_infra._seaweedfs.process.pid))  # type: ignore[union-attr]
-        return original_start_tansu()
+    def note_what_runs_then_start_tansu() -> Tansu:
+        seen_before_the_broker["server_url"] = local_infra.server_database_url
+        seen_before_the_broker["database"] = local_infra.database_name
+        seen_before_the_broker["seaweedfs_pid"] = local_infra.child_pids["seaweedfs"]
+        return start_tansu()
 
-    monkeypatch.setattr(local_infra, "_start_tansu", remember_database_then_start_tansu)
+    monkeypatch.setattr(local_infra, "_start_tansu", note_what_runs_then_start_tansu)
     with pytest.raises(StartupError, match="tansu exited"):
         local_infra.start()
 
-    server_url, database, seaweedfs_pid = created
+    server_url, database, seaweedfs_pid = seen_before_the_broker.values()
+    assert isinstance(server_url, str) and isinstance(database, str) and isinstance(seaweedfs_pid, int)
     assert not await _database_exists(server_url, database)
-    assert not _process_exists(int(seaweedfs_pid))
+    assert not _process_exists(seaweedfs_pid)
     local_infra.stop()  # stopping again is harmless
