@@ -73,7 +73,7 @@ def stealth_png(
         for y in range(height):
             if index >= len(bits):
                 break
-            pixel = list(pixels[x, y])
+            pixel = list(pixels[x, y])  # type: ignore[arg-type]  # RGB(A) images give tuples
             channels = [3] if mode == "alpha" else [0, 1, 2]
             for c in channels:
                 if index < len(bits):
