@@ -152,7 +152,7 @@ class Runner:
             if self.stop_requested.is_set():  # Ctrl-C while the infrastructure was starting
                 return 0
             self.start_services(infra)
-            healthy = self.wait_for_gateway()
+            healthy = self.wait_until_healthy(infra)
             self.console.line(banner(infra, self.services, healthy))
             READY_FILE.write_text("healthy\n" if healthy else "unhealthy\n")
             while not self.stop_requested.wait(0.5):
@@ -192,19 +192,27 @@ class Runner:
             service.start(self.service_env(infra, service), self.console)
             self.services.append(service)
 
-    def wait_for_gateway(self) -> bool:
+    def wait_until_healthy(self, infra: Infra) -> bool:
+        """Wait for every started service's /healthz (the gateway's above all), restarting crashed ones meanwhile.
+
+        Healthy means the gateway and all the others answered 200 within the timeout.
+        """
         if not any(service.name == "gateway" for service in self.services):
             return False
+        waiting_for = {service.name: service for service in self.services}
         deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and not self.stop_requested.is_set():
-            if http_ok(f"{GATEWAY_URL}/healthz"):
-                return True
-            time.sleep(0.5)
-        if not self.stop_requested.is_set():
+        while waiting_for and time.monotonic() < deadline and not self.stop_requested.is_set():
+            for name, service in list(waiting_for.items()):
+                service.supervise(self.service_env(infra, service), self.console, time.monotonic())
+                if http_ok(f"http://127.0.0.1:{service.port}/healthz"):
+                    del waiting_for[name]
+            if waiting_for:
+                time.sleep(0.5)
+        if waiting_for and not self.stop_requested.is_set():
             self.console.note(
-                f"warning: {GATEWAY_URL}/healthz did not answer 200 within {HEALTH_TIMEOUT_SECONDS:.0f} s"
+                f"warning: no 200 from /healthz of {', '.join(waiting_for)} within {HEALTH_TIMEOUT_SECONDS:.0f} s"
             )
-        return False
+        return not waiting_for
 
     def stop_services(self) -> None:
         # all at once, so each one's grace period runs in parallel
