@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def make_broker(settings: CommonSettings) -> KafkaBroker:
-    return KafkaBroker(settings.kafka_bootstrap, client_id=settings.service_name, logger=None)
+    return KafkaBroker(settings.kafka_bootstrap, client_id=settings.service_name)
 
 
 def make_producer(settings: CommonSettings) -> AIOKafkaProducer:

@@ -19,10 +19,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import Counter, Histogram
 
@@ -69,6 +71,12 @@ async def claim_new(conn: asyncpg.Connection, schema: str, event_ids: Sequence[u
     return {r["event_id"] for r in rows}
 
 
+async def _raw_values(message: StreamMessage[Any]) -> list[bytes]:
+    """Hand the handler each record's bytes: events are parsed (and dead-lettered) one by one by us,
+    so one malformed record cannot fail the decoding of its whole batch."""
+    return [record.value for record in message.raw_message]
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -100,6 +108,7 @@ class EventConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_values,
         )(self.handle_batch)
 
     async def handle_batch(self, bodies: list[bytes]) -> None:

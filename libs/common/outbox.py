@@ -73,8 +73,11 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._listener = await self.pool.acquire()
-        await self._listener.add_listener(_channel(self.schema), lambda *_: self._wake.set())
+        await self._listener.add_listener(_channel(self.schema), self._on_notify)
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
 
     async def stop(self) -> None:
         if self._task:
@@ -83,7 +86,7 @@ class OutboxRelay:
                 await self._task
         if self._listener:
             with contextlib.suppress(Exception):
-                await self._listener.remove_listener(_channel(self.schema), lambda *_: None)
+                await self._listener.remove_listener(_channel(self.schema), self._on_notify)
             await self.pool.release(self._listener)
 
     async def _run(self) -> None:

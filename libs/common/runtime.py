@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -53,6 +53,7 @@ class ServiceRuntime:
         self._relay: OutboxRelay | None = None
         self._consumer_specs: list[tuple[str, str, Handler, int]] = []
         self.consumers: list[EventConsumer] = []
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
         self.started = asyncio.Event()
         self.app = FastAPI(title=title or settings.service_name, lifespan=self._lifespan)
         add_metrics_route(self.app)
@@ -71,6 +72,10 @@ class ServiceRuntime:
     def consume(self, topic: str, group_id: str, handler: Handler, *, max_records: int = 500) -> None:
         """Register a batch consumer; it starts with the service."""
         self._consumer_specs.append((topic, group_id, handler, max_records))
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the service can reach its database, broker and store."""
+        self._on_start.append(hook)
 
     async def start(self) -> None:
         s = self.settings
@@ -99,6 +104,8 @@ class ServiceRuntime:
             )
         if self._consumer_specs:
             await self.broker.start()
+        for hook in self._on_start:
+            await hook()
         SERVICE_UP.labels(s.service_name).set(1)
         self.started.set()
         log.info("service started", extra={"service": s.service_name, "port": s.http_port})

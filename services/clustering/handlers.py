@@ -1,0 +1,207 @@
+"""Consumes `asset.imported`: places each timed asset on its tenant's timeline, writes what
+changed, and queues `session.updated` / `session.merged`.
+
+Timelines are cached per tenant in memory (a cache of PostgreSQL, not the truth): the
+tenant's row is locked for the batch and its `version` says whether the cached copy
+is current; after a rebalance another replica may have moved it on, and then we reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+
+from libs.common.consumer import Delivery
+from libs.common.events import AssetImported, Event, SessionMerged, SessionUpdated
+from libs.common.outbox import add_to_outbox
+from services.clustering import repository
+from services.clustering.covers import COVER_SIZE, CoverCandidate, choose_cover
+from services.clustering.repository import NewMember, TenantState
+from services.clustering.segmentation import (
+    DEFAULT_RULE,
+    AssetsAssigned,
+    Change,
+    FixedGap,
+    ManualEditsChanged,
+    Moment,
+    SessionRule,
+    SessionUpserted,
+    Timeline,
+)
+from services.clustering.segmentation import SessionMerged as TimelineMerged
+
+log = logging.getLogger(__name__)
+
+PLACED = Counter("atelier_clustering_assets_total", "Imported assets by what clustering did", ["outcome"])
+SESSION_CHANGES = Counter("atelier_clustering_session_changes_total", "Session changes published", ["kind"])
+TIMELINE_LOADS = Counter("atelier_clustering_timeline_loads_total", "Timelines rebuilt from the database")
+CACHED_TIMELINES = Gauge("atelier_clustering_cached_timelines", "Tenant timelines held in memory")
+
+
+def rule_for(state: TenantState) -> SessionRule:
+    return FixedGap(minutes=state.gap_minutes) if state.gap_minutes else DEFAULT_RULE
+
+
+@dataclass
+class _Cached:
+    version: int
+    timeline: Timeline
+
+
+class TimelineCache:
+    """The least recently used tenants' timelines, each tagged with the version it reflects."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[uuid.UUID, _Cached] = OrderedDict()
+
+    def get(self, tenant_id: uuid.UUID, version: int) -> Timeline | None:
+        item = self._items.get(tenant_id)
+        if item is None or item.version != version:
+            return None
+        self._items.move_to_end(tenant_id)
+        return item.timeline
+
+    def put(self, tenant_id: uuid.UUID, version: int, timeline: Timeline) -> None:
+        self._items[tenant_id] = _Cached(version, timeline)
+        self._items.move_to_end(tenant_id)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        CACHED_TIMELINES.set(len(self._items))
+
+    def drop(self, tenant_id: uuid.UUID) -> None:
+        self._items.pop(tenant_id, None)
+
+
+async def open_timeline(conn: asyncpg.Connection, cache: TimelineCache, tenant_id: uuid.UUID
+                        ) -> tuple[TenantState, Timeline]:
+    """Lock the tenant and return its current timeline (cached, or rebuilt from the tables)."""
+    state = await repository.lock_tenant(conn, tenant_id)
+    timeline = cache.get(tenant_id, state.version)
+    if timeline is None:
+        rows, merged = await repository.load_timeline_rows(conn, tenant_id)
+        timeline = Timeline.restore(rows, state.edits, merged, rule_for(state), new_id=lambda: uuid.uuid4().hex)
+        TIMELINE_LOADS.inc()
+    return state, timeline
+
+
+async def persist_changes(conn: asyncpg.Connection, tenant_id: uuid.UUID, timeline: Timeline,
+                          changes: Sequence[Change], *, new_asset_ids: Sequence[uuid.UUID] = (),
+                          correlation_id: uuid.UUID | None = None) -> list[Event]:
+    """Write the net effect of `changes` (members, sessions, covers, edits); return the events to publish."""
+    merges = [(c.from_id, c.into_id) for c in changes if isinstance(c, TimelineMerged)]
+    assigned: set[str] = {a for c in changes if isinstance(c, AssetsAssigned) for a in c.asset_ids}
+    upserted: dict[str, SessionUpserted] = {c.session_id: c for c in changes if isinstance(c, SessionUpserted)}
+    for c in changes:
+        if isinstance(c, ManualEditsChanged):
+            await repository.save_edits(conn, tenant_id, c.edits)
+
+    for from_id, _ in merges:
+        await repository.move_members(conn, tenant_id, uuid.UUID(from_id), uuid.UUID(timeline.resolve(from_id)))
+    await repository.assign_members(
+        conn, tenant_id, [(uuid.UUID(a), uuid.UUID(timeline.session_of(a))) for a in sorted(assigned)]
+    )
+    live = {sid: up for sid, up in upserted.items() if timeline.resolve(sid) == sid}
+    live_ids = [uuid.UUID(s) for s in live]
+    old_covers = await repository.current_covers(conn, tenant_id, live_ids)
+    covers = await _choose_covers(conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + list(new_asset_ids))
+    await repository.upsert_sessions(
+        conn, tenant_id,
+        [(uuid.UUID(sid), up.start, up.end, up.count, up.precision, covers[uuid.UUID(sid)]) for sid, up in live.items()],
+    )  # fmt: skip
+
+    events = [
+        Event.of(SessionMerged(from_session_id=uuid.UUID(f), into_session_id=uuid.UUID(timeline.resolve(f))),
+                 tenant_id=tenant_id, correlation_id=correlation_id)
+        for f, _ in merges
+    ]  # fmt: skip
+    events += [
+        Event.of(SessionUpdated(session_id=uuid.UUID(sid), start=up.start, end=up.end, asset_count=up.count,
+                                cover_asset_ids=covers[uuid.UUID(sid)]),
+                 tenant_id=tenant_id, correlation_id=correlation_id)
+        for sid, up in live.items()
+    ]  # fmt: skip
+    SESSION_CHANGES.labels("merged").inc(len(merges))
+    SESSION_CHANGES.labels("updated").inc(len(live))
+    return events
+
+
+async def _choose_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID, live: dict[str, SessionUpserted],
+                         old_covers: dict[uuid.UUID, list[uuid.UUID]], changed_assets: list[uuid.UUID]
+                         ) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each touched session's cover from its old cover plus the assets that just joined it;
+    a session whose old cover lost assets (a split) tops up from a bounded sample of its members."""
+    wanted = {a for cover in old_covers.values() for a in cover} | set(changed_assets)
+    by_session: dict[uuid.UUID, list[CoverCandidate]] = {uuid.UUID(s): [] for s in live}
+    for session_id, candidate in await repository.cover_candidates(conn, tenant_id, asset_ids=list(wanted)):
+        if session_id in by_session:
+            by_session[session_id].append(candidate)
+    covers: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for sid, candidates in by_session.items():
+        count = live[sid.hex].count
+        if len(candidates) < min(COVER_SIZE, count):
+            seen = {c.asset_id for c in candidates}
+            sample = await repository.cover_candidates(conn, tenant_id, session_id=sid)
+            candidates += [c for _, c in sample if c.asset_id not in seen]
+        covers[sid] = [uuid.UUID(a) for a in choose_cover(candidates)]
+    return covers
+
+
+class ImportedHandler:
+    def __init__(self, cache: TimelineCache) -> None:
+        self.cache = cache
+
+    async def __call__(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        by_tenant: dict[uuid.UUID, list[Delivery]] = {}
+        for d in deliveries:
+            if isinstance(d.payload, AssetImported):
+                by_tenant.setdefault(d.tenant_id, []).append(d)
+        events: list[Event] = []
+        for tenant_id, items in by_tenant.items():
+            try:
+                events += await self._place(conn, tenant_id, items)
+            except BaseException:
+                # the transaction will roll back: the cached timeline is ahead of the tables
+                self.cache.drop(tenant_id)
+                raise
+        await add_to_outbox(conn, repository.SCHEMA, events)
+
+    async def _place(self, conn: asyncpg.Connection, tenant_id: uuid.UUID, items: list[Delivery]) -> list[Event]:
+        state, timeline = await open_timeline(conn, self.cache, tenant_id)
+        changes: list[Change] = []
+        members: list[NewMember] = []
+        for d in items:
+            p = d.payload
+            assert isinstance(p, AssetImported)
+            if p.generated_at is None:
+                PLACED.labels("no_time").inc()  # shown in the gallery, in no session
+                continue
+            moment = Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second")
+            try:
+                placed = timeline.insert(moment)
+            except ValueError as exc:
+                # the same asset announced again with a different time: the first one stands
+                log.warning("asset already placed", extra={"asset_id": str(p.asset_id), "reason": str(exc)})
+                PLACED.labels("conflict").inc()
+                continue
+            if placed:
+                members.append(NewMember(p.asset_id, p.generated_at, moment.precision, p.prompt,
+                                         p.dominant_color, p.thumbnail_key))
+                PLACED.labels("placed").inc()
+            changes += placed
+        if not changes:
+            self.cache.put(tenant_id, state.version, timeline)
+            return []
+        await repository.insert_members(conn, tenant_id, members)
+        events = await persist_changes(conn, tenant_id, timeline, changes,
+                                       new_asset_ids=[m.asset_id for m in members],
+                                       correlation_id=items[-1].event.correlation_id)
+        await repository.bump_version(conn, tenant_id, state.version + 1)
+        self.cache.put(tenant_id, state.version + 1, timeline)
+        return events

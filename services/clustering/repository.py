@@ -1,0 +1,154 @@
+"""SQL for the clustering schema: timelines in, session changes out. Every statement names its tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.clustering.covers import CoverCandidate
+from services.clustering.segmentation import ManualEdits, Moment
+
+SCHEMA = "clustering"
+
+
+@dataclass(frozen=True)
+class TenantState:
+    version: int
+    gap_minutes: int | None
+    edits: ManualEdits
+
+
+@dataclass(frozen=True)
+class NewMember:
+    asset_id: uuid.UUID
+    generated_at: datetime
+    precision: str
+    prompt: str | None
+    dominant_color: str | None
+    thumbnail_key: str | None
+
+
+async def lock_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> TenantState:
+    """Lock the tenant's row for this transaction (created on first use) and read its state."""
+    await conn.execute(
+        "INSERT INTO clustering.tenant_state (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+    )
+    row = await conn.fetchrow(
+        "SELECT version, gap_minutes, cuts_before, joins FROM clustering.tenant_state WHERE tenant_id = $1 FOR UPDATE",
+        tenant_id,
+    )
+    assert row is not None
+    edits = ManualEdits(cuts_before=frozenset(row["cuts_before"]), joins=frozenset(tuple(j) for j in row["joins"]))
+    return TenantState(row["version"], row["gap_minutes"], edits)
+
+
+async def bump_version(conn: asyncpg.Connection, tenant_id: uuid.UUID, version: int) -> None:
+    await conn.execute("UPDATE clustering.tenant_state SET version = $2 WHERE tenant_id = $1", tenant_id, version)
+
+
+async def save_edits(conn: asyncpg.Connection, tenant_id: uuid.UUID, edits: ManualEdits) -> None:
+    await conn.execute(
+        "UPDATE clustering.tenant_state SET cuts_before = $2, joins = $3 WHERE tenant_id = $1",
+        tenant_id, sorted(edits.cuts_before), sorted([list(j) for j in edits.joins]),
+    )  # fmt: skip
+
+
+async def load_timeline_rows(conn: asyncpg.Connection, tenant_id: uuid.UUID
+                             ) -> tuple[list[tuple[Moment, str]], dict[str, str]]:
+    members = await conn.fetch(
+        "SELECT asset_id, generated_at, precision, session_id FROM clustering.members "
+        "WHERE tenant_id = $1 AND session_id IS NOT NULL",
+        tenant_id,
+    )
+    merged = await conn.fetch(
+        "SELECT session_id, merged_into FROM clustering.sessions WHERE tenant_id = $1 AND merged_into IS NOT NULL",
+        tenant_id,
+    )
+    return (
+        [(Moment(str(r["asset_id"]), r["generated_at"], r["precision"]), r["session_id"].hex) for r in members],
+        {r["session_id"].hex: r["merged_into"].hex for r in merged},
+    )
+
+
+async def insert_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Sequence[NewMember]) -> None:
+    await conn.executemany(
+        "INSERT INTO clustering.members (asset_id, tenant_id, generated_at, precision, prompt, dominant_color, "
+        "thumbnail_key) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (asset_id) DO NOTHING",
+        [(m.asset_id, tenant_id, m.generated_at, m.precision, m.prompt, m.dominant_color, m.thumbnail_key)
+         for m in members],
+    )  # fmt: skip
+
+
+async def assign_members(conn: asyncpg.Connection, tenant_id: uuid.UUID,
+                         assignments: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """(asset_id, session_id) pairs."""
+    await conn.executemany(
+        "UPDATE clustering.members SET session_id = $3 WHERE tenant_id = $1 AND asset_id = $2",
+        [(tenant_id, a, s) for a, s in assignments],
+    )
+
+
+async def move_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, from_id: uuid.UUID, into_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE clustering.members SET session_id = $3 WHERE tenant_id = $1 AND session_id = $2",
+        tenant_id, from_id, into_id,
+    )  # fmt: skip
+    await conn.execute(
+        "UPDATE clustering.sessions SET merged_into = $3, asset_count = 0, cover_asset_ids = '{}', updated_at = now() "
+        "WHERE tenant_id = $1 AND session_id = $2",
+        tenant_id, from_id, into_id,
+    )  # fmt: skip
+    # earlier redirects to the merged-away session now point at the survivor directly
+    await conn.execute(
+        "UPDATE clustering.sessions SET merged_into = $3 WHERE tenant_id = $1 AND merged_into = $2",
+        tenant_id, from_id, into_id,
+    )  # fmt: skip
+
+
+async def upsert_sessions(conn: asyncpg.Connection, tenant_id: uuid.UUID,
+                          rows: Sequence[tuple[uuid.UUID, datetime, datetime, int, str, list[uuid.UUID]]]) -> None:
+    """(session_id, start, end, count, precision, cover) rows."""
+    await conn.executemany(
+        """
+        INSERT INTO clustering.sessions (session_id, tenant_id, start_at, end_at, asset_count, precision, cover_asset_ids)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (session_id) DO UPDATE SET start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
+            asset_count = EXCLUDED.asset_count, precision = EXCLUDED.precision,
+            cover_asset_ids = EXCLUDED.cover_asset_ids, merged_into = NULL, updated_at = now()
+        """,
+        [(sid, tenant_id, start, end, count, precision, cover) for sid, start, end, count, precision, cover in rows],
+    )
+
+
+async def current_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID,
+                         session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    rows = await conn.fetch(
+        "SELECT session_id, cover_asset_ids FROM clustering.sessions WHERE tenant_id = $1 AND session_id = ANY($2::uuid[])",
+        tenant_id, list(session_ids),
+    )  # fmt: skip
+    return {r["session_id"]: list(r["cover_asset_ids"]) for r in rows}
+
+
+async def cover_candidates(conn: asyncpg.Connection, tenant_id: uuid.UUID, *, asset_ids: Sequence[uuid.UUID] = (),
+                           session_id: uuid.UUID | None = None, limit: int = 64) -> list[tuple[uuid.UUID, CoverCandidate]]:
+    """(session_id, candidate) for the given assets, or a bounded sample of one session's members."""
+    if session_id is not None:
+        rows = await conn.fetch(
+            "SELECT asset_id, session_id, generated_at, prompt, dominant_color FROM clustering.members "
+            "WHERE tenant_id = $1 AND session_id = $2 ORDER BY generated_at LIMIT $3",
+            tenant_id, session_id, limit,
+        )  # fmt: skip
+    else:
+        rows = await conn.fetch(
+            "SELECT asset_id, session_id, generated_at, prompt, dominant_color FROM clustering.members "
+            "WHERE tenant_id = $1 AND asset_id = ANY($2::uuid[])",
+            tenant_id, list(asset_ids),
+        )  # fmt: skip
+    return [
+        (r["session_id"], CoverCandidate(str(r["asset_id"]), r["generated_at"], r["prompt"], r["dominant_color"]))
+        for r in rows
+    ]

@@ -1,0 +1,44 @@
+"""The gateway: the one public door (API, auth, web page)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from libs.common.runtime import ServiceRuntime
+from services.gateway.auth import ensure_tenant, new_token
+from services.gateway.endpoints import router
+from services.gateway.settings import GatewaySettings
+
+SCHEMA = "gateway"
+WEB = Path(__file__).parent / "web"
+DEMO_TENANT = "demo"
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
+    settings = settings or GatewaySettings()
+    runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations",
+                             uses_store=True, title="Atelier API")
+    runtime.app.state.runtime = runtime
+    runtime.app.include_router(router)
+    runtime.app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @runtime.app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB / "index.html")
+
+    async def create_demo_tenant() -> None:
+        token = settings.demo_token or new_token()
+        await ensure_tenant(runtime.pool, DEMO_TENANT, token)
+        if settings.demo_token:
+            print(f"demo account: tenant '{DEMO_TENANT}', API token from ATELIER_DEMO_TOKEN", flush=True)
+        else:
+            print(f"demo account: tenant '{DEMO_TENANT}', API token {token}", flush=True)
+
+    runtime.on_start(create_demo_tenant)
+    return runtime

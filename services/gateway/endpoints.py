@@ -1,0 +1,213 @@
+"""The public HTTP API, `/api/v1`. Every route depends on `authenticate`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from libs.common.runtime import ServiceRuntime
+from libs.common.storage import ObjectNotFound
+from services.gateway import repository
+from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
+from services.gateway.settings import GatewaySettings
+from services.gateway.uploads import IncomingFile, stage_files, wait_for_pipeline
+
+router = APIRouter(prefix="/api/v1")
+Subject = Annotated[AuthSubject, Depends(authenticate)]
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.runtime.settings
+
+
+class Login(BaseModel):
+    token: str
+
+
+@router.post("/login")
+async def login(body: Login, request: Request) -> JSONResponse:
+    """Exchange an API token for an HttpOnly cookie, so the web page's <img> tags authenticate too."""
+    subject = await subject_for_token(_runtime(request).pool, body.token)
+    if subject is None:
+        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
+    response = JSONResponse({"tenant": subject.tenant_name})
+    response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", max_age=30 * 24 * 3600)
+    return response
+
+
+@router.post("/logout")
+async def logout() -> JSONResponse:
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/me")
+async def me(subject: Subject) -> dict[str, str]:
+    return {"tenant_id": str(subject.tenant_id), "tenant": subject.tenant_name, "time_zone": subject.time_zone}
+
+
+def _mtime(value: str | None) -> datetime | None:
+    """A browser's File.lastModified (ms since the epoch) or an ISO 8601 time."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@router.post("/assets")
+async def upload_assets(
+    request: Request,
+    subject: Subject,
+    files: Annotated[list[UploadFile], File(description="one or more image files")],
+    last_modified: Annotated[list[str] | None, Form(description="per file, in order: ms since the epoch")] = None,
+    wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
+) -> list[dict[str, Any]]:
+    settings = _settings(request)
+    mtimes = last_modified or []
+    items = [
+        IncomingFile(filename=f.filename or "upload", data=await f.read(),
+                     file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None)
+        for i, f in enumerate(files)
+    ]  # fmt: skip
+    results = await stage_files(_runtime(request), subject, items, settings.max_upload_bytes)
+    if wait:
+        await wait_for_pipeline(_runtime(request), subject, results, settings.upload_wait_seconds)
+    return [r.to_json() for r in results]
+
+
+def _thumb_url(asset_id: uuid.UUID, size: str = "card") -> str:
+    return f"/api/v1/assets/{asset_id}/thumbnail?size={size}"
+
+
+def _group(start: datetime, now: datetime, zone: ZoneInfo | Any) -> str:
+    """today / this_week / earlier, in the tenant's time zone (weeks start on Monday)."""
+    local_start, local_now = start.astimezone(zone).date(), now.astimezone(zone).date()
+    if local_start >= local_now:
+        return "today"
+    if local_start >= local_now - timedelta(days=local_now.weekday()):
+        return "this_week"
+    return "earlier"
+
+
+def _zone(name: str) -> ZoneInfo | Any:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["session_id"]),
+        "start": row["start_at"].isoformat(),
+        "end": row["end_at"].isoformat(),
+        "asset_count": row["asset_count"],
+        "precision": row["precision"],
+        "group": _group(row["start_at"], now, zone),
+        "cover": [{"asset_id": str(a), "thumbnail_url": _thumb_url(a)} for a in row["cover_asset_ids"]],
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+@router.get("/sessions")
+async def list_sessions(
+    request: Request, subject: Subject,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[datetime | None, Query(description="only sessions starting before this time")] = None,
+) -> list[dict[str, Any]]:
+    """The tenant's sessions, newest first, each with its group (today, this_week, earlier)."""
+    rows = await repository.sessions(_runtime(request).pool, subject, limit=limit, before=before)
+    now, zone = datetime.now(UTC), _zone(subject.time_zone)
+    return [_session_json(r, now, zone) for r in rows]
+
+
+def _asset_json(row: Any) -> dict[str, Any]:
+    doc = {k: row[k] for k in ("filename", "format", "tool", "prompt", "negative_prompt", "model", "sampler",
+                               "steps", "cfg", "width", "height", "timestamp_source", "timestamp_precision")}
+    doc["asset_id"] = str(row["asset_id"])
+    doc["seed"] = int(row["seed"]) if row["seed"] is not None else None
+    doc["generated_at"] = row["generated_at"].isoformat() if row["generated_at"] else None
+    doc["dominant_colors"] = list(row["dominant_colors"])
+    doc["thumbnail_url"] = _thumb_url(row["asset_id"])
+    doc["detail_url"] = _thumb_url(row["asset_id"], "detail")
+    if "session_id" in row.keys():
+        doc["session_id"] = str(row["session_id"]) if row["session_id"] else None
+    return doc
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
+    """One session and its assets in time order; a merged-away id answers with the session it became."""
+    pool = _runtime(request).pool
+    row, resolved = await repository.session(pool, subject, session_id)
+    if row is None:
+        raise HTTPException(404, "no such session")
+    doc = _session_json(row, datetime.now(UTC), _zone(subject.time_zone))
+    doc["merged_from"] = str(session_id) if resolved != session_id else None
+    doc["assets"] = [_asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
+    return doc
+
+
+@router.get("/assets")
+async def list_assets(
+    request: Request, subject: Subject,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """The gallery: every asset, newest generation first; assets without a time come last."""
+    rows = await repository.assets(_runtime(request).pool, subject, limit=limit, offset=offset)
+    return [_asset_json(r) for r in rows]
+
+
+@router.get("/assets/quarantine")
+async def list_quarantine(request: Request, subject: Subject,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Files that could not be imported, with the reason."""
+    rows = await repository.quarantined(_runtime(request).pool, subject, limit=limit)
+    return [{"asset_id": str(r["asset_id"]), "filename": r["filename"], "reason": r["reason"],
+             "at": r["at"].isoformat()} for r in rows]  # fmt: skip
+
+
+@router.get("/assets/{asset_id}")
+async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
+    row = await repository.asset(_runtime(request).pool, subject, asset_id)
+    if row is None:
+        raise HTTPException(404, "no such asset")
+    doc = _asset_json(row)
+    doc["sha256"] = row["sha256"]
+    doc["metadata"] = row["metadata"]
+    doc["metadata_error"] = row["metadata_error"]
+    return doc
+
+
+@router.get("/assets/{asset_id}/thumbnail")
+async def get_thumbnail(asset_id: uuid.UUID, request: Request, subject: Subject,
+                        size: Annotated[str, Query(pattern="^(card|detail)$")] = "card") -> Response:
+    runtime = _runtime(request)
+    row = await repository.asset(runtime.pool, subject, asset_id)
+    key = row and (row["card_key"] if size == "card" else row["detail_key"])
+    if not key:
+        raise HTTPException(404, "no such thumbnail")
+    assert runtime.store is not None
+    try:
+        data = await runtime.store.get(runtime.store.thumbnails, key)
+    except ObjectNotFound:
+        raise HTTPException(404, "no such thumbnail") from None
+    return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
