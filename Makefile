@@ -1,0 +1,52 @@
+# Atelier: the two commands are `make run` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := .venv/bin/python
+
+.PHONY: install chromium run run-bg stop test test-unit test-integration bench lint format clean
+
+# Installs what is missing: uv (with pip), the locked environment, and Chromium for the browser tests.
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$$(command -v uv || echo "$(UV)") sync --frozen --quiet
+	@touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# Starts broker, database, object store and the five services; Ctrl-C stops everything.
+run: install
+	@$(PY) -m libs.stack.run
+
+# The same in the background; `make stop` ends it.
+run-bg: install
+	@$(PY) -m libs.stack.run --background
+
+stop:
+	@$(PY) -m libs.stack.run stop
+
+# The whole suite against real services (each integration run starts its own on free ports).
+test: install chromium
+	@$(PY) -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$status
+
+test-unit: install
+	@$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	@$(PY) -m pytest -q tests/integration
+
+# Benchmarks: prints a table and writes bench/results.json.
+bench: install
+	@$(PY) bench/run.py
+
+lint: install
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy libs services
+
+format: install
+	@$(PY) -m ruff format . && $(PY) -m ruff check --fix .
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
