@@ -19,6 +19,7 @@ Assets without a time are simply never given to this module.
 from __future__ import annotations
 
 import math
+import statistics
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,12 +91,14 @@ class FixedGap:
 class AdaptiveGap:
     """PhotoTOC's adaptive gap (Platt et al. 2003), bounded by two absolute gaps.
 
-    Gap i is a boundary when log(g_i + offset) > k + the mean of log(g_j + offset) over the
+    Gap i is a boundary when log(g_i + offset) > k + the centre of log(g_j + offset) over the
     2·window+1 gaps centred on i (fewer at the ends of the timeline): a pause counts as a
-    break when it is long *for the rhythm around it*. The bounds keep the rule sane where
-    rhythm alone misleads: a pause shorter than `floor_minutes` never cuts (a fast batch
-    makes a 2-minute pause look long), one of `ceiling_minutes` or more always cuts (a slow
-    evening makes a 3-hour break look ordinary). `offset_seconds` keeps equal times finite.
+    break when it is long *for the rhythm around it*. PhotoTOC's centre is the mean; the
+    median is less swayed by the break itself and by same-second batches (many zero gaps).
+    The bounds keep the rule sane where rhythm alone misleads: a pause shorter than
+    `floor_minutes` never cuts (a fast burst makes a coffee break look long), one of
+    `ceiling_minutes` or more always cuts (a slow tool makes a long break look ordinary).
+    `offset_seconds` keeps equal times finite and damps differences between tiny gaps.
     """
 
     k: float
@@ -103,6 +106,7 @@ class AdaptiveGap:
     floor_minutes: float
     ceiling_minutes: float
     offset_seconds: float = 1.0
+    centre: Literal["mean", "median"] = "mean"
 
     @property
     def reach(self) -> int:
@@ -116,11 +120,13 @@ class AdaptiveGap:
             return True
         lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
         logs = [math.log(g + self.offset_seconds) for g in gaps[lo:hi]]
-        return math.log(gap + self.offset_seconds) > self.k + sum(logs) / len(logs)
+        centre = statistics.median(logs) if self.centre == "median" else sum(logs) / len(logs)
+        return math.log(gap + self.offset_seconds) > self.k + centre
 
     def describe(self) -> str:
         return (
-            f"adaptive gap (PhotoTOC k={self.k:g}, window={self.window}, "
+            f"adaptive gap ({self.centre} log gap, k={self.k:g}, window={self.window}, "
+            f"offset {self.offset_seconds:g} s, "
             f"never under {self.floor_minutes:g} min, always from {self.ceiling_minutes:g} min)"
         )
 

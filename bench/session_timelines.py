@@ -1,0 +1,364 @@
+"""Labelled timelines for scoring session rules, and the scores themselves.
+
+Three families, each a list of `LabelledTimeline` (one user's moments plus the true session
+of every asset):
+
+* `worked_example()`: the product's example, 20 images from 2 pm to 3 pm, a break, 15 from
+  5 pm to 5:30 pm: two sessions.
+* `hand_scenarios()`: edge cases written by hand, each with its reason in `name`.
+* `generated(seed, users)`: a generator of creative work whose rhythm follows published
+  figures on real text-to-image logs (see `CreativeRhythm`), so rules are scored on data
+  whose difficulty was not chosen by the rule's author.
+
+Scores: boundary precision/recall/F1 where a predicted boundary matches a true one within
+one asset (one-to-one), and the adjusted Rand index (Hubert & Arabie 1985), both pure.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from services.clustering.segmentation import Moment, SessionRule, segment
+
+
+@dataclass(frozen=True)
+class LabelledTimeline:
+    name: str
+    moments: list[Moment]
+    truth: dict[str, str]  # asset id -> true session label
+
+
+class _Builder:
+    """Appends moments session by session; labels follow the order sessions are opened."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.moments: list[Moment] = []
+        self.truth: dict[str, str] = {}
+        self.session = 0
+
+    def new_session(self) -> None:
+        self.session += 1
+
+    def add(self, at: datetime, images: int = 1, precision: str = "second") -> None:
+        for _ in range(images):
+            asset = f"{self.name}/{len(self.moments):05d}"
+            self.moments.append(Moment(asset, at, precision))  # type: ignore[arg-type]
+            self.truth[asset] = f"s{self.session}"
+
+    def build(self) -> LabelledTimeline:
+        return LabelledTimeline(self.name, self.moments, self.truth)
+
+
+# ---------------------------------------------------------------------------------------------
+# The worked example and the hand-written scenarios
+
+
+def worked_example() -> list[LabelledTimeline]:
+    b = _Builder("worked-example")
+    day = datetime(2024, 3, 9, tzinfo=ZoneInfo("Europe/Paris"))
+    b.new_session()
+    for i in range(20):  # 2 pm to 3 pm
+        b.add(day + timedelta(hours=14, minutes=i * 60 / 19))
+    b.new_session()
+    for i in range(15):  # 5 pm to 5:30 pm
+        b.add(day + timedelta(hours=17, minutes=i * 30 / 14))
+    return [b.build()]
+
+
+def _steady(b: _Builder, start: datetime, prompts: int, every_s: float, images: int = 1) -> datetime:
+    """`prompts` prompts `every_s` seconds apart (±30 %, fixed pattern); returns the last time."""
+    at = start
+    for i in range(prompts):
+        b.add(at, images)
+        at += timedelta(seconds=every_s * (1 + 0.3 * math.sin(i * 2.1)))
+    return at
+
+
+def hand_scenarios() -> list[LabelledTimeline]:
+    out: list[LabelledTimeline] = []
+    paris, new_york, tokyo, berlin = (
+        ZoneInfo("Europe/Paris"),
+        ZoneInfo("America/New_York"),
+        ZoneInfo("Asia/Tokyo"),
+        ZoneInfo("Europe/Berlin"),
+    )
+
+    b = _Builder("batches-of-4-same-second")  # Midjourney grids / SD batch size 4
+    b.new_session()
+    _steady(b, datetime(2024, 5, 2, 10, 0, tzinfo=paris), 9, 95, images=4)
+    b.new_session()
+    _steady(b, datetime(2024, 5, 2, 13, 30, tzinfo=paris), 6, 70, images=4)
+    b.new_session()
+    _steady(b, datetime(2024, 5, 2, 14, 20, tzinfo=paris), 5, 60, images=4)  # 40-min lunch-return gap
+    out.append(b.build())
+
+    b = _Builder("20-min-pause-inside-a-session")  # a coffee, then the same work goes on
+    b.new_session()
+    end = _steady(b, datetime(2024, 5, 3, 9, 0, tzinfo=paris), 15, 120)
+    _steady(b, end + timedelta(minutes=20), 15, 120)
+    b.new_session()
+    _steady(b, datetime(2024, 5, 3, 15, 0, tzinfo=paris), 12, 100)
+    out.append(b.build())
+
+    b = _Builder("session-across-midnight")
+    b.new_session()
+    _steady(b, datetime(2024, 5, 4, 20, 0, tzinfo=paris), 10, 90)
+    b.new_session()
+    _steady(b, datetime(2024, 5, 4, 23, 30, tzinfo=paris), 30, 140)  # ends after 00:40
+    b.new_session()
+    _steady(b, datetime(2024, 5, 5, 11, 0, tzinfo=paris), 8, 60)
+    out.append(b.build())
+
+    b = _Builder("same-session-mixed-offsets")  # one tool writes UTC, another local time
+    b.new_session()
+    start = datetime(2024, 6, 1, 18, 0, tzinfo=paris)
+    for i in range(16):
+        at = start + timedelta(minutes=2 * i)
+        b.add(at.astimezone(UTC) if i % 2 else at)
+    b.new_session()
+    for i in range(10):
+        b.add((start + timedelta(hours=3, minutes=1.5 * i)).astimezone(timezone(timedelta(hours=-4))))
+    out.append(b.build())
+
+    b = _Builder("traveller-new-york-then-tokyo")  # wall clocks jump, the instants do not
+    b.new_session()
+    _steady(b, datetime(2024, 6, 10, 21, 0, tzinfo=new_york), 12, 80)
+    b.new_session()  # 14 hours later in real time, "the next evening" on the wall clock
+    _steady(b, datetime(2024, 6, 11, 11, 0, tzinfo=new_york).astimezone(tokyo), 12, 80)
+    out.append(b.build())
+
+    b = _Builder("dst-fall-back-night")  # Berlin, 27 Oct 2024: 02:00-03:00 happens twice
+    b.new_session()
+    start = datetime(2024, 10, 27, 1, 40, tzinfo=berlin)
+    for i in range(20):  # every 4 real minutes, written as wall-clock times with fold
+        b.add((start.astimezone(UTC) + timedelta(minutes=4 * i)).astimezone(berlin))
+    b.new_session()
+    _steady(b, datetime(2024, 10, 27, 10, 0, tzinfo=berlin), 10, 60)
+    out.append(b.build())
+
+    b = _Builder("dst-spring-forward")  # Berlin, 31 Mar 2024: 01:59 is followed by 03:00
+    b.new_session()
+    start = datetime(2024, 3, 31, 1, 30, tzinfo=berlin)
+    for i in range(15):
+        b.add((start.astimezone(UTC) + timedelta(minutes=3 * i)).astimezone(berlin))
+    b.new_session()
+    _steady(b, datetime(2024, 3, 31, 9, 0, tzinfo=berlin), 10, 60)
+    out.append(b.build())
+
+    b = _Builder("day-precision-folder")  # a date folder between two timed sessions
+    b.new_session()
+    _steady(b, datetime(2024, 7, 1, 9, 0, tzinfo=paris), 10, 90)
+    b.new_session()
+    for _ in range(12):
+        b.add(datetime(2024, 7, 1, tzinfo=paris), precision="day")
+    b.new_session()
+    _steady(b, datetime(2024, 7, 1, 21, 0, tzinfo=paris), 10, 90)
+    out.append(b.build())
+
+    b = _Builder("slow-tool-long-pauses")  # Flux on a modest GPU: minutes per image
+    b.new_session()
+    end = _steady(b, datetime(2024, 8, 1, 19, 0, tzinfo=paris), 10, 300)
+    _steady(b, end + timedelta(minutes=16), 8, 300)
+    b.new_session()
+    _steady(b, datetime(2024, 8, 2, 19, 0, tzinfo=paris), 10, 280)
+    out.append(b.build())
+
+    b = _Builder("fast-tool-short-break")  # a turbo model: seconds per image, then a real break
+    b.new_session()
+    end = _steady(b, datetime(2024, 8, 3, 14, 0, tzinfo=paris), 60, 12, images=2)
+    b.new_session()
+    _steady(b, end + timedelta(minutes=25), 60, 12, images=2)
+    out.append(b.build())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The generator
+
+
+@dataclass(frozen=True)
+class CreativeRhythm:
+    """How one simulated user generates, with the source of every figure.
+
+    * Prompts per true session: log-normal, median 3.5, σ 1.4. Xie et al. 2023 (arXiv
+      2303.04587) cut real text-to-image prompt logs with 20-30 min timeouts and find sessions
+      of median 4-5 and mean 10-14 prompts; these two constants were set so that the same
+      measurement on generated times (a 30-min timeout) lands there (the report shows it).
+      Timeout sessions come out larger than true ones because quick returns get bridged.
+    * No pause marks a topic change: Midjourney users switch topic every ~1.6 prompts without
+      pausing (Don-Yehiya et al., EMNLP 2023), so topics are not modelled at all.
+    * Images per prompt: 1, 2 or 4 (a Midjourney grid, an SD batch), saved at the same second.
+    * Pauses between prompts are bursty and heavy-tailed (PhotoTOC, Platt et al. 2003;
+      Cooper et al. 2005): log-normal around the user's tempo (σ 1.0), plus occasional
+      interruptions inside a session (`interruption_p`, median 14 min).
+    * Tempo differs between users because tools do: a turbo model answers in seconds, Flux on
+      a consumer GPU in minutes. Median pause per user: log-normal, median 50 s, σ 0.8 (5-95 %:
+      13 s to 3 min). This spread is our assumption, not a published figure; say so.
+    * Breaks between sessions: a mixture of quick returns (30 %, median 25 min) and long
+      breaks (median 5 h, σ 1.2), so the short breaks overlap the long pauses inside sessions.
+    """
+
+    sessions_per_user: tuple[int, int] = (20, 50)
+    prompts_median: float = 3.5
+    prompts_sigma: float = 1.4
+    images_per_prompt: tuple[tuple[int, float], ...] = ((1, 0.45), (2, 0.15), (4, 0.40))
+    tempo_median_s: float = 50.0
+    tempo_sigma: float = 0.8
+    pause_sigma: float = 1.0
+    interruption_p: float = 0.03
+    interruption_median_min: float = 14.0
+    interruption_sigma: float = 0.4
+    quick_return_p: float = 0.3
+    quick_return_median_min: float = 25.0
+    quick_return_sigma: float = 0.5
+    break_median_h: float = 5.0
+    break_sigma: float = 1.2
+
+
+@dataclass(frozen=True)
+class GeneratedTimeline(LabelledTimeline):
+    prompts: list[datetime]  # one entry per prompt, to measure prompts (not images) per session
+    pauses_s: list[float]  # within-session pauses between prompts, including interruptions
+    breaks_s: list[float]  # between-session breaks
+
+
+def generate_user(
+    rng: random.Random, name: str, rhythm: CreativeRhythm = CreativeRhythm()
+) -> GeneratedTimeline:
+    b = _Builder(name)
+    prompts: list[datetime] = []
+    pauses: list[float] = []
+    breaks: list[float] = []
+    tempo = rhythm.tempo_median_s * math.exp(rng.gauss(0, rhythm.tempo_sigma))
+    sizes, weights = zip(*rhythm.images_per_prompt, strict=True)
+    at = datetime(2024, 1, 1, 9, tzinfo=UTC) + timedelta(minutes=rng.uniform(0, 600))
+    for s in range(rng.randint(*rhythm.sessions_per_user)):
+        if s:
+            if rng.random() < rhythm.quick_return_p:
+                gap = 60 * rhythm.quick_return_median_min * math.exp(rng.gauss(0, rhythm.quick_return_sigma))
+            else:
+                gap = 3600 * rhythm.break_median_h * math.exp(rng.gauss(0, rhythm.break_sigma))
+            breaks.append(gap)
+            at += timedelta(seconds=gap)
+        b.new_session()
+        n = max(1, round(rhythm.prompts_median * math.exp(rng.gauss(0, rhythm.prompts_sigma))))
+        for p in range(n):
+            if p:
+                if rng.random() < rhythm.interruption_p:
+                    pause = (
+                        60
+                        * rhythm.interruption_median_min
+                        * math.exp(rng.gauss(0, rhythm.interruption_sigma))
+                    )
+                else:
+                    pause = tempo * math.exp(rng.gauss(0, rhythm.pause_sigma))
+                pauses.append(pause)
+                at += timedelta(seconds=pause)
+            at = at.replace(microsecond=0)
+            prompts.append(at)
+            b.add(at, rng.choices(sizes, weights)[0])
+    return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks)
+
+
+def generated(
+    seed: int, users: int = 40, rhythm: CreativeRhythm = CreativeRhythm()
+) -> list[GeneratedTimeline]:
+    rng = random.Random(seed)
+    return [generate_user(rng, f"seed{seed}-user{u:03d}", rhythm) for u in range(users)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def adjusted_rand_index(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    """ARI of two labellings of the same items; 1 is identical, ~0 is chance."""
+    n = len(truth)
+    if n < 2:
+        return 1.0
+    both = sum(_pairs(c) for c in Counter(zip(truth, predicted, strict=True)).values())
+    rows = sum(_pairs(c) for c in Counter(truth).values())
+    cols = sum(_pairs(c) for c in Counter(predicted).values())
+    expected = rows * cols / _pairs(n)
+    best = (rows + cols) / 2
+    if best == expected:  # both all-singletons or both one group: nothing to adjust for
+        return 1.0 if both == rows == cols else 0.0
+    return (both - expected) / (best - expected)
+
+
+def boundaries(labels: Sequence[str]) -> list[int]:
+    """Positions j where item j starts a different session than item j-1."""
+    return [j for j in range(1, len(labels)) if labels[j] != labels[j - 1]]
+
+
+def matched_boundaries(true: Sequence[int], predicted: Sequence[int], tolerance: int = 1) -> int:
+    """Greedy one-to-one matching in time order; both lists sorted."""
+    matched, t = 0, 0
+    for p in predicted:
+        while t < len(true) and true[t] < p - tolerance:
+            t += 1
+        if t < len(true) and abs(true[t] - p) <= tolerance:
+            matched += 1
+            t += 1
+    return matched
+
+
+@dataclass
+class Score:
+    true_positives: int = 0
+    predicted: int = 0
+    actual: int = 0
+    ari_sum: float = 0.0
+    timelines: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.actual if self.actual else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def ari(self) -> float:
+        """Mean over timelines: ARI compares partitions of one user's assets."""
+        return self.ari_sum / self.timelines if self.timelines else 1.0
+
+
+def score(rule: SessionRule, timelines: Sequence[LabelledTimeline]) -> Score:
+    """Boundaries are counted on the timed assets in time order (day-precision ones have no
+    place in that order); ARI covers every asset. Precision/recall are micro-averaged."""
+    total = Score()
+    for timeline in timelines:
+        predicted: dict[str, str] = {}
+        for i, session in enumerate(segment(timeline.moments, rule)):
+            for m in session:
+                predicted[m.asset_id] = str(i)
+        timed = sorted((m for m in timeline.moments if m.precision == "second"), key=lambda m: m.key)
+        true_b = boundaries([timeline.truth[m.asset_id] for m in timed])
+        pred_b = boundaries([predicted[m.asset_id] for m in timed])
+        total.true_positives += matched_boundaries(true_b, pred_b)
+        total.predicted += len(pred_b)
+        total.actual += len(true_b)
+        assets = [m.asset_id for m in timeline.moments]
+        total.ari_sum += adjusted_rand_index(
+            [timeline.truth[a] for a in assets], [predicted[a] for a in assets]
+        )
+        total.timelines += 1
+    return total
