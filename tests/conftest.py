@@ -73,3 +73,54 @@ async def api(stack: dict[str, object]) -> AsyncIterator[object]:
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway",
                                  headers={"Authorization": "Bearer test-demo-token"}, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def gateway_url(stack: dict[str, object]) -> AsyncIterator[str]:
+    """The gateway served over real HTTP on a free port (for CLIs and the browser)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gateway = stack["gateway"]
+    # the runtime is already started by `stack`: serve its routes without a second lifespan
+    config = uvicorn.Config(gateway.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)  # type: ignore[attr-defined]
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def new_tenant(stack: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Make a fresh tenant: `token, client = await new_tenant(time_zone="Europe/Paris")`.
+    Tests that count things use their own tenant, so they never see each other's data."""
+    import uuid
+
+    import httpx
+
+    from services.gateway.auth import ensure_tenant
+
+    gateway = stack["gateway"]
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(time_zone: str = "UTC") -> tuple[str, httpx.AsyncClient]:
+        token = f"tok-{uuid.uuid4().hex}"
+        await ensure_tenant(gateway.pool, f"tenant-{uuid.uuid4().hex[:12]}", token, time_zone)  # type: ignore[attr-defined]
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway",  # type: ignore[attr-defined]
+                                   headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        clients.append(client)
+        return token, client
+
+    yield make
+    for client in clients:
+        await client.aclose()
