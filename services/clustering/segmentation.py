@@ -133,7 +133,9 @@ class AdaptiveGap:
 
 # Chosen on training seed 0 of bench/session_timelines.py; scored on held-out seeds and on the
 # hand-written scenarios in bench/session-quality.md. Re-tune there, not here.
-DEFAULT_RULE: SessionRule = AdaptiveGap(k=1.0, window=10, floor_minutes=10, ceiling_minutes=60)
+DEFAULT_RULE: SessionRule = AdaptiveGap(
+    k=3.5, window=20, floor_minutes=10, ceiling_minutes=25, offset_seconds=30, centre="mean"
+)
 
 
 # ---------------------------------------------------------------------------------------------
