@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from prometheus_client import Counter
+from pydantic import BaseModel, Field, StringConstraints
 
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
@@ -71,18 +72,34 @@ def _mtime(value: str | None) -> datetime | None:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# the import sources a client may name on this endpoint (zip and folder imports arrive other ways)
+UploadSource = Literal["upload", "sync"]
+MAX_FOLDER_CHARS = 1000
+FOLDER_FIELD_DOC = "per file, in order: its directory inside the synced folder (e.g. 2025-03-21); may be empty"
+
+
+def _folder(value: str) -> str | None:
+    """A client's relative folder, as forward-slash path text; None when empty. Only a label for the time
+    ladder's date-folder rung and the asset record, never a path the server opens."""
+    cleaned = value.strip().replace("\\", "/").strip("/")
+    return cleaned[:MAX_FOLDER_CHARS] or None
+
+
 @router.post("/assets")
 async def upload_assets(
     request: Request,
     subject: Subject,
     files: Annotated[list[UploadFile], File(description="one or more image files")],
     last_modified: Annotated[list[str] | None, Form(description="per file, in order: ms since the epoch")] = None,
+    folder: Annotated[list[str] | None, Form(description=FOLDER_FIELD_DOC)] = None,
+    source: Annotated[UploadSource, Query(description="the web page or `atelier sync`")] = "upload",
     wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
 ) -> list[dict[str, Any]]:
     settings = _settings(request)
-    mtimes = last_modified or []
+    mtimes, folders = last_modified or [], folder or []
     items = [
-        IncomingFile(filename=f.filename or "upload", data=await f.read(),
+        IncomingFile(filename=f.filename or "upload", data=await f.read(), source=source,
+                     folder=_folder(folders[i]) if i < len(folders) else None,
                      file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None)
         for i, f in enumerate(files)
     ]  # fmt: skip
@@ -90,6 +107,29 @@ async def upload_assets(
     if wait:
         await wait_for_pipeline(_runtime(request), subject, results, settings.upload_wait_seconds)
     return [r.to_json() for r in results]
+
+
+MAX_LOOKUP_HASHES = 1000
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+LOOKUPS = Counter("atelier_gateway_lookups_total", "POST /assets/lookup requests answered")
+LOOKUP_HASHES = Counter("atelier_gateway_lookup_hashes_total", "Hashes asked about in lookups, by whether the "
+                        "tenant already had them", ["known"])  # fmt: skip
+
+
+class HashLookup(BaseModel):
+    sha256: Annotated[list[Sha256Hex], Field(max_length=MAX_LOOKUP_HASHES)]
+
+
+@router.post("/assets/lookup")
+async def lookup_assets(body: HashLookup, request: Request, subject: Subject) -> dict[str, list[str]]:
+    """Which of these SHA-256s (lowercase hex) the caller already has, staged or imported: `atelier sync`
+    asks before uploading, so it sends only the bytes the server lacks."""
+    asked = set(body.sha256)
+    known = await repository.known_sha256s(_runtime(request).pool, subject, sorted(asked))
+    LOOKUPS.inc()
+    LOOKUP_HASHES.labels(known="true").inc(len(known))
+    LOOKUP_HASHES.labels(known="false").inc(len(asked) - len(known))
+    return {"known": sorted(known)}
 
 
 def _thumb_url(asset_id: uuid.UUID, size: str = "card") -> str:

@@ -31,6 +31,17 @@ async def staged(conn: asyncpg.Connection, subject: AuthSubject, sha256s: list[s
     return {r["sha256"]: r["asset_id"] for r in rows}
 
 
+async def known_sha256s(pool: asyncpg.Pool, subject: AuthSubject, sha256s: list[str]) -> set[str]:
+    """The subset of `sha256s` the tenant already has: staged here, or imported by ingest another way
+    (a connected folder does not pass through gateway.uploads)."""
+    rows = await pool.fetch(
+        "SELECT sha256 FROM gateway.uploads WHERE tenant_id = $1 AND sha256 = ANY($2::text[]) "
+        "UNION SELECT sha256 FROM ingest.asset_status WHERE tenant_id = $1 AND sha256 = ANY($2::text[])",
+        subject.tenant_id, sha256s,
+    )  # fmt: skip
+    return {r["sha256"] for r in rows}
+
+
 async def record_upload(conn: asyncpg.Connection, subject: AuthSubject, asset_id: uuid.UUID, sha256: str,
                         filename: str) -> bool:
     """False when the tenant already staged these bytes (a concurrent upload won)."""
