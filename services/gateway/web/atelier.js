@@ -64,7 +64,7 @@ async function showSession(id) {
   openSession = id;
   const s = await api(`/api/v1/sessions/${id}`);
   $("sessions").hidden = true; $("session-detail").hidden = false;
-  $("session-title").textContent = `${when(s)} · ${s.asset_count} images`;
+  $("session-title").textContent = `${when(s)} · ${s.asset_count} image${s.asset_count === 1 ? "" : "s"}`;
   const list = $("session-assets"); list.replaceChildren();
   for (const a of s.assets) {
     const el = document.createElement("figure"); el.className = "asset";
