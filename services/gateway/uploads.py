@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.common.events import AssetUploaded, Event, ImportSource
+from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import original_key
@@ -23,12 +24,8 @@ from services.gateway import repository
 from services.gateway.auth import AuthSubject
 from services.ingest.metadata.containers import sniff_format
 
-ASSET_NAMESPACE = uuid.UUID("6f1c7a52-2d0e-4f1e-9a51-3c3c0a7e2b10")
-IMPORTABLE = {"PNG", "JPEG", "WEBP", "GIF", "AVIF", "BMP"}
-
-
-def asset_id_for(tenant_id: uuid.UUID, sha256: str) -> uuid.UUID:
-    return uuid.uuid5(ASSET_NAMESPACE, f"{tenant_id}:{sha256}")
+# shared with the folder watcher (libs/common/assets.py), so every import path names an asset the same way
+IMPORTABLE = IMPORTABLE_FORMATS
 
 
 @dataclass
