@@ -81,6 +81,17 @@ def summary(record: GenerationRecord) -> str:
         if text:
             short = text.replace("\n", " ")
             lines.append(f"  {label}: {short[:160]}{'…' if len(short) > 160 else ''}")
+    samplers = (record.extra.get("comfyui") or {}).get("samplers") or []
+    if len(samplers) > 1:
+        # several samplers: list each instead of picking one
+        lines.append(f"  {len(samplers)} sampler nodes:")
+        for node in samplers:
+            facts = ", ".join(
+                f"{k}={node[k]}"
+                for k in ("seed", "steps", "cfg", "sampler", "denoise", "model")
+                if node.get(k) is not None
+            )
+            lines.append(f"    #{node.get('node_id')} {node.get('class_type')}: {facts}")
     if record.generated_at:
         lines.append(
             f"  generated: {record.generated_at.isoformat()} "

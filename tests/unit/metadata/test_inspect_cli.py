@@ -46,3 +46,11 @@ def test_readable_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path / "missing.png")]) == 2
+
+
+def test_summary_lists_every_sampler_of_a_multi_sampler_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = Path(__file__).resolve().parents[3].parent / "shared/corpus/real"
+    assert main(["inspect", str(corpus / "comfyui/night_evening_day_morning_cropped.png")]) == 0
+    out = capsys.readouterr().out
+    assert "2 sampler nodes" in out
+    assert "#3 KSampler: seed=335608130539327" in out and "#24 KSampler: seed=1122440447966177" in out
