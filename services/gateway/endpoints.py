@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field, StringConstraints
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
 from services.gateway import repository
+from services.gateway.archive_import import stage_archive, zip_limits
+from services.gateway.archives import SNIFF_BYTES, is_zip, nested_archive_kind
 from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
 from services.gateway.settings import GatewaySettings
-from services.gateway.uploads import IncomingFile, stage_files, wait_for_pipeline
+from services.gateway.uploads import BatchStager, IncomingFile, wait_for_pipeline
 
 router = APIRouter(prefix="/api/v1")
 Subject = Annotated[AuthSubject, Depends(authenticate)]
@@ -95,15 +97,27 @@ async def upload_assets(
     source: Annotated[UploadSource, Query(description="the web page or `atelier sync`")] = "upload",
     wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
 ) -> list[dict[str, Any]]:
+    """Stage image files; a zip (by its first bytes) is expanded into its entries, each with its own result."""
     settings = _settings(request)
     mtimes, folders = last_modified or [], folder or []
-    items = [
-        IncomingFile(filename=f.filename or "upload", data=await f.read(), source=source,
-                     folder=_folder(folders[i]) if i < len(folders) else None,
-                     file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None)
-        for i, f in enumerate(files)
-    ]  # fmt: skip
-    results = await stage_files(_runtime(request), subject, items, settings.max_upload_bytes)
+    # staged in bounded batches, so an expanded zip never holds all its decompressed bytes at once
+    stager = BatchStager(_runtime(request), subject, max_bytes=settings.max_upload_bytes,
+                         batch_files=settings.zip_stage_batch_files, batch_bytes=settings.zip_stage_batch_bytes)
+    for i, f in enumerate(files):
+        filename = f.filename or "upload"
+        head = await f.read(SNIFF_BYTES)
+        await f.seek(0)
+        if is_zip(head):
+            await stage_archive(stager, f.file, archive_name=filename, zone=_zone(subject.time_zone),
+                                limits=zip_limits(settings))
+        elif kind := nested_archive_kind(head):
+            stager.reject(filename, f"{kind} archives are not supported; upload a zip")
+        else:
+            await stager.add(IncomingFile(filename=filename, data=await f.read(), source=source,
+                                          folder=_folder(folders[i]) if i < len(folders) else None,
+                                          file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None))
+    await stager.flush()
+    results = stager.results
     if wait:
         await wait_for_pipeline(_runtime(request), subject, results, settings.upload_wait_seconds)
     return [r.to_json() for r in results]

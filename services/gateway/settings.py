@@ -8,7 +8,25 @@ class GatewaySettings(CommonSettings):
     http_port: int = 8000
     # the demo tenant's API token; when unset, a new one is made and printed at start-up
     demo_token: str | None = None
+    # the ingest service's internal API (connected folders are registered there)
+    ingest_url: str = "http://127.0.0.1:8001"
     max_upload_bytes: int = 200 * 1024 * 1024
     # an upload answers once the pipeline has imported its files, or after this many seconds
     # (files still in the pipeline then are reported with "state": "processing")
     upload_wait_seconds: float = 15.0
+    # zip archives in an upload: expanded one entry at a time, each read under these caps.
+    # An entry may be as large as a big PNG/TIFF-sized image; anything larger is not an image we import.
+    zip_max_entry_bytes: int = 100 * 1024 * 1024
+    # the whole archive's decompressed bytes (one request's work stays bounded)
+    zip_max_total_bytes: int = 2 * 1024 * 1024 * 1024
+    zip_max_entries: int = 10_000
+    # deflate tops out near 1032:1; images in a zip rarely pass 10:1 (flat BMPs can reach a few hundred)
+    zip_max_ratio: float = 250.0
+    # the ratio is judged only once an entry has produced this many bytes
+    zip_ratio_floor_bytes: int = 1024 * 1024
+    # a JSON sidecar rides inside the `asset.uploaded` event, so it stays small
+    zip_max_sidecar_bytes: int = 64 * 1024
+    # archive entries are staged this many at a time (or fewer when their bytes reach the second limit),
+    # so decompressed bytes never pile up in memory
+    zip_stage_batch_files: int = 64
+    zip_stage_batch_bytes: int = 256 * 1024 * 1024

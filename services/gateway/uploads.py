@@ -14,9 +14,10 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from libs.common.events import AssetUploaded, Event, ImportSource
 from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for
+from libs.common.events import AssetUploaded, Event, ImportSource
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import original_key
@@ -35,6 +36,8 @@ class IncomingFile:
     source: ImportSource = "upload"
     folder: str | None = None
     file_mtime: datetime | None = None
+    # a small JSON document that travelled with the file (e.g. `name.png.json` next to it in a zip)
+    sidecar: dict[str, Any] | None = None
 
 
 @dataclass
@@ -114,7 +117,7 @@ async def stage_files(runtime: ServiceRuntime, subject: AuthSubject, items: list
             events.append(Event.of(
                 AssetUploaded(asset_id=asset_id, sha256=digest, object_key=original_key(subject.tenant_id, digest),
                               filename=item.filename, size=len(item.data), source=item.source, folder=item.folder,
-                              file_mtime=item.file_mtime, tenant_tz=subject.time_zone),
+                              file_mtime=item.file_mtime, tenant_tz=subject.time_zone, sidecar=item.sidecar),
                 tenant_id=subject.tenant_id,
             ))  # fmt: skip
         await add_to_outbox(conn, "gateway", events)
@@ -138,3 +141,43 @@ async def wait_for_pipeline(runtime: ServiceRuntime, subject: AuthSubject, resul
         delay = min(delay * 1.5, 0.5)
     for result in pending.values():
         result.state = "processing"
+
+
+class BatchStager:
+    """Stages files in bounded batches while keeping one result per file, in the order they came.
+
+    An upload may carry thousands of files (a zip expands into its entries); holding all their
+    bytes until one `stage_files` call would make memory grow with the request. Instead a batch
+    is staged as soon as it reaches `batch_files` files or `batch_bytes` bytes.
+    """
+
+    def __init__(self, runtime: ServiceRuntime, subject: AuthSubject, *, max_bytes: int,
+                 batch_files: int = 64, batch_bytes: int = 256 * 1024 * 1024) -> None:
+        self.runtime, self.subject, self.max_bytes = runtime, subject, max_bytes
+        self.batch_files, self.batch_bytes = batch_files, batch_bytes
+        self.results: list[UploadResult] = []
+        self._pending: list[tuple[UploadResult, IncomingFile]] = []
+        self._pending_bytes = 0
+
+    def reject(self, display_name: str, reason: str) -> UploadResult:
+        result = UploadResult(display_name, "rejected", reason=reason)
+        self.results.append(result)
+        return result
+
+    async def add(self, item: IncomingFile, display_name: str | None = None) -> UploadResult:
+        """Queue a file; its result is filled in when its batch is staged (at the latest on `flush`)."""
+        result = UploadResult(display_name or item.filename, "imported")
+        self.results.append(result)
+        self._pending.append((result, item))
+        self._pending_bytes += len(item.data)
+        if len(self._pending) >= self.batch_files or self._pending_bytes >= self.batch_bytes:
+            await self.flush()
+        return result
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        staged = await stage_files(self.runtime, self.subject, [item for _, item in batch], self.max_bytes)
+        for (result, _), outcome in zip(batch, staged, strict=True):
+            result.status, result.asset_id, result.reason = outcome.status, outcome.asset_id, outcome.reason
