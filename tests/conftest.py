@@ -31,6 +31,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     os.environ["ATELIER_KAFKA_SESSION_TIMEOUT_MS"] = "2000"
     os.environ["ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS"] = "500"
     os.environ["ATELIER_KAFKA_PARTITIONS"] = "4"
+    # connected folders may be registered under this root only; tests make their folders in it
+    os.environ["ATELIER_FOLDER_ROOTS"] = str(tmp_path_factory.mktemp("connected-folders"))
+    os.environ["ATELIER_FOLDER_RETRY_SECONDS"] = "0.5"
     try:
         yield started
     finally:
@@ -42,25 +45,49 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="session")
 async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     """Ingest, clustering and gateway running in this process over the real infrastructure."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
     from services.clustering.app import build as build_clustering
     from services.gateway.app import build as build_gateway
     from services.gateway.settings import GatewaySettings
     from services.ingest.app import build as build_ingest
 
+    # the gateway reaches ingest's internal API (connected folders) over real HTTP, as in production
+    ingest_socket = socket.socket()
+    ingest_socket.bind(("127.0.0.1", 0))
+    ingest_socket.listen()  # connections wait in the backlog until uvicorn accepts them: no start-up race
+    ingest_url = f"http://127.0.0.1:{ingest_socket.getsockname()[1]}"
     runtimes = {
         "ingest": build_ingest(),
         "clustering": build_clustering(),
-        "gateway": build_gateway(GatewaySettings(demo_token="test-demo-token")),
+        "gateway": build_gateway(GatewaySettings(demo_token="test-demo-token", ingest_url=ingest_url)),
     }
     started = []
+    ingest_server: uvicorn.Server | None = None
     try:
         for runtime in runtimes.values():
             await runtime.start()
             started.append(runtime)
+        # the runtime is started above: serve its routes without a second lifespan
+        ingest_server = uvicorn.Server(uvicorn.Config(runtimes["ingest"].app, lifespan="off", log_config=None))
+        ingest_task = asyncio.create_task(ingest_server.serve(sockets=[ingest_socket]))
         yield runtimes
     finally:
+        if ingest_server is not None:
+            ingest_server.should_exit = True
+            await ingest_task
+        ingest_socket.close()
         for runtime in reversed(started):
             await runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def folder_root(infra: object) -> Path:
+    """The one allowed root for connected folders in this test session (ATELIER_FOLDER_ROOTS)."""
+    return Path(os.environ["ATELIER_FOLDER_ROOTS"])
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ class ServiceRuntime:
         self._consumer_specs: list[tuple[str, str, Handler, int]] = []
         self.consumers: list[EventConsumer] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.started = asyncio.Event()
         self.app = FastAPI(title=title or settings.service_name, lifespan=self._lifespan)
         add_metrics_route(self.app)
@@ -76,6 +77,10 @@ class ServiceRuntime:
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the service can reach its database, broker and store."""
         self._on_start.append(hook)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` first when the service stops, while the database, broker and store are still there."""
+        self._on_stop.append(hook)
 
     async def start(self) -> None:
         s = self.settings
@@ -112,6 +117,11 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         SERVICE_UP.labels(self.settings.service_name).set(0)
+        for hook in reversed(self._on_stop):
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed", extra={"service": self.settings.service_name})
         with contextlib.suppress(Exception):
             await self.broker.stop()
         if self._relay:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from libs.common.runtime import ServiceRuntime
 from services.gateway.auth import ensure_tenant, new_token
 from services.gateway.endpoints import router
+from services.gateway.folders import router as folders_router
 from services.gateway.settings import GatewaySettings
 
 SCHEMA = "gateway"
@@ -26,6 +27,7 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
                              uses_store=True, title="Atelier API")
     runtime.app.state.runtime = runtime
     runtime.app.include_router(router)
+    runtime.app.include_router(folders_router)
     runtime.app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @runtime.app.get("/", include_in_schema=False)

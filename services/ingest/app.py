@@ -6,6 +6,8 @@ from pathlib import Path
 
 from libs.common.events import Topics
 from libs.common.runtime import ServiceRuntime
+from services.ingest.folders import FolderWatcher
+from services.ingest.folders_api import internal_folders_router
 from services.ingest.handlers import UploadedHandler
 from services.ingest.repository import SCHEMA
 from services.ingest.settings import IngestSettings
@@ -18,4 +20,10 @@ def build(settings: IngestSettings | None = None) -> ServiceRuntime:
     assert runtime.store is not None
     runtime.consume(Topics.ASSET_UPLOADED, "ingest", UploadedHandler(settings, runtime.store),
                     max_records=settings.ingest_batch_size)
+    # connected folders: every replica watches its share (see folders.py); the gateway registers them here
+    folder_watcher = FolderWatcher(settings, runtime)
+    runtime.app.state.folder_watcher = folder_watcher
+    runtime.on_start(folder_watcher.start)
+    runtime.on_stop(folder_watcher.stop)
+    runtime.app.include_router(internal_folders_router(runtime, settings))
     return runtime

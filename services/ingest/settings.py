@@ -12,3 +12,20 @@ class IngestSettings(CommonSettings):
     max_image_pixels: int = 80_000_000
     card_size: int = 384
     detail_size: int = 1280
+    # connected folders: the directories under which a tenant may register one, separated by ":";
+    # empty means connected folders are disabled
+    folder_roots: str = ""
+    # a file counts as completely written once its size and mtime stay the same this long
+    folder_settle_seconds: float = 1.0
+    # poll instead of inotify: needed for NAS mounts (NFS, SMB), where change notifications do not arrive
+    folder_force_polling: bool = False
+    folder_poll_delay_ms: int = 1000
+    # how often a watcher looks for folders nobody watches (new, or left by a replica that died)
+    folder_refresh_seconds: float = 10.0
+    # how long a folder in error (missing, unreadable) waits before the next try
+    folder_retry_seconds: float = 30.0
+    folder_max_file_bytes: int = 200 * 1024 * 1024
+
+    @property
+    def folder_root_paths(self) -> list[str]:
+        return [root for root in self.folder_roots.split(":") if root.strip()]

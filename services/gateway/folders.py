@@ -1,0 +1,64 @@
+"""Connected folders, the public half: `/api/v1/folders`.
+
+Ingest owns folders, so the gateway authenticates the user and asks ingest's internal API
+(`ATELIER_INGEST_URL`) on the tenant's behalf; ingest's refusal (outside the allowed roots,
+missing, not a directory, already connected) comes back with its status and reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from services.gateway.auth import AuthSubject, authenticate
+
+router = APIRouter(prefix="/api/v1/folders", tags=["connected folders"])
+Subject = Annotated[AuthSubject, Depends(authenticate)]
+
+# ingest answers these itself with a reason the user should see
+PASSED_THROUGH = {400, 403, 404, 409, 422}
+
+
+class FolderRequest(BaseModel):
+    path: str
+
+
+async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    base_url = request.app.state.runtime.settings.ingest_url
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+            response = await client.request(method, f"/internal/v1/folders{path}", **kwargs)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, f"the ingest service is unreachable: {type(exc).__name__}") from None
+    if response.status_code in PASSED_THROUGH:
+        raise HTTPException(response.status_code, response.json().get("detail", "refused by ingest"))
+    if response.is_error:
+        raise HTTPException(502, f"the ingest service answered {response.status_code}")
+    return response
+
+
+@router.post("", status_code=201)
+async def connect_folder(body: FolderRequest, request: Request, subject: Subject) -> dict[str, Any]:
+    """Connect a directory on the server: it is scanned once, then new files in it are imported as they land."""
+    response = await _ingest(request, "POST", "", json={
+        "tenant_id": str(subject.tenant_id), "path": body.path, "time_zone": subject.time_zone,
+    })  # fmt: skip
+    return response.json()
+
+
+@router.get("")
+async def list_folders(request: Request, subject: Subject) -> list[dict[str, Any]]:
+    """The tenant's connected folders with their status (pending, watching, error and why)."""
+    response = await _ingest(request, "GET", "", params={"tenant_id": str(subject.tenant_id)})
+    return response.json()
+
+
+@router.delete("/{folder_id}", status_code=204)
+async def disconnect_folder(folder_id: uuid.UUID, request: Request, subject: Subject) -> Response:
+    """Stop watching the folder; assets already imported from it stay."""
+    await _ingest(request, "DELETE", f"/{folder_id}", params={"tenant_id": str(subject.tenant_id)})
+    return Response(status_code=204)

@@ -1,0 +1,324 @@
+"""The folder watcher: connected folders become `asset.uploaded` events, each file once.
+
+Every ingest replica runs a `FolderWatcher`. A folder is watched by exactly one of them: the
+watcher holds a session-level PostgreSQL advisory lock per folder on its own connection, so
+replicas share the folders, and when a replica dies its connection (and locks) go with it and
+another picks its folders up at its next refresh.
+
+Watching one folder: start `watchfiles.awatch` (so nothing written from now on is missed), walk
+the folder once, then follow the change events. A file is staged once it is completely written
+(`SettleTracker`): read, hash, put the original in S3 as `<tenant>/<sha256>`, then one
+transaction records it in `folder_files` and queues `asset.uploaded` in the ingest outbox. The
+ingest workers do the CPU work like for any upload. Deleted files are ignored: their assets stay.
+A folder that disappears is marked `error` with the reason and tried again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import stat
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+from watchfiles import Change, awatch
+
+from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for
+from libs.common.events import AssetUploaded, Event
+from libs.common.outbox import add_to_outbox
+from libs.common.runtime import ServiceRuntime
+from libs.common.storage import ObjectStore, original_key
+from services.ingest import folders_repository as repo
+from services.ingest.folder_paths import is_candidate
+from services.ingest.folder_settle import SettleTracker, Stat
+from services.ingest.metadata.containers import sniff_format
+from services.ingest.repository import SCHEMA
+from services.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+FOLDER_FILES = Counter(
+    "atelier_ingest_folder_files_total",
+    "Files from connected folders by outcome (staged, duplicate, unchanged, skipped)",
+    ["outcome"],
+)
+FOLDERS_WATCHED = Gauge("atelier_ingest_folders_watched", "Connected folders this process watches")
+
+# a sidecar travels inside the event, and events stay small
+MAX_SIDECAR_BYTES = 64 * 1024
+
+
+class FolderUnavailable(Exception):
+    """The folder is missing or unreadable right now; the reason is shown to its tenant."""
+
+
+class FolderDeleted(Exception):
+    """The tenant disconnected the folder while we were staging from it."""
+
+
+def folder_lock_key(folder_id: object) -> int:
+    return int.from_bytes(
+        hashlib.sha256(f"ingest-folder:{folder_id}".encode()).digest()[:8], "big", signed=True
+    )
+
+
+def stat_regular_file(path: Path) -> Stat | None:
+    """Size and mtime of a regular file; None for anything else (gone, a directory, a symlink:
+    a symlink could point outside the allowed roots)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return Stat(st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def walk_candidates(root: Path) -> list[tuple[str, Stat]]:
+    """Every candidate file under `root` (not following symlinks), as (relative path, stat)."""
+    found: list[tuple[str, Stat]] = []
+    for directory, subdirs, files in os.walk(root, followlinks=False):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        for name in files:
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            file_stat = stat_regular_file(path) if is_candidate(relative) else None
+            if file_stat is not None:
+                found.append((relative, file_stat))
+    return found
+
+
+def load_sidecar(image: Path) -> dict[str, Any] | None:
+    """`name.png.json` or `name.json` next to the image (archivers, Midjourney exports), if small and a JSON object."""
+    for candidate in (image.with_name(image.name + ".json"), image.with_suffix(".json")):
+        try:
+            if candidate.is_file() and candidate.stat().st_size <= MAX_SIDECAR_BYTES:
+                loaded = json.loads(candidate.read_text(encoding="utf-8"))
+                if isinstance(loaded, dict):
+                    return loaded
+        except (OSError, ValueError, RecursionError):
+            continue
+    return None
+
+
+def _check_readable_dir(root: Path) -> None:
+    if not root.exists():
+        raise FolderUnavailable(f"{root} no longer exists")
+    if not root.is_dir():
+        raise FolderUnavailable(f"{root} is no longer a directory")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise FolderUnavailable(f"{root} is not readable by the server")
+
+
+class FolderWatcher:
+    def __init__(self, settings: IngestSettings, runtime: ServiceRuntime) -> None:
+        assert runtime.store is not None
+        self.settings = settings
+        self._runtime = runtime  # its pool exists only once the service started
+        self.store: ObjectStore = runtime.store
+        self._lock_conn: asyncpg.Connection | None = None
+        self._watching: dict[Any, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._runtime.pool
+
+    @property
+    def watched_folder_ids(self) -> set[Any]:
+        return set(self._watching)
+
+    async def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="folder-watcher")
+
+    async def stop(self) -> None:
+        if self._supervisor:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        await self._drop_all()
+
+    # -- which folders this process watches --------------------------------------------------
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("folder watcher refresh failed; dropping its folders and reconnecting")
+                await self._drop_all()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.folder_refresh_seconds)
+
+    async def _refresh(self) -> None:
+        if self._lock_conn is None or self._lock_conn.is_closed():
+            await self._drop_all()  # locks held by a lost connection are gone already
+            self._lock_conn = await asyncpg.connect(self.settings.database_url)
+            await self._lock_conn.add_listener(repo.FOLDERS_CHANGED, lambda *_: self._wake.set())
+        conn = self._lock_conn
+        folders = {f.folder_id: f for f in await repo.all_folders(conn)}
+        for folder_id, task in list(self._watching.items()):
+            if folder_id not in folders or task.done():  # disconnected, or its task ended
+                await self._release(folder_id)
+        for folder_id, folder in folders.items():
+            if folder_id not in self._watching and await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1)", folder_lock_key(folder_id)
+            ):
+                self._watching[folder_id] = asyncio.create_task(
+                    self._watch(folder), name=f"folder-{folder_id}"
+                )
+        FOLDERS_WATCHED.set(len(self._watching))
+
+    async def _release(self, folder_id: Any) -> None:
+        task = self._watching.pop(folder_id)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if self._lock_conn is not None and not self._lock_conn.is_closed():
+            await self._lock_conn.execute("SELECT pg_advisory_unlock($1)", folder_lock_key(folder_id))
+
+    async def _drop_all(self) -> None:
+        for task in self._watching.values():
+            task.cancel()
+        for task in self._watching.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._watching.clear()
+        FOLDERS_WATCHED.set(0)
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.close()  # releases every advisory lock it held
+            self._lock_conn = None
+
+    # -- watching one folder -----------------------------------------------------------------
+    async def _watch(self, folder: repo.Folder) -> None:
+        while True:
+            try:
+                await self._watch_until_unavailable(folder)
+            except FolderDeleted:
+                return
+            except FolderUnavailable as exc:
+                log.warning("connected folder unavailable", extra={"folder_id": str(folder.folder_id),
+                                                                    "reason": str(exc)})  # fmt: skip
+                await repo.set_status(self.pool, folder.folder_id, "error", str(exc))
+            await asyncio.sleep(self.settings.folder_retry_seconds)
+
+    async def _watch_until_unavailable(self, folder: repo.Folder) -> None:
+        root = Path(folder.path)
+        _check_readable_dir(root)
+        s = self.settings
+        known = await repo.known_files(self.pool, folder.folder_id)
+        tracker = SettleTracker(s.folder_settle_seconds)
+        scan_pending: set[str] | None = None  # files of the initial walk not handled yet; None before it
+        scan_recorded = False
+        stop = asyncio.Event()
+        tick_ms = max(50, int(s.folder_settle_seconds * 1000 / 4))
+
+        def track(relative: str, file_stat: Stat | None, now: float) -> None:
+            if file_stat is None:
+                tracker.forget(relative)
+            elif known.get(relative) != (file_stat.size, file_stat.mtime_ns):
+                tracker.observe(relative, file_stat, now)
+
+        try:
+            # the watcher is live before the walk starts, so a file written during the walk is not missed;
+            # `yield_on_timeout` gives a tick every `tick_ms` even when nothing changes
+            async for changes in awatch(
+                root, watch_filter=None, debounce=tick_ms, step=50, stop_event=stop, rust_timeout=tick_ms,
+                yield_on_timeout=True, force_polling=s.folder_force_polling, poll_delay_ms=s.folder_poll_delay_ms,
+                recursive=True, ignore_permission_denied=True,
+            ):  # fmt: skip
+                _check_readable_dir(root)
+                now = time.monotonic()
+                if scan_pending is None:
+                    walked = await asyncio.to_thread(walk_candidates, root)
+                    for relative, file_stat in walked:
+                        track(relative, file_stat, now)
+                    scan_pending = {relative for relative, _ in walked if relative in tracker}
+                for change, raw_path in changes:
+                    path = Path(raw_path)
+                    if change == Change.deleted or path == root:
+                        continue  # a deleted file's asset stays; nothing to do
+                    if path.is_dir() and not path.is_symlink():  # a directory moved in whole
+                        for relative, file_stat in await asyncio.to_thread(walk_candidates, path):
+                            track((path.relative_to(root) / relative).as_posix(), file_stat, now)
+                        continue
+                    relative = path.relative_to(root).as_posix()
+                    if is_candidate(relative):
+                        track(relative, stat_regular_file(path), now)
+                for relative in tracker.due(now):
+                    file_stat = stat_regular_file(root / relative)
+                    if file_stat is None:
+                        tracker.forget(relative)
+                    elif tracker.observe(relative, file_stat, now):
+                        tracker.forget(relative)
+                        if await self._stage(folder, relative, file_stat):
+                            known[relative] = (file_stat.size, file_stat.mtime_ns)
+                        else:  # it changed while we read it: wait for it to settle again
+                            track(relative, stat_regular_file(root / relative), time.monotonic())
+                scan_pending = {relative for relative in scan_pending if relative in tracker}
+                if not scan_pending and not scan_recorded:
+                    await repo.set_status(self.pool, folder.folder_id, "watching", None, datetime.now(UTC))
+                    scan_recorded = True
+        finally:
+            stop.set()
+
+    async def _stage(self, folder: repo.Folder, relative: str, file_stat: Stat) -> bool:
+        """Stage one complete file; False if it changed while being read (try again once it settles)."""
+        path = Path(folder.path) / relative
+        if file_stat.size > self.settings.folder_max_file_bytes or file_stat.size == 0:
+            FOLDER_FILES.labels("skipped").inc()
+            return True
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return False
+        if len(data) != file_stat.size or stat_regular_file(path) != file_stat:
+            return False
+        if sniff_format(data[:64]) not in IMPORTABLE_FORMATS:
+            FOLDER_FILES.labels("skipped").inc()
+            return True
+        digest = hashlib.sha256(data).hexdigest()
+        asset_id = asset_id_for(folder.tenant_id, digest)
+        async with self.pool.acquire() as conn:
+            if await repo.staged_sha256(conn, folder.folder_id, relative) == digest:
+                outcome = "unchanged"  # touched, copied over with the same bytes: nothing new
+            elif await repo.tenant_has_content(conn, folder.tenant_id, digest):
+                outcome = "duplicate"
+            else:
+                outcome = "staged"
+        events: list[Event] = []
+        if outcome == "staged":
+            # the original first: an event never names bytes that are not in S3
+            await self.store.put(self.store.originals, original_key(folder.tenant_id, digest), data)
+            sidecar = await asyncio.to_thread(load_sidecar, path)
+            directory = Path(relative).parent.as_posix()
+            events.append(Event.of(
+                AssetUploaded(
+                    asset_id=asset_id, sha256=digest, object_key=original_key(folder.tenant_id, digest),
+                    filename=path.name, size=len(data), source="folder",
+                    folder=None if directory == "." else directory,
+                    file_mtime=datetime.fromtimestamp(file_stat.mtime_ns / 1e9, UTC),
+                    tenant_tz=folder.time_zone, sidecar=sidecar,
+                ),
+                tenant_id=folder.tenant_id,
+            ))  # fmt: skip
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repo.record_file(conn, folder.folder_id, relative, file_stat.size, file_stat.mtime_ns,
+                                       digest, asset_id)  # fmt: skip
+                await add_to_outbox(conn, SCHEMA, events)
+        except asyncpg.ForeignKeyViolationError:
+            raise FolderDeleted(str(folder.folder_id)) from None
+        FOLDER_FILES.labels(outcome).inc()
+        return True

@@ -1,0 +1,69 @@
+"""The ingest service's internal HTTP API for connected folders, `/internal/v1/folders`.
+
+Ingest owns the folders, so registering one is a call to ingest, not a write into its schema.
+The gateway calls this after authenticating the user and passes the tenant; nothing here
+authenticates, so this port must not be reachable from outside (it binds to 127.0.0.1 by default).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel
+
+from libs.common.runtime import ServiceRuntime
+from services.ingest import folders_repository as repo
+from services.ingest.folder_paths import FolderRefused, resolve_folder
+from services.ingest.settings import IngestSettings
+
+
+class FolderRegistration(BaseModel):
+    tenant_id: uuid.UUID
+    path: str
+    time_zone: str = "UTC"
+
+
+def folder_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["folder_id"]),
+        "path": row["path"],
+        "status": row["status"],
+        "error": row["error"],
+        "created_at": row["created_at"].isoformat(),
+        "last_scan_at": row["last_scan_at"].isoformat() if row["last_scan_at"] else None,
+        "file_count": row["file_count"],
+    }
+
+
+def internal_folders_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter:
+    router = APIRouter(prefix="/internal/v1/folders", include_in_schema=False)
+
+    @router.post("", status_code=201)
+    async def register_folder(body: FolderRegistration) -> dict[str, Any]:
+        try:
+            resolved = resolve_folder(body.path, settings.folder_root_paths)
+        except FolderRefused as exc:
+            raise HTTPException(exc.status, exc.reason) from None
+        async with runtime.pool.acquire() as conn:
+            try:
+                row = await repo.insert_folder(conn, body.tenant_id, str(resolved), body.time_zone)
+            except repo.FolderAlreadyConnected:
+                raise HTTPException(409, f"{resolved} is already connected") from None
+        return folder_json(row)
+
+    @router.get("")
+    async def list_folders(tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+        async with runtime.pool.acquire() as conn:
+            return [folder_json(row) for row in await repo.tenant_folders(conn, tenant_id)]
+
+    @router.delete("/{folder_id}", status_code=204)
+    async def delete_folder(folder_id: uuid.UUID, tenant_id: uuid.UUID) -> Response:
+        async with runtime.pool.acquire() as conn:
+            if not await repo.delete_folder(conn, tenant_id, folder_id):
+                raise HTTPException(404, "no such folder")
+        return Response(status_code=204)
+
+    return router
