@@ -1,0 +1,354 @@
+"""The production manifests (deploy/k8s), the Grafana dashboard and the alert rules agree with
+the code: commands, ports, settings names, metric names and labels. No cluster needed."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from libs.common.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+GRAFANA = REPO / "deploy" / "grafana"
+SERVICES = sorted(p.parent.name for p in (REPO / "services").glob("*/__main__.py"))
+PLACEHOLDER = re.compile(r"^CHANGE-ME")
+
+
+# -- loading ----------------------------------------------------------------------------------
+@cache
+def documents() -> tuple[tuple[str, dict[str, Any]], ...]:
+    docs = []
+    for path in sorted(K8S.glob("*.y*ml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc is not None:
+                docs.append((path.name, doc))
+    return tuple(docs)
+
+
+def of_kind(kind: str) -> list[dict[str, Any]]:
+    return [d for _, d in documents() if d.get("kind") == kind]
+
+
+def one(kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in of_kind(kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def settings_class(service: str) -> type[CommonSettings]:
+    module = importlib.import_module(f"services.{service}.settings")
+    classes = [
+        c for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, CommonSettings) and c.__module__ == module.__name__
+    ]  # fmt: skip
+    assert len(classes) == 1, f"services/{service}/settings.py should define one settings class"
+    return classes[0]
+
+
+def env_names(cls: type[CommonSettings]) -> set[str]:
+    return {"ATELIER_" + name.upper() for name in cls.model_fields}
+
+
+def default_port(service: str) -> int:
+    return settings_class(service).model_fields["http_port"].default
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def resolve_port(c: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    named = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert port in named, f"port name {port!r} not declared by container {c['name']}"
+    return named[port]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+# -- the manifests ----------------------------------------------------------------------------
+def test_kustomization_lists_every_file() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.iterdir() if p.is_file()} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
+    assert kustomization["namespace"] == "atelier"
+    assert all(d.get("apiVersion") and d.get("kind") and d["metadata"].get("name") for _, d in documents())
+
+
+def test_one_deployment_per_service() -> None:
+    assert SERVICES == ["clustering", "credits", "gateway", "ingest", "reflection"]
+    assert sorted(d["metadata"]["name"] for d in of_kind("Deployment")) == SERVICES
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_runs_its_service_on_its_port(service: str) -> None:
+    deployment = one("Deployment", service)
+    c = container(deployment)
+    assert c["command"] == ["python", "-m", f"services.{service}"]
+    assert (REPO / "services" / service / "__main__.py").is_file()
+
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    port = default_port(service)
+    assert env["ATELIER_HTTP_PORT"] == str(port), "must equal the settings default, which `make run` uses"
+    assert env["ATELIER_HTTP_HOST"] == "0.0.0.0"
+    assert resolve_port(c, "http") == port
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["path"] == "/healthz"
+        assert resolve_port(c, c[probe]["httpGet"]["port"]) == port
+    # /healthz waits up to 2 s for each of up to three dependencies
+    assert c["readinessProbe"]["timeoutSeconds"] > 6
+    # lenient liveness: several minutes of failure before a restart
+    live = c["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 180
+
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selects(deployment["spec"]["selector"]["matchLabels"], pod_labels)
+    service_obj = one("Service", service)
+    assert service_obj["spec"]["type"] == "ClusterIP"
+    assert selects(service_obj["spec"]["selector"], pod_labels)
+    assert [resolve_port(c, p["targetPort"]) for p in service_obj["spec"]["ports"]] == [port]
+    assert selects(one("PodDisruptionBudget", service)["spec"]["selector"]["matchLabels"], pod_labels)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_setting_is_a_field_of_the_service_settings(service: str) -> None:
+    c = container(one("Deployment", service))
+    known = env_names(settings_class(service))
+    names = {e["name"] for e in c.get("env", [])}
+    for source in c.get("envFrom", []):
+        if "configMapRef" in source:
+            names |= set(one("ConfigMap", source["configMapRef"]["name"])["data"])
+        if "secretRef" in source:
+            secret = one("Secret", source["secretRef"]["name"])
+            names |= set(secret.get("stringData", {})) | set(secret.get("data", {}))
+    assert names, "no settings at all"
+    assert not names - known, f"not settings of {settings_class(service).__name__}: {sorted(names - known)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_pod_hardening(service: str) -> None:
+    deployment = one("Deployment", service)
+    pod = deployment["spec"]["template"]["spec"]
+    c = container(deployment)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    assert pod["topologySpreadConstraints"]
+    for constraint in pod["topologySpreadConstraints"]:
+        assert selects(
+            constraint["labelSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"]
+        )
+    resources = c["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+    assert resources["limits"]["cpu"] and resources["limits"]["memory"]
+    assert c["image"] == "atelier", "the image is set once, in kustomization.yaml"
+
+
+def test_secret_is_a_template() -> None:
+    secrets = of_kind("Secret")
+    assert len(secrets) == 1
+    secret = secrets[0]
+    assert "data" not in secret, "real values would be base64 in `data`: use stringData placeholders"
+    assert set(secret["stringData"]) == {
+        "ATELIER_DATABASE_URL",
+        "ATELIER_S3_ACCESS_KEY",
+        "ATELIER_S3_SECRET_KEY",
+    }
+    for key, value in secret["stringData"].items():
+        assert PLACEHOLDER.match(value), f"{key} holds a value, not a placeholder"
+    config = one("ConfigMap", "atelier-config")["data"]
+    assert not set(config) & set(secret["stringData"]), "a secret also set in the ConfigMap"
+
+
+def test_config_matches_the_production_topology() -> None:
+    config = one("ConfigMap", "atelier-config")["data"]
+    assert config["ATELIER_KAFKA_BOOTSTRAP"] == "kafka.atelier.svc:9092"
+    assert config["ATELIER_S3_ENDPOINT"] == "minio.atelier.svc:9000"
+    assert config["ATELIER_LOG_JSON"] == "true"
+    hpa = one("HorizontalPodAutoscaler", "ingest")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "ingest"
+    assert one("Deployment", "ingest")
+    # consumers past the partition count sit idle
+    assert hpa["spec"]["maxReplicas"] <= int(config["ATELIER_KAFKA_PARTITIONS"])
+    assert hpa["spec"]["minReplicas"] == one("Deployment", "ingest")["spec"]["replicas"]
+
+
+def test_gateway_reaches_ingest_through_its_service() -> None:
+    env = {e["name"]: e.get("value") for e in container(one("Deployment", "gateway")).get("env", [])}
+    url = re.fullmatch(
+        r"http://([a-z0-9-]+)(?:\.atelier(?:\.svc(?:\.cluster\.local)?)?)?:(\d+)", env["ATELIER_INGEST_URL"]
+    )
+    assert url, env["ATELIER_INGEST_URL"]
+    service = one("Service", url.group(1))
+    assert [p["port"] for p in service["spec"]["ports"]] == [int(url.group(2))]
+    assert selects(
+        service["spec"]["selector"], one("Deployment", "ingest")["spec"]["template"]["metadata"]["labels"]
+    )
+
+
+def test_network_policies_select_real_pods() -> None:
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in of_kind("Deployment")}
+    reachable_from_anywhere = set()
+    for policy in of_kind("NetworkPolicy"):
+        targets = {
+            n for n, labels in pods.items() if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+        }
+        assert targets, f"{policy['metadata']['name']} selects no Atelier pod"
+        for rule in policy["spec"].get("ingress", []):
+            ports = {p["port"] for p in rule.get("ports", [])}
+            assert ports <= {default_port(s) for s in SERVICES}
+            if not rule.get("from"):
+                reachable_from_anywhere |= targets
+            for peer in rule.get("from", []):
+                if "podSelector" in peer:
+                    assert any(
+                        selects(peer["podSelector"]["matchLabels"], labels) for labels in pods.values()
+                    )
+    assert reachable_from_anywhere == {"gateway"}
+    ingress = one("Ingress", "gateway")
+    backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert all(b["name"] == "gateway" for b in backends)
+
+
+def test_dockerfile_is_one_image_for_all_services() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert re.search(r"^USER \d+", dockerfile, re.M), "numeric USER, so runAsNonRoot can check it"
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert not {"libs", "services", "pyproject.toml", "uv.lock"} & set(ignored)
+
+
+# -- metrics: what the code exports vs what the dashboard and the alerts query ---------------
+@cache
+def exported_metrics() -> dict[str, tuple[str, frozenset[str]]]:
+    """Every series name the code exports -> (base metric, its label names), found by parsing
+    the `Counter(...)`, `Histogram(...)`, `Gauge(...)`, `Summary(...)` calls in libs/ and services/."""
+    found: dict[str, tuple[str, frozenset[str]]] = {}
+    for path in [*(REPO / "libs").rglob("*.py"), *(REPO / "services").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            kind = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0]
+            if kind not in ("Counter", "Histogram", "Gauge", "Summary") or not isinstance(
+                first, ast.Constant
+            ):
+                continue
+            name = first.value
+            label_node = node.args[2] if len(node.args) > 2 else next(
+                (k.value for k in node.keywords if k.arg == "labelnames"), None)  # fmt: skip
+            labels = frozenset(ast.literal_eval(label_node)) if label_node is not None else frozenset()
+            if kind == "Counter":
+                name = name if name.endswith("_total") else f"{name}_total"
+                found[name] = (name, labels)
+            elif kind in ("Histogram", "Summary"):
+                found[name] = (name, labels)
+                for suffix in ("_bucket", "_sum", "_count"):
+                    found[name + suffix] = (name, labels | ({"le"} if suffix == "_bucket" else set()))
+            else:
+                found[name] = (name, labels)
+    return found
+
+
+@cache
+def string_literals() -> frozenset[str]:
+    values: set[str] = set()
+    for path in [*(REPO / "libs").rglob("*.py"), *(REPO / "services").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                values.add(node.value)
+    return frozenset(values)
+
+
+def check_query(expr: str) -> None:
+    metrics = exported_metrics()
+    used = re.findall(r"\b(atelier_[a-z0-9_]+)", expr)
+    assert used, f"no Atelier metric in {expr!r}"
+    assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
+    unknown = [m for m in used if m not in metrics]
+    assert not unknown, f"metrics the code does not export: {unknown} in {expr!r}"
+    labels = set().union(*(metrics[m][1] for m in used))
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        grouped = {g.strip() for g in group.split(",") if g.strip()}
+        assert grouped <= labels, f"labels {sorted(grouped - labels)} not on {used} in {expr!r}"
+    for metric, selector in re.findall(r"\b(atelier_[a-z0-9_]+)\{([^}]*)\}", expr):
+        for label, op, value in re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', selector):
+            assert label in metrics[metric][1], f"{metric} has no label {label!r}"
+            if op == "=" and label != "le":
+                assert value in string_literals(), f'{label}="{value}": the code never uses that value'
+
+
+def dashboard_targets(panels: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for panel in panels:
+        yield from dashboard_targets(panel.get("panels", []))
+        for target in panel.get("targets", []):
+            yield panel["title"], target
+
+
+def test_metric_inventory_is_found() -> None:
+    metrics = exported_metrics()
+    assert "atelier_service_up" in metrics
+    assert metrics["atelier_events_consumed_total"][1] == {"group", "topic", "outcome"}
+    assert "atelier_outbox_lag_seconds_bucket" in metrics
+
+
+def test_dashboard_queries_use_real_metrics() -> None:
+    dashboard = json.loads((GRAFANA / "atelier-dashboard.json").read_text())
+    assert dashboard["schemaVersion"] >= 36
+    assert any(
+        v["name"] == "DS_PROMETHEUS" and v["type"] == "datasource" for v in dashboard["templating"]["list"]
+    )
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
+    assert rows == ["Overview", "Import", "Events", "Outbox", "Sessions", "Gateway"]
+    targets = list(dashboard_targets(dashboard["panels"]))
+    assert targets
+    for title, target in targets:
+        assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", title
+        check_query(target["expr"])
+
+
+def test_alert_rules_use_real_metrics() -> None:
+    rules = yaml.safe_load((GRAFANA / "alerts.yaml").read_text())
+    alerts = [r for g in rules["groups"] for r in g["rules"]]
+    assert {r["alert"] for r in alerts} == {
+        "AtelierServiceDown",
+        "AtelierDeadLetters",
+        "AtelierOutboxLagHigh",
+        "AtelierConsumerBatchSlow",
+    }
+    for rule in alerts:
+        assert rule["labels"]["severity"] in ("critical", "warning")
+        assert rule["annotations"]["summary"]
+        check_query(rule["expr"])
+    down = next(r for r in alerts if r["alert"] == "AtelierServiceDown")["expr"]
+    assert set(re.findall(r'service="(\w+)"', down)) == set(SERVICES), "absent() for every service"
