@@ -136,14 +136,18 @@ async def test_sync_sends_each_file_once_with_its_time(new_tenant, gateway_url, 
     _place(corpus, "novelai/sample-0316.png", root / ".trash" / "hidden.png")  # hidden folder: skipped
     (root / "renders" / "sample.png.json").write_text('{"creation_date": "2020-01-01T00:00:00Z"}')
     (root / "renders" / "notes.txt").write_text("not an image")
+    whole = (corpus / "novelai/sample-0316.png").read_bytes()
+    (root / "renders" / "broken.png").write_bytes(whole[: len(whole) // 3])  # looks like a PNG, is not one
     expected = {_sha256(p): p for p in (plain, dated, embedded, other)}
 
     code, [summary], err = await _sync(str(root), "--server", gateway_url, "--token", token, "--batch", "2",
                                        env=_env(tmp_path / "cache"))  # fmt: skip
     assert code == 0, err
-    assert summary["found"] == 5
-    assert summary["uploaded"] == 4 and summary["imported"] == 4, summary
-    assert summary["duplicate"] == 1 and summary["rejected"] == [] and summary["unreadable"] == []
+    assert summary["found"] == 6
+    assert summary["uploaded"] == 5 and summary["imported"] == 4, summary
+    assert summary["duplicate"] == 1 and summary["unreadable"] == []
+    [rejected] = summary["rejected"]
+    assert rejected["path"] == "renders/broken.png" and rejected["reason"]
 
     async def all_listed() -> dict[str, dict] | None:
         on_server = await _server_sha256s(client)
@@ -163,7 +167,7 @@ async def test_sync_sends_each_file_once_with_its_time(new_tenant, gateway_url, 
     code, [again], err = await _sync(str(root), "--server", gateway_url, "--token", token,
                                      env=_env(tmp_path / "cache"))  # fmt: skip
     assert code == 0, err
-    assert again["uploaded"] == 0 and again["hashed"] == 0 and again["unchanged"] == 5
+    assert again["uploaded"] == 0 and again["hashed"] == 0 and again["unchanged"] == 6
     assert len((await client.get("/api/v1/assets")).json()) == 4
 
 
