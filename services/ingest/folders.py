@@ -250,20 +250,22 @@ class FolderWatcher:
                     if change == Change.deleted or path == root:
                         continue  # a deleted file's asset stays; nothing to do
                     if path.is_dir() and not path.is_symlink():  # a directory moved in whole
-                        for relative, file_stat in await asyncio.to_thread(walk_candidates, path):
-                            track((path.relative_to(root) / relative).as_posix(), file_stat, now)
+                        for inside, file_stat in await asyncio.to_thread(walk_candidates, path):
+                            relative = (path.relative_to(root) / inside).as_posix()
+                            if is_candidate(relative):
+                                track(relative, file_stat, now)
                         continue
                     relative = path.relative_to(root).as_posix()
                     if is_candidate(relative):
                         track(relative, stat_regular_file(path), now)
                 for relative in tracker.due(now):
-                    file_stat = stat_regular_file(root / relative)
-                    if file_stat is None:
+                    current = stat_regular_file(root / relative)
+                    if current is None:
                         tracker.forget(relative)
-                    elif tracker.observe(relative, file_stat, now):
+                    elif tracker.observe(relative, current, now):
                         tracker.forget(relative)
-                        if await self._stage(folder, relative, file_stat):
-                            known[relative] = (file_stat.size, file_stat.mtime_ns)
+                        if await self._stage(folder, relative, current):
+                            known[relative] = (current.size, current.mtime_ns)
                         else:  # it changed while we read it: wait for it to settle again
                             track(relative, stat_regular_file(root / relative), time.monotonic())
                 scan_pending = {relative for relative in scan_pending if relative in tracker}
