@@ -39,6 +39,11 @@ BATCH_SECONDS = Histogram(
     ["group", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BATCHES_FAILED = Counter(
+    "atelier_consumer_batches_failed_total",
+    "Batches whose handler raised: rolled back and redelivered (a poison batch shows here)",
+    ["group", "topic"],
+)
 BATCH_SIZE = Histogram(
     "atelier_consumer_batch_size",
     "Events per batch",
@@ -124,11 +129,16 @@ class EventConsumer:
             unique: dict[uuid.UUID, Delivery] = {}
             for d in deliveries:
                 unique.setdefault(d.event.event_id, d)
-            async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await claim_new(conn, self.schema, list(unique))
-                new = [d for event_id, d in unique.items() if event_id in fresh]
-                if new:
-                    await self.handler(conn, new)
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    fresh = await claim_new(conn, self.schema, list(unique))
+                    new = [d for event_id, d in unique.items() if event_id in fresh]
+                    if new:
+                        await self.handler(conn, new)
+            except Exception:
+                BATCHES_FAILED.labels(self.group_id, self.topic).inc()
+                log.exception("batch failed; it will be redelivered", extra={"topic": self.topic, "group": self.group_id})
+                raise
             EVENTS_CONSUMED.labels(self.group_id, self.topic, "handled").inc(len(new))
             EVENTS_CONSUMED.labels(self.group_id, self.topic, "duplicate").inc(len(deliveries) - len(new))
         BATCH_SIZE.labels(self.group_id, self.topic).observe(len(bodies))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from libs.common.events import Event
 
@@ -33,6 +33,10 @@ OUTBOX_LAG = Histogram(
     ["schema"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+OUTBOX_PENDING = Gauge("atelier_outbox_pending", "Outbox rows not yet published (a stuck relay grows this)", ["schema"])
+RELAY_ERRORS = Counter("atelier_outbox_relay_errors_total", "Failed relay rounds (retried)", ["schema"])
 
 
 def _channel(schema: str) -> str:
@@ -96,6 +100,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                RELAY_ERRORS.labels(self.schema).inc()
                 log.exception("outbox relay failed; retrying", extra={"schema": self.schema})
                 await asyncio.sleep(self.poll_interval)
                 continue
@@ -113,6 +118,7 @@ class OutboxRelay:
                 self.batch_size,
             )
             if not rows:
+                OUTBOX_PENDING.labels(self.schema).set(0)
                 return 0
             futures = [await self.producer.send(r["topic"], value=r["body"], key=r["key"]) for r in rows]
             await asyncio.gather(*futures)
@@ -121,6 +127,12 @@ class OutboxRelay:
                 [r["id"] for r in rows],
             )
             now = await conn.fetchval("SELECT clock_timestamp()")
+            if len(rows) == self.batch_size:  # more may be waiting: say how many (cheap on the partial index)
+                OUTBOX_PENDING.labels(self.schema).set(
+                    await conn.fetchval(f'SELECT count(*) FROM "{self.schema}".outbox WHERE published_at IS NULL')
+                )
+            else:
+                OUTBOX_PENDING.labels(self.schema).set(0)
         for r in rows:
             OUTBOX_PUBLISHED.labels(self.schema, r["topic"]).inc()
             OUTBOX_LAG.labels(self.schema).observe((now - r["created_at"]).total_seconds())

@@ -25,7 +25,7 @@ from libs.common.broker import ensure_topics, make_broker, make_producer
 from libs.common.consumer import EventConsumer, Handler
 from libs.common.db import create_pool, migrate
 from libs.common.logging import configure_logging
-from libs.common.metrics import SERVICE_UP, add_metrics_route
+from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, add_metrics_route
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.storage import ObjectStore
@@ -57,8 +57,9 @@ class ServiceRuntime:
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.started = asyncio.Event()
         self.app = FastAPI(title=title or settings.service_name, lifespan=self._lifespan)
-        add_metrics_route(self.app)
+        add_metrics_route(self.app, settings.service_name)
         self.app.get("/healthz", include_in_schema=False)(self.healthz)
+        self.app.get("/livez", include_in_schema=False)(self.livez)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -103,6 +104,7 @@ class ServiceRuntime:
                     topic=topic,
                     group_id=group_id,
                     handler=handler,
+                    max_records=max_records,
                     session_timeout_ms=s.kafka_session_timeout_ms,
                     heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 )
@@ -150,20 +152,26 @@ class ServiceRuntime:
             except Exception as exc:
                 checks[name] = f"{type(exc).__name__}: {exc}"[:200]
 
-        await probe("database", self.pool.fetchval("SELECT 1"))
-        await probe("broker", self.producer.client.fetch_all_metadata())
+        probes = [probe("database", self.pool.fetchval("SELECT 1")),
+                  probe("broker", self.producer.client.fetch_all_metadata())]  # fmt: skip
         if self.store:
-            await probe("object_store", self.store.ping())
-        return checks
+            probes.append(probe("object_store", self.store.ping()))
+        await asyncio.gather(*probes)
+        return dict(sorted(checks.items()))
 
     async def healthz(self) -> JSONResponse:
+        """Readiness: 200 once the service reaches every dependency it uses."""
         if not self.started.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)
         checks = await self.check_dependencies()
+        for name, result in checks.items():
+            DEPENDENCY_UP.labels(self.settings.service_name, name).set(1 if result == "ok" else 0)
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
-        )
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+
+    async def livez(self) -> JSONResponse:
+        """Liveness: the process answers. A broker blip must not get every pod restarted."""
+        return JSONResponse({"status": "alive"})
 
 
 def serve(runtime: ServiceRuntime) -> None:

@@ -88,3 +88,13 @@ async def test_bad_files_are_rejected_and_the_batch_goes_on(api, corpus) -> None
     assert results["good.png"]["status"] == "imported"
     quarantine = (await api.get("/api/v1/assets/quarantine")).json()
     assert any(q["filename"] == "broken.png" for q in quarantine)
+
+
+async def test_metrics_count_requests_by_route_and_liveness_needs_no_dependency(api) -> None:
+    assert (await api.get("/livez")).json() == {"status": "alive"}
+    await api.get("/api/v1/sessions")
+    await api.get("/healthz")
+    text = (await api.get("/metrics")).text
+    assert 'atelier_http_requests_total{method="GET",route="/api/v1/sessions",service="gateway",status="200"}' in text
+    assert 'atelier_dependency_up{dependency="broker",service="gateway"} 1.0' in text
+    assert "atelier_consumer_batches_failed_total" in text
