@@ -204,3 +204,37 @@ async def test_another_tenant_cannot_see_or_disconnect_a_folder(new_tenant, fold
     assert (await owner.get("/api/v1/folders")).json() == []
     assert (await owner.delete(f"/api/v1/folders/{folder_id}")).status_code == 404
     shutil.rmtree(folder)
+
+
+async def test_each_folder_has_one_watcher_and_a_stopped_ones_folders_move_on(
+    stack, new_tenant, folder_root
+) -> None:
+    """Two watchers (as two ingest replicas would run): the advisory locks give each folder to one of them."""
+    from services.ingest.folders import FolderWatcher
+    from services.ingest.settings import IngestSettings
+
+    _, client = await new_tenant()
+    folder = folder_root / f"shared-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    folder_id = uuid.UUID((await client.post("/api/v1/folders", json={"path": str(folder)})).json()["id"])
+    first = stack["ingest"].app.state.folder_watcher
+    second = FolderWatcher(IngestSettings(folder_refresh_seconds=0.2), stack["ingest"])
+    await second.start()
+    try:
+
+        async def watched_by_one() -> bool:
+            owners = [w for w in (first, second) if folder_id in w.watched_folder_ids]
+            return len(owners) == 1
+
+        assert await _until(watched_by_one)
+        assert not (first.watched_folder_ids & second.watched_folder_ids)
+
+        await first.stop()  # a replica goes away: its connection, and so its locks, with it
+
+        async def taken_over() -> bool:
+            return folder_id in second.watched_folder_ids
+
+        assert await _until(taken_over)
+    finally:
+        await second.stop()
+        await first.start()
