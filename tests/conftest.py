@@ -60,13 +60,20 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     ingest_socket.bind(("127.0.0.1", 0))
     ingest_socket.listen()  # connections wait in the backlog until uvicorn accepts them: no start-up race
     ingest_url = f"http://127.0.0.1:{ingest_socket.getsockname()[1]}"
+    # ... and clustering's (session splits, merges, the tenant's gap) the same way
+    clustering_socket = socket.socket()
+    clustering_socket.bind(("127.0.0.1", 0))
+    clustering_socket.listen()
+    clustering_url = f"http://127.0.0.1:{clustering_socket.getsockname()[1]}"
     runtimes = {
         "ingest": build_ingest(),
         "clustering": build_clustering(),
-        "gateway": build_gateway(GatewaySettings(demo_token="test-demo-token", ingest_url=ingest_url)),
+        "gateway": build_gateway(GatewaySettings(demo_token="test-demo-token", ingest_url=ingest_url,
+                                                 clustering_url=clustering_url)),
     }
     started = []
     ingest_server: uvicorn.Server | None = None
+    clustering_server: uvicorn.Server | None = None
     try:
         for runtime in runtimes.values():
             await runtime.start()
@@ -74,12 +81,20 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
         # the runtime is started above: serve its routes without a second lifespan
         ingest_server = uvicorn.Server(uvicorn.Config(runtimes["ingest"].app, lifespan="off", log_config=None))
         ingest_task = asyncio.create_task(ingest_server.serve(sockets=[ingest_socket]))
+        clustering_server = uvicorn.Server(
+            uvicorn.Config(runtimes["clustering"].app, lifespan="off", log_config=None)
+        )
+        clustering_task = asyncio.create_task(clustering_server.serve(sockets=[clustering_socket]))
         yield runtimes
     finally:
         if ingest_server is not None:
             ingest_server.should_exit = True
             await ingest_task
         ingest_socket.close()
+        if clustering_server is not None:
+            clustering_server.should_exit = True
+            await clustering_task
+        clustering_socket.close()
         for runtime in reversed(started):
             await runtime.stop()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from libs.common.events import Topics
 from libs.common.runtime import ServiceRuntime
+from services.clustering.endpoints import router as session_edits_router
 from services.clustering.handlers import ImportedHandler, TimelineCache
 from services.clustering.repository import SCHEMA
 from services.clustering.settings import ClusteringSettings
@@ -14,6 +15,11 @@ from services.clustering.settings import ClusteringSettings
 def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
     settings = settings or ClusteringSettings()
     runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
-    runtime.consume(Topics.ASSET_IMPORTED, "clustering", ImportedHandler(TimelineCache(settings.timeline_cache_size)),
+    # one cache for the consumer and the internal API: both change timelines under the tenant's row lock
+    cache = TimelineCache(settings.timeline_cache_size)
+    runtime.consume(Topics.ASSET_IMPORTED, "clustering", ImportedHandler(cache),
                     max_records=settings.clustering_batch_size)
+    runtime.app.state.runtime = runtime
+    runtime.app.state.timeline_cache = cache
+    runtime.app.include_router(session_edits_router)
     return runtime

@@ -8,11 +8,12 @@ is current; after a rebalance another replica may have moved it on, and then we 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 from prometheus_client import Counter, Gauge
@@ -153,6 +154,48 @@ async def _choose_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID, live: d
     return covers
 
 
+@dataclass
+class Edited:
+    """What an edit did to a timeline, for `edit_timeline` to write."""
+
+    changes: list[Change] = field(default_factory=list)
+    # assets inserted into clustering.members by this edit (cover candidates even if no session moved)
+    new_asset_ids: list[uuid.UUID] = field(default_factory=list)
+    # the edit wrote tenant state the timeline depends on (the rule): bump the version even without changes,
+    # so other replicas' cached timelines (with the old rule) are reloaded
+    state_written: bool = False
+
+
+# Applies one edit to the tenant's locked timeline: may read and write the clustering schema through
+# `conn`, mutates the timeline, and says what changed. Raising anything aborts the whole transaction.
+TimelineEdit = Callable[[asyncpg.Connection, TenantState, Timeline], Awaitable[Edited]]
+
+
+async def edit_timeline(conn: asyncpg.Connection, cache: TimelineCache, tenant_id: uuid.UUID, edit: TimelineEdit,
+                        *, correlation_id: uuid.UUID | None = None) -> list[Event]:
+    """The one way a tenant's sessions change, for imports and manual edits alike, inside the caller's
+    transaction: lock the tenant, open its timeline, apply `edit`, write the changes, bump the version,
+    queue the events in the outbox (returned too), and keep the cache equal to what will commit."""
+    state, timeline = await open_timeline(conn, cache, tenant_id)
+    try:
+        edited = await edit(conn, state, timeline)
+        if not edited.changes and not edited.state_written:
+            cache.put(tenant_id, state.version, timeline)
+            return []
+        events = await persist_changes(conn, tenant_id, timeline, edited.changes,
+                                       new_asset_ids=edited.new_asset_ids, correlation_id=correlation_id)
+        version = await repository.bump_version(conn, tenant_id, state.version)
+        await add_to_outbox(conn, repository.SCHEMA, events)
+    except BaseException:
+        # the transaction will roll back: the timeline may be ahead of the tables
+        cache.drop(tenant_id)
+        raise
+    # tagged with the new version: should the commit still fail, the tables stay at the old version and
+    # the next transaction reloads instead of trusting this copy
+    cache.put(tenant_id, version, timeline)
+    return events
+
+
 class ImportedHandler:
     def __init__(self, cache: TimelineCache) -> None:
         self.cache = cache
@@ -162,46 +205,34 @@ class ImportedHandler:
         for d in deliveries:
             if isinstance(d.payload, AssetImported):
                 by_tenant.setdefault(d.tenant_id, []).append(d)
-        events: list[Event] = []
         for tenant_id, items in by_tenant.items():
-            try:
-                events += await self._place(conn, tenant_id, items)
-            except BaseException:
-                # the transaction will roll back: the cached timeline is ahead of the tables
-                self.cache.drop(tenant_id)
-                raise
-        await add_to_outbox(conn, repository.SCHEMA, events)
+            await edit_timeline(conn, self.cache, tenant_id, functools.partial(_place, items),
+                                correlation_id=items[-1].event.correlation_id)
 
-    async def _place(self, conn: asyncpg.Connection, tenant_id: uuid.UUID, items: list[Delivery]) -> list[Event]:
-        state, timeline = await open_timeline(conn, self.cache, tenant_id)
-        changes: list[Change] = []
-        members: list[NewMember] = []
-        for d in items:
-            p = d.payload
-            assert isinstance(p, AssetImported)
-            if p.generated_at is None:
-                PLACED.labels("no_time").inc()  # shown in the gallery, in no session
-                continue
-            moment = Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second")
-            try:
-                placed = timeline.insert(moment)
-            except ValueError as exc:
-                # the same asset announced again with a different time: the first one stands
-                log.warning("asset already placed", extra={"asset_id": str(p.asset_id), "reason": str(exc)})
-                PLACED.labels("conflict").inc()
-                continue
-            if placed:
-                members.append(NewMember(p.asset_id, p.generated_at, moment.precision, p.prompt,
-                                         p.dominant_color, p.thumbnail_key))
-                PLACED.labels("placed").inc()
-            changes += placed
-        if not changes:
-            self.cache.put(tenant_id, state.version, timeline)
-            return []
-        await repository.insert_members(conn, tenant_id, members)
-        events = await persist_changes(conn, tenant_id, timeline, changes,
-                                       new_asset_ids=[m.asset_id for m in members],
-                                       correlation_id=items[-1].event.correlation_id)
-        await repository.bump_version(conn, tenant_id, state.version + 1)
-        self.cache.put(tenant_id, state.version + 1, timeline)
-        return events
+
+async def _place(items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline) -> Edited:
+    """Put each timed asset on the timeline and record it as a member."""
+    changes: list[Change] = []
+    members: list[NewMember] = []
+    for d in items:
+        p = d.payload
+        assert isinstance(p, AssetImported)
+        if p.generated_at is None:
+            PLACED.labels("no_time").inc()  # shown in the gallery, in no session
+            continue
+        moment = Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second")
+        try:
+            placed = timeline.insert(moment)
+        except ValueError as exc:
+            # the same asset announced again with a different time: the first one stands
+            log.warning("asset already placed", extra={"asset_id": str(p.asset_id), "reason": str(exc)})
+            PLACED.labels("conflict").inc()
+            continue
+        if placed:
+            members.append(NewMember(p.asset_id, p.generated_at, moment.precision, p.prompt,
+                                     p.dominant_color, p.thumbnail_key))
+            PLACED.labels("placed").inc()
+        changes += placed
+    if changes:
+        await repository.insert_members(conn, items[0].tenant_id, members)
+    return Edited(changes, new_asset_ids=[m.asset_id for m in members])

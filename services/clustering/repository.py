@@ -46,8 +46,25 @@ async def lock_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> TenantS
     return TenantState(row["version"], row["gap_minutes"], edits)
 
 
-async def bump_version(conn: asyncpg.Connection, tenant_id: uuid.UUID, version: int) -> None:
-    await conn.execute("UPDATE clustering.tenant_state SET version = $2 WHERE tenant_id = $1", tenant_id, version)
+async def bump_version(conn: asyncpg.Connection, tenant_id: uuid.UUID, read_version: int) -> int:
+    """Move the tenant from the version this transaction read to the next; returns the new version.
+
+    One conditional UPDATE: its row count says whether the row was still at `read_version`. It
+    always is while `lock_tenant`'s lock is held; a 0 means someone changed the tenant without it."""
+    status = await conn.execute(
+        "UPDATE clustering.tenant_state SET version = version + 1 WHERE tenant_id = $1 AND version = $2",
+        tenant_id, read_version,
+    )  # fmt: skip
+    if status != "UPDATE 1":
+        raise RuntimeError(f"tenant {tenant_id} is no longer at version {read_version}: changed without its lock")
+    return read_version + 1
+
+
+async def save_gap_minutes(conn: asyncpg.Connection, tenant_id: uuid.UUID, gap_minutes: int | None) -> None:
+    """The tenant's own fixed gap; None = the default rule."""
+    await conn.execute(
+        "UPDATE clustering.tenant_state SET gap_minutes = $2 WHERE tenant_id = $1", tenant_id, gap_minutes
+    )
 
 
 async def save_edits(conn: asyncpg.Connection, tenant_id: uuid.UUID, edits: ManualEdits) -> None:

@@ -12,6 +12,9 @@ from libs.common.runtime import ServiceRuntime
 from services.gateway.auth import ensure_tenant, new_token
 from services.gateway.endpoints import router
 from services.gateway.folders import router as folders_router
+from services.gateway.live import LiveFeed
+from services.gateway.live import router as live_router
+from services.gateway.session_edits import router as session_edits_router
 from services.gateway.settings import GatewaySettings
 
 SCHEMA = "gateway"
@@ -28,6 +31,8 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     runtime.app.state.runtime = runtime
     runtime.app.include_router(router)
     runtime.app.include_router(folders_router)
+    runtime.app.include_router(session_edits_router)
+    runtime.app.include_router(live_router)
     runtime.app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @runtime.app.get("/", include_in_schema=False)
@@ -43,4 +48,10 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
             print(f"demo account: tenant '{DEMO_TENANT}', API token {token}", flush=True)
 
     runtime.on_start(create_demo_tenant)
+
+    # session changes pushed to open pages (GET /api/v1/events)
+    live_feed = LiveFeed(settings)
+    runtime.app.state.live_feed = live_feed
+    runtime.on_start(live_feed.start)
+    runtime.on_stop(live_feed.stop)
     return runtime

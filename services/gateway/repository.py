@@ -53,9 +53,15 @@ async def record_upload(conn: asyncpg.Connection, subject: AuthSubject, asset_id
     return row is not None
 
 
+# what a session card shows, from clustering's read contract
+SESSION_CARD_COLUMNS = (
+    "session_id, start_at, end_at, asset_count, precision, cover_asset_ids, updated_at, reflection_summary"
+)
+
+
 async def sessions(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, before: Any = None) -> list[asyncpg.Record]:
     return await pool.fetch(
-        "SELECT session_id, start_at, end_at, asset_count, precision, cover_asset_ids, updated_at "
+        f"SELECT {SESSION_CARD_COLUMNS} "
         "FROM clustering.session_cards WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR start_at < $2) "
         "ORDER BY start_at DESC LIMIT $3",
         subject.tenant_id, before, limit,
@@ -70,11 +76,27 @@ async def session(pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUI
     )  # fmt: skip
     resolved = target or session_id
     row = await pool.fetchrow(
-        "SELECT session_id, start_at, end_at, asset_count, precision, cover_asset_ids, updated_at "
+        f"SELECT {SESSION_CARD_COLUMNS} "
         "FROM clustering.session_cards WHERE tenant_id = $1 AND session_id = $2",
         subject.tenant_id, resolved,
     )  # fmt: skip
     return row, resolved
+
+
+async def sessions_by_id(pool: asyncpg.Pool, subject: AuthSubject, session_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """These live sessions' cards, in time order (ids merged away or of other tenants are left out)."""
+    return await pool.fetch(
+        f"SELECT {SESSION_CARD_COLUMNS} FROM clustering.session_cards "
+        "WHERE tenant_id = $1 AND session_id = ANY($2::uuid[]) ORDER BY start_at, session_id",
+        subject.tenant_id, session_ids,
+    )  # fmt: skip
+
+
+async def session_gap_minutes(pool: asyncpg.Pool, subject: AuthSubject) -> int | None:
+    """The tenant's own session gap; None when it uses the default rule (or never set anything)."""
+    return await pool.fetchval(
+        "SELECT gap_minutes FROM clustering.session_settings WHERE tenant_id = $1", subject.tenant_id
+    )
 
 
 ASSET_COLUMNS = (

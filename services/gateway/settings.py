@@ -14,6 +14,11 @@ class GatewaySettings(CommonSettings):
     # an upload answers once the pipeline has imported its files, or after this many seconds
     # (files still in the pipeline then are reported with "state": "processing")
     upload_wait_seconds: float = 15.0
+    # clustering's internal API (session splits, merges, the tenant's gap), ATELIER_CLUSTERING_URL
+    clustering_url: str = "http://127.0.0.1:8002"
+    # an open event stream (GET /api/v1/events) gets a comment this often, so proxies keep it open
+    # and the page notices a dead connection
+    live_heartbeat_seconds: float = 15.0
     # zip archives in an upload: expanded one entry at a time, each read under these caps.
     # An entry may be as large as a big PNG/TIFF-sized image; anything larger is not an image we import.
     zip_max_entry_bytes: int = 100 * 1024 * 1024

@@ -2,6 +2,8 @@
 const $ = (id) => document.getElementById(id);
 const GROUPS = [["today", "Today"], ["this_week", "This week"], ["earlier", "Earlier"]];
 let openSession = null;
+let sessionList = [];  // the last list shown, newest first: where the merge buttons find neighbours
+let live = null;  // the EventSource pushing session changes
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -11,6 +13,7 @@ async function api(path, options = {}) {
 }
 
 function showSignIn() {
+  stopLive();
   $("signin").hidden = false; $("library").hidden = true; $("logout").hidden = true; $("who").textContent = "";
 }
 
@@ -18,7 +21,31 @@ async function showLibrary() {
   const me = await api("/api/v1/me");
   $("who").textContent = `signed in as ${me.tenant}`;
   $("signin").hidden = true; $("library").hidden = false; $("logout").hidden = false;
-  await refresh();
+  startLive();
+  await Promise.all([refresh(), loadGap()]);
+}
+
+// Live updates: the server pushes session changes; redraw what they touch, a little later so a
+// burst of events (an import of many files) costs one redraw.
+let redrawTimer = null;
+function startLive() {
+  if (live) return;
+  live = new EventSource("/api/v1/events");
+  const onChange = (message) => {
+    const data = message.data ? JSON.parse(message.data) : {};
+    const p = data.payload || {};
+    if (openSession && p.from_session_id === openSession) openSession = p.into_session_id;  // merged away
+    clearTimeout(redrawTimer);
+    redrawTimer = setTimeout(() => redraw().catch(() => {}), 250);
+  };
+  for (const type of ["session.updated", "session.merged", "resync"]) live.addEventListener(type, onChange);
+}
+
+function stopLive() { if (live) { live.close(); live = null; } }
+
+async function redraw() {
+  if ($("library").hidden) return;
+  if (openSession) await showSession(openSession); else await refresh();
 }
 
 function when(session) {
@@ -48,6 +75,7 @@ function card(session) {
 async function refresh() {
   if (openSession) return;
   const sessions = await api("/api/v1/sessions");
+  sessionList = sessions;
   $("no-sessions").hidden = sessions.length > 0;
   const groups = $("groups"); groups.replaceChildren();
   for (const [key, title] of GROUPS) {
@@ -65,8 +93,11 @@ async function showSession(id) {
   const s = await api(`/api/v1/sessions/${id}`);
   $("sessions").hidden = true; $("session-detail").hidden = false;
   $("session-title").textContent = `${when(s)} · ${s.asset_count} image${s.asset_count === 1 ? "" : "s"}`;
+  if (!sessionList.length) sessionList = await api("/api/v1/sessions");
+  showMergeButtons(s);
+  $("edit-status").textContent = "";
   const list = $("session-assets"); list.replaceChildren();
-  for (const a of s.assets) {
+  for (const [index, a] of s.assets.entries()) {
     const el = document.createElement("figure"); el.className = "asset";
     const img = document.createElement("img"); img.src = a.thumbnail_url; img.alt = a.filename;
     const cap = document.createElement("figcaption");
@@ -76,13 +107,80 @@ async function showSession(id) {
     const prompt = document.createElement("div"); prompt.className = "prompt"; prompt.textContent = a.prompt || "";
     cap.append(name, prompt);
     el.append(img, cap);
+    if (index > 0 && s.precision !== "day") {
+      const split = document.createElement("button"); split.className = "split"; split.textContent = "Split here";
+      split.title = "Start a new session at this image";
+      split.addEventListener("click", () => splitAt(s.id, a.asset_id));
+      el.append(split);
+    }
     list.append(el);
   }
 }
 
-$("back").addEventListener("click", async () => {
+// Merge buttons for the timed sessions just before and after this one (day-precision sessions
+// stand apart and cannot be merged by hand).
+function showMergeButtons(session) {
+  openSession = session.id;
+  const timed = sessionList.filter((x) => x.precision !== "day").sort((x, y) => x.start.localeCompare(y.start));
+  const at = timed.findIndex((x) => x.id === session.id);
+  const previous = at > 0 ? timed[at - 1] : null, next = at >= 0 && at + 1 < timed.length ? timed[at + 1] : null;
+  for (const [id, other] of [["merge-previous", previous], ["merge-next", next]]) {
+    $(id).hidden = !other || session.precision === "day";
+    $(id).onclick = other ? () => mergeWith(session.id, other.id) : null;
+  }
+}
+
+async function splitAt(sessionId, assetId) {
+  try {
+    await api(`/api/v1/sessions/${sessionId}/split`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ asset_id: assetId }),
+    });
+  } catch (error) { $("edit-status").textContent = `Could not split: ${error.message}`; return; }
+  await backToList();  // both halves are in the list now
+}
+
+async function mergeWith(sessionId, otherId) {
+  let result;
+  try {
+    result = await api("/api/v1/sessions/merge", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session_ids: [sessionId, otherId] }),
+    });
+  } catch (error) { $("edit-status").textContent = `Could not merge: ${error.message}`; return; }
+  sessionList = await api("/api/v1/sessions");
+  await showSession(result.sessions[0].id);
+}
+
+async function backToList() {
   openSession = null; $("session-detail").hidden = true; $("sessions").hidden = false; await refresh();
+}
+
+// The session gap: minutes, or empty for the automatic rule.
+async function loadGap() {
+  const settings = await api("/api/v1/settings/sessions");
+  $("gap-minutes").value = settings.gap_minutes ?? "";
+}
+
+async function saveGap(minutes) {
+  $("gap-status").textContent = "re-grouping…";
+  try {
+    const result = await api("/api/v1/settings/sessions", {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ gap_minutes: minutes }),
+    });
+    $("gap-minutes").value = result.gap_minutes ?? "";
+    $("gap-status").textContent = result.gap_minutes ? `new session after ${result.gap_minutes} min` : "automatic";
+  } catch (error) { $("gap-status").textContent = `not saved: ${error.message}`; return; }
+  await refresh();
+}
+
+$("gap-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = $("gap-minutes").value.trim();
+  saveGap(value === "" ? null : Number(value));
 });
+$("gap-automatic").addEventListener("click", () => saveGap(null));
+
+$("back").addEventListener("click", backToList);
 
 $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -96,7 +194,9 @@ $("signin-form").addEventListener("submit", async (event) => {
   await showLibrary();
 });
 
-$("logout").addEventListener("click", async () => { await fetch("/api/v1/logout", { method: "POST" }); showSignIn(); });
+$("logout").addEventListener("click", async () => {
+  stopLive(); await fetch("/api/v1/logout", { method: "POST" }); showSignIn();
+});
 
 async function upload(files) {
   if (!files.length) return;
@@ -116,5 +216,6 @@ $("files").addEventListener("change", (e) => upload([...e.target.files]));
 $("drop").addEventListener("dragover", (e) => e.preventDefault());
 $("drop").addEventListener("drop", (e) => { e.preventDefault(); upload([...e.dataTransfer.files]); });
 
-setInterval(() => { if (!$("library").hidden) refresh().catch(() => {}); }, 3000);
+// a slow poll as well, in case the event stream is down (its reconnects are automatic)
+setInterval(() => { if (!$("library").hidden) refresh().catch(() => {}); }, 15000);
 api("/api/v1/me").then(showLibrary).catch(showSignIn);

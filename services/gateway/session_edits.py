@@ -1,0 +1,115 @@
+"""A person's edits to their sessions, the public half: split, merge, and the session gap.
+
+Clustering owns sessions, so the gateway authenticates the user and asks clustering's internal
+API (`ATELIER_CLUSTERING_URL`) on the tenant's behalf. Clustering's refusals (no such session or
+asset for this tenant: 404; not neighbours, nothing to split: 409) come back with their reason.
+Each answer carries the resulting session cards, read back through clustering's `session_cards`
+view once clustering has committed, so the page can redraw without another round trip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from services.gateway import repository
+from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.endpoints import _session_json, _zone
+
+router = APIRouter(prefix="/api/v1", tags=["session edits"])
+Subject = Annotated[AuthSubject, Depends(authenticate)]
+
+# clustering answers these itself with a reason the user should see
+PASSED_THROUGH = {400, 404, 409, 422}
+# the gap a tenant may choose, in minutes (clustering checks the same bounds)
+MIN_GAP_MINUTES, MAX_GAP_MINUTES = 1, 1440
+
+
+class SplitRequest(BaseModel):
+    asset_id: uuid.UUID  # the first asset of the new, later session
+
+
+class MergeRequest(BaseModel):
+    session_ids: Annotated[list[uuid.UUID], Field(min_length=2, max_length=2)]  # two neighbours
+
+
+class SessionSettings(BaseModel):
+    # minutes of pause that start a new session; null = automatic (the default adaptive rule)
+    gap_minutes: Annotated[int, Field(ge=MIN_GAP_MINUTES, le=MAX_GAP_MINUTES)] | None
+
+
+async def _clustering(
+    request: Request, subject: AuthSubject, method: str, path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Call clustering's internal API for the subject's tenant; its refusals become ours."""
+    base_url = request.app.state.runtime.settings.clustering_url
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+            response = await client.request(
+                method, f"/internal/v1/tenants/{subject.tenant_id}{path}", json=body
+            )
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, f"the clustering service is unreachable: {type(exc).__name__}") from None
+    if response.status_code in PASSED_THROUGH:
+        raise HTTPException(response.status_code, response.json().get("detail", "refused by clustering"))
+    if response.is_error:
+        raise HTTPException(502, f"the clustering service answered {response.status_code}")
+    return response.json()
+
+
+async def _cards(request: Request, subject: AuthSubject, session_ids: list[str]) -> list[dict[str, Any]]:
+    rows = await repository.sessions_by_id(
+        request.app.state.runtime.pool, subject, [uuid.UUID(s) for s in session_ids]
+    )
+    now, zone = datetime.now(UTC), _zone(subject.time_zone)
+    return [_session_json(r, now, zone) for r in rows]
+
+
+@router.post("/sessions/{session_id}/split")
+async def split_session(
+    session_id: uuid.UUID, body: SplitRequest, request: Request, subject: Subject
+) -> dict[str, Any]:
+    """Cut the session before `asset_id`; returns the two sessions, earlier first (the larger part keeps
+    the id). The cut stays: an asset imported later between the two joins the earlier one."""
+    result = await _clustering(
+        request, subject, "POST", f"/sessions/{session_id}/split", {"asset_id": str(body.asset_id)}
+    )
+    return {"sessions": await _cards(request, subject, result["session_ids"])}
+
+
+@router.post("/sessions/merge")
+async def merge_sessions(body: MergeRequest, request: Request, subject: Subject) -> dict[str, Any]:
+    """Join two neighbouring sessions for good; returns the survivor (the one that had more assets keeps
+    its id) and the id that now redirects to it (`GET /sessions/{that id}` answers with the survivor)."""
+    result = await _clustering(
+        request, subject, "POST", "/sessions/merge", {"session_ids": [str(s) for s in body.session_ids]}
+    )
+    return {
+        "sessions": await _cards(request, subject, result["session_ids"]),
+        "merged_from": result["merged_session_ids"],
+    }
+
+
+@router.get("/settings/sessions")
+async def get_session_settings(request: Request, subject: Subject) -> dict[str, Any]:
+    gap = await repository.session_gap_minutes(request.app.state.runtime.pool, subject)
+    return {"gap_minutes": gap}
+
+
+@router.put("/settings/sessions")
+async def put_session_settings(body: SessionSettings, request: Request, subject: Subject) -> dict[str, Any]:
+    """Set the pause (minutes) that starts a new session, or null for automatic; re-segments the tenant's
+    sessions now (hand splits and merges stay). Returns the setting and the newest sessions."""
+    result = await _clustering(request, subject, "PUT", "/rules", {"gap_minutes": body.gap_minutes})
+    rows = await repository.sessions(request.app.state.runtime.pool, subject, limit=100)
+    now, zone = datetime.now(UTC), _zone(subject.time_zone)
+    return {
+        "gap_minutes": result["gap_minutes"],
+        "rule": result["rule"],
+        "sessions": [_session_json(r, now, zone) for r in rows],
+    }
