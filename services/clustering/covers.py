@@ -48,10 +48,21 @@ def choose_cover(candidates: list[CoverCandidate], size: int = COVER_SIZE) -> li
     pool = sorted(candidates, key=lambda c: (c.generated_at, c.asset_id))
     if len(pool) <= size:
         return [c.asset_id for c in pool]
+    # each candidate's words and colour once, not once per comparison (same result as `distance`)
+    features = [(_words(c.prompt), _rgb(c.color)) for c in pool]
     picked = {0}
-    nearest = [distance(c, pool[0]) for c in pool]
+    nearest = [_feature_distance(f, features[0]) for f in features]
     while len(picked) < size:
         best = max((i for i in range(len(pool)) if i not in picked), key=lambda i: (nearest[i], -i))
         picked.add(best)
-        nearest = [min(nearest[i], distance(c, pool[best])) for i, c in enumerate(pool)]
+        chosen = features[best]
+        nearest = [min(nearest[i], _feature_distance(f, chosen)) for i, f in enumerate(features)]
     return [pool[i].asset_id for i in sorted(picked)]
+
+
+def _feature_distance(a: tuple[frozenset[str], tuple[int, int, int] | None],
+                      b: tuple[frozenset[str], tuple[int, int, int] | None]) -> float:
+    (wa, ca), (wb, cb) = a, b
+    prompt_d = 1 - len(wa & wb) / len(wa | wb) if (wa or wb) else 0.0
+    color_d = (sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True)) ** 0.5) / 441.7 if ca and cb else 0.0
+    return prompt_d + color_d

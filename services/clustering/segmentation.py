@@ -168,6 +168,8 @@ class _EditIndex:
         return right in self.cuts
 
     def join_around(self, left: Key, right: Key) -> tuple[Key, Key] | None:
+        if not self.joins:  # the common case, asked for every gap the rule decides
+            return None
         i = self.joins.bisect_right((left, (datetime.max.replace(tzinfo=UTC), "\uffff")))
         if i == 0:
             return None
@@ -192,8 +194,34 @@ def _is_boundary(
     counter[0] += 1
     lo = max(1, index - rule.reach)
     hi = min(len(keys) - 1, index + rule.reach)
-    gaps = [(keys[j][0] - keys[j - 1][0]).total_seconds() for j in range(lo, hi + 1)]
-    return rule.is_boundary(gaps, index - lo)
+    return rule.is_boundary(_Gaps(keys, lo, hi + 1), index - lo)
+
+
+class _Gaps(Sequence[float]):
+    """Gaps lo..hi-1 of `keys` in seconds, computed when read: a rule that answers from the gap
+    itself (under its floor, over its ceiling: most gaps) never pays for the 2·reach neighbours.
+    Found by bench/bench_pipeline.py, where building every neighbour list eagerly was most of
+    clustering's time per event."""
+
+    __slots__ = ("_hi", "_keys", "_lo")
+
+    def __init__(self, keys: Sequence[Key], lo: int, hi: int) -> None:
+        self._keys, self._lo, self._hi = keys, lo, hi
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        keys, lo = self._keys, self._lo
+        if isinstance(i, slice):
+            return [(keys[j][0] - keys[j - 1][0]).total_seconds() for j in range(lo, self._hi)[i]]
+        n = self._hi - lo
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        j = lo + i
+        return (keys[j][0] - keys[j - 1][0]).total_seconds()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""From `asset.imported` to a stored session, over the real broker and database.
+
+Set-up: `LocalInfra` (free ports, in-memory Tansu, a fresh database); the clustering runtime
+(`services.clustering.app.build()`) runs in this process with session timeout 2000 ms /
+heartbeat 500 ms; an aiokafka producer publishes `asset.imported` events for a few tenants
+whose generation times come in bursts (4-40 images 6-40 s apart) with pauses (2 min - 3 h)
+between them, each tenant's events in its own time order, the tenants interleaved.
+A warm-up event is placed first so the consumer has joined its group before the clock starts.
+
+1. Throughput (`pipeline.imported_to_session.events_per_s`): N events are published as fast as
+   the producer goes; the clock runs from the first send until
+   `SELECT count(*) FROM clustering.members WHERE session_id IS NOT NULL` counts all N (polled
+   every 50 ms). Baseline in the same run: `copy_records_to_table` of N rows of the same shape
+   into a scratch copy of `clustering.members` (same primary key and indexes) -> rows/s.
+
+2. Latency (`pipeline.imported_to_session.p99_ms_at_500_per_s`, baseline p50): fresh tenants,
+   events published at a steady 500/s for ~20 s. Each event gets its own correlation id and a
+   per-tenant sequence number; a plain consumer (no group, all partitions, from the end) reads
+   `session.updated` / `session.merged` and notes when each arrives. Clustering handles one
+   tenant's events in partition order and stamps the events of a batch with the correlation id of
+   that tenant's *last* event in the batch; the batch's members, sessions and outbox rows commit
+   in one transaction. So seeing a session event whose correlation id has sequence k for tenant T
+   proves every event of T up to k has its session stored and announced. An event's latency is
+   the time from its send to the first session event of its tenant with sequence >= its own: the
+   moment a client listening to `session.updated` (the gateway) could show it. Publish and
+   observe times are taken on one monotonic clock in this process. Events never covered count
+   as lost and are reported.
+
+Everything (producer, clustering, observer) shares this process and the machine's 2 cores with
+Tansu and PostgreSQL: absolute numbers move with load, the ratios less so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fixtures import environ, percentile, wait_until  # noqa: E402
+
+N_EVENTS = 20_000
+N_TENANTS = 5
+RATE = 500
+LATENCY_SECONDS = int(os.environ.get("BENCH_PIPELINE_LATENCY_SECONDS", "20"))
+LATENCY_TENANTS = 4
+
+
+def tenant_times(rng: random.Random, n: int, start: datetime) -> list[datetime]:
+    """n generation times in bursts with pauses, like someone at a generator."""
+    times: list[datetime] = []
+    t = start
+    while len(times) < n:
+        for _ in range(rng.randrange(4, 41)):
+            t += timedelta(seconds=rng.uniform(6, 40))
+            times.append(t)
+        t += timedelta(seconds=rng.uniform(120, 3 * 3600))
+    return times[:n]
+
+
+def make_events(rng: random.Random, tenants: list[uuid.UUID], n: int, start: datetime
+                ) -> list[tuple[uuid.UUID, int, uuid.UUID, uuid.UUID, bytes]]:
+    """(tenant, seq, correlation_id, asset_id, body), tenants interleaved, each in time order."""
+    from libs.common.events import AssetImported, Event
+
+    per = [n // len(tenants) + (1 if i < n % len(tenants) else 0) for i in range(len(tenants))]
+    queues = {t: tenant_times(rng, k, start) for t, k in zip(tenants, per, strict=True)}
+    seqs = dict.fromkeys(tenants, 0)
+    out = []
+    live = list(tenants)
+    while live:
+        tenant = rng.choice(live)
+        when = queues[tenant][seqs[tenant]]
+        seqs[tenant] += 1
+        if seqs[tenant] == len(queues[tenant]):
+            live.remove(tenant)
+        asset_id, correlation = uuid.uuid4(), uuid.uuid4()
+        event = Event.of(
+            AssetImported(asset_id=asset_id, sha256=f"{asset_id.int:064x}"[:64], filename=f"{asset_id.hex[:8]}.png",
+                          tool="a1111", prompt=rng.choice(("a lighthouse at dusk", "an astronaut", "a cosy room")),
+                          model="sdxl", width=1024, height=1024, generated_at=when, timestamp_source="embedded",
+                          timestamp_precision="second", thumbnail_key=f"{tenant}/{asset_id}/card.webp",
+                          dominant_color="#{:06x}".format(rng.randrange(2**24))),
+            tenant_id=tenant, correlation_id=correlation,
+        )  # fmt: skip
+        out.append((tenant, seqs[tenant], correlation, asset_id, event.to_bytes()))
+    return out
+
+
+async def placed_count(pool) -> int:  # type: ignore[no-untyped-def]
+    return await pool.fetchval("SELECT count(*) FROM clustering.members WHERE session_id IS NOT NULL")
+
+
+async def copy_baseline(pool, n: int, rng: random.Random) -> float:  # type: ignore[no-untyped-def]
+    tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    rows = [
+        (uuid.uuid4(), tenants[i % N_TENANTS], uuid.uuid4(), start + timedelta(seconds=i), "second",
+         "a lighthouse at dusk", "#a0b0c0", f"t/{i}/card.webp")
+        for i in range(n)
+    ]
+    async with pool.acquire() as conn:
+        await conn.execute("DROP TABLE IF EXISTS public.bench_members_copy")
+        await conn.execute("CREATE TABLE public.bench_members_copy (LIKE clustering.members INCLUDING ALL)")
+        began = time.perf_counter()
+        await conn.copy_records_to_table(
+            "bench_members_copy", schema_name="public", records=rows,
+            columns=["asset_id", "tenant_id", "session_id", "generated_at", "precision", "prompt",
+                     "dominant_color", "thumbnail_key"],
+        )  # fmt: skip
+        elapsed = time.perf_counter() - began
+        await conn.execute("DROP TABLE public.bench_members_copy")
+    return n / elapsed
+
+
+async def observe(consumer, seen: list[tuple[float, uuid.UUID | None]]) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    while True:
+        batches = await consumer.getmany(timeout_ms=100)
+        now = time.monotonic()
+        for records in batches.values():
+            for record in records:
+                doc = json.loads(record.value)
+                corr = doc.get("correlation_id")
+                seen.append((now, uuid.UUID(corr) if corr else None))
+
+
+def latencies(sent: dict[uuid.UUID, tuple[uuid.UUID, int, float]],
+              seen: list[tuple[float, uuid.UUID | None]]) -> tuple[list[float], int]:
+    """Per event: first observation of its tenant with a sequence >= its own, minus its send time."""
+    by_tenant: dict[uuid.UUID, list[tuple[float, int]]] = {}
+    for at, corr in sorted(seen, key=lambda s: s[0]):
+        if corr in sent:
+            tenant, seq, _ = sent[corr]
+            by_tenant.setdefault(tenant, []).append((at, seq))
+    # running maximum of the sequence seen so far, per tenant, in time order
+    frontier: dict[uuid.UUID, tuple[list[int], list[float]]] = {}
+    for tenant, obs in by_tenant.items():
+        highest, seqs, times = 0, [], []
+        for at, seq in obs:
+            if seq > highest:
+                highest = seq
+                seqs.append(seq)
+                times.append(at)
+        frontier[tenant] = (seqs, times)
+    values, lost = [], 0
+    for tenant, seq, sent_at in sent.values():
+        seqs, times = frontier.get(tenant, ([], []))
+        i = bisect.bisect_left(seqs, seq)
+        if i == len(seqs):
+            lost += 1
+        else:
+            values.append(times[i] - sent_at)
+    return values, lost
+
+
+async def _run() -> list[dict]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from libs.common.events import Topics
+    from libs.stack.infra import LocalInfra
+    from services.clustering.app import build
+
+    rng = random.Random(2026)
+    # per-batch "Received/Processed" lines would cost more than some batches
+    for name in ("aiokafka", "faststream", "faststream.access.kafka"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, LocalInfra(Path(tmp)) as infra:
+        env = infra.env() | {"ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000", "ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+        with environ(env):
+            runtime = build()
+        await runtime.start()
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=2)
+        await producer.start()
+        try:
+            pool = runtime.pool
+            # warm-up: the consumer has joined its group and placed something before timing
+            warm = make_events(rng, [uuid.uuid4()], 1, datetime(2026, 1, 1, tzinfo=UTC))
+            for tenant, _, _, _, body in warm:
+                await producer.send_and_wait(Topics.ASSET_IMPORTED, body, key=str(tenant).encode())
+            await wait_until(lambda: placed_count(pool), 60, what="warm-up event placed")
+            base = await placed_count(pool)
+
+            # -- throughput ------------------------------------------------------------------
+            tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
+            events = make_events(rng, tenants, N_EVENTS, datetime(2026, 3, 1, tzinfo=UTC))
+            began = time.perf_counter()
+            futures = [await producer.send(Topics.ASSET_IMPORTED, body, key=str(tenant).encode())
+                       for tenant, _, _, _, body in events]
+            await asyncio.gather(*futures)
+            published = time.perf_counter() - began
+
+            async def all_placed() -> bool:
+                return await placed_count(pool) - base >= N_EVENTS
+
+            await wait_until(all_placed, 600, interval=0.05, what=f"{N_EVENTS} members placed")
+            elapsed = time.perf_counter() - began
+            ours = N_EVENTS / elapsed
+            copy_rate = await copy_baseline(pool, N_EVENTS, rng)
+            print(f"   throughput: {N_EVENTS} events in {elapsed:.2f} s (publishing took {published:.2f} s) "
+                  f"= {ours:,.0f}/s; COPY {copy_rate:,.0f} rows/s", flush=True)
+
+            # -- latency at a steady rate ------------------------------------------------------
+            observer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+            await observer.start()
+            parts = [TopicPartition(topic, p) for topic in (Topics.SESSION_UPDATED, Topics.SESSION_MERGED)
+                     for p in (observer.partitions_for_topic(topic) or await _partitions(observer, topic))]
+            observer.assign(parts)
+            await observer.seek_to_end(*parts)
+            for tp in parts:  # resolve the end offsets now, before anything new is published
+                await observer.position(tp)
+            seen: list[tuple[float, uuid.UUID | None]] = []
+            watcher = asyncio.create_task(observe(observer, seen))
+            try:
+                n = RATE * LATENCY_SECONDS
+                steady = make_events(rng, [uuid.uuid4() for _ in range(LATENCY_TENANTS)], n,
+                                     datetime(2026, 5, 1, tzinfo=UTC))
+                sent: dict[uuid.UUID, tuple[uuid.UUID, int, float]] = {}
+                pending = []
+                start = time.monotonic()
+                for i, (tenant, seq, corr, _, body) in enumerate(steady):
+                    due = start + i / RATE
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    sent[corr] = (tenant, seq, time.monotonic())
+                    pending.append(await producer.send(Topics.ASSET_IMPORTED, body, key=str(tenant).encode()))
+                await asyncio.gather(*pending)
+                send_span = time.monotonic() - start
+
+                async def all_seen() -> bool:
+                    return not latencies(sent, seen)[1]
+
+                try:
+                    await wait_until(all_seen, 60, interval=0.1, what="session events for every event")
+                except TimeoutError:
+                    pass
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+                await observer.stop()
+            values, lost = latencies(sent, seen)
+            p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+            print(f"   latency: {n} events in {send_span:.1f} s ({n / send_span:.0f}/s): p50 {p50:.0f} ms, "
+                  f"p99 {p99:.0f} ms, max {max(values) * 1000:.0f} ms, lost {lost}", flush=True)
+        finally:
+            await producer.stop()
+            await runtime.stop()
+
+    return [
+        {"name": "pipeline.imported_to_session.events_per_s", "value": ours, "unit": "events/s",
+         "baseline": "PostgreSQL COPY rows/s", "baseline_value": copy_rate, "ratio": ours / copy_rate},
+        {"name": "pipeline.imported_to_session.p99_ms_at_500_per_s", "value": p99, "unit": "ms",
+         "baseline": "p50 at 500 events/s", "baseline_value": p50, "ratio": p99 / p50 if p50 else None},
+    ]  # fmt: skip
+
+
+async def _partitions(consumer, topic: str) -> set[int]:  # type: ignore[no-untyped-def]
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - the public call is sync and may be empty
+    return consumer.partitions_for_topic(topic) or set()
+
+
+def run() -> list[dict]:
+    return asyncio.run(_run())
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
