@@ -32,5 +32,7 @@ class CommonSettings(BaseSettings):
     s3_bucket_thumbnails: str = "atelier-thumbnails"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # shared by our services for /internal/v1 calls (see libs/common/internal.py); unset on one machine
+    internal_token: str | None = None
     log_level: str = "INFO"
     log_json: bool = False

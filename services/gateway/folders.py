@@ -14,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 
+from libs.common.internal import internal_headers
 from services.gateway.auth import AuthSubject, authenticate
 
 router = APIRouter(prefix="/api/v1/folders", tags=["connected folders"])
@@ -28,9 +29,10 @@ class FolderRequest(BaseModel):
 
 
 async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    base_url = request.app.state.runtime.settings.ingest_url
+    settings = request.app.state.runtime.settings
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        async with httpx.AsyncClient(base_url=settings.ingest_url, timeout=10.0,
+                                     headers=internal_headers(settings)) as client:
             response = await client.request(method, f"/internal/v1/folders{path}", **kwargs)
     except httpx.HTTPError as exc:
         raise HTTPException(503, f"the ingest service is unreachable: {type(exc).__name__}") from None

@@ -2,7 +2,7 @@
 
 Ingest owns the folders, so registering one is a call to ingest, not a write into its schema.
 The gateway calls this after authenticating the user and passes the tenant; nothing here
-authenticates, so this port must not be reachable from outside (it binds to 127.0.0.1 by default).
+authenticates users: only our services may call it (libs/common/internal.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel
 
+from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
 from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import FolderRefused, resolve_folder
@@ -39,7 +40,8 @@ def folder_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 def internal_folders_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter:
-    router = APIRouter(prefix="/internal/v1/folders", include_in_schema=False)
+    router = APIRouter(prefix="/internal/v1/folders", include_in_schema=False,
+                       dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
 
     @router.post("", status_code=201)
     async def register_folder(body: FolderRegistration) -> dict[str, Any]:
