@@ -181,6 +181,7 @@ def test_secret_is_a_template() -> None:
         "ATELIER_DATABASE_URL",
         "ATELIER_S3_ACCESS_KEY",
         "ATELIER_S3_SECRET_KEY",
+        "ATELIER_INTERNAL_TOKEN",
     }
     for key, value in secret["stringData"].items():
         assert PLACEHOLDER.match(value), f"{key} holds a value, not a placeholder"
