@@ -47,7 +47,8 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
         else:
             print(f"demo account: tenant '{DEMO_TENANT}', API token {token}", flush=True)
 
-    runtime.on_start(create_demo_tenant)
+    if settings.demo_tenant:
+        runtime.on_start(create_demo_tenant)
 
     # session changes pushed to open pages (GET /api/v1/events)
     live_feed = LiveFeed(settings)
