@@ -227,6 +227,7 @@ class GeneratedTimeline(LabelledTimeline):
     prompts: list[datetime]  # one entry per prompt, to measure prompts (not images) per session
     pauses_s: list[float]  # within-session pauses between prompts, including interruptions
     breaks_s: list[float]  # between-session breaks
+    tempo_s: float = 0.0  # the user's median pause between prompts (for the oracle bound only)
 
 
 def generate_user(
@@ -264,7 +265,7 @@ def generate_user(
             at = at.replace(microsecond=0)
             prompts.append(at)
             b.add(at, rng.choices(sizes, weights)[0])
-    return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks)
+    return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks, tempo)
 
 
 def generated(

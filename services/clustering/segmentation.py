@@ -131,11 +131,53 @@ class AdaptiveGap:
         )
 
 
-# Chosen on training seed 0 of bench/session_timelines.py; scored on held-out seeds and on the
-# hand-written scenarios in bench/session-quality.md. Re-tune there, not here.
-DEFAULT_RULE: SessionRule = AdaptiveGap(
-    k=3.5, window=20, floor_minutes=10, ceiling_minutes=25, offset_seconds=30, centre="mean"
-)
+@dataclass(frozen=True, slots=True)
+class TempoGap:
+    """A per-tenant scale: a gap cuts when it is long both absolutely and for this user's tempo.
+
+    The user's *tempo* is the median spacing between prompts among the 2·window+1 gaps
+    centred on gap i (fewer at the ends), ignoring gaps under `batch_seconds` (the images of
+    one batch share a second and say nothing about how fast the user works). Gap i is a
+    boundary when it is at least `floor_minutes` and at least `factor` times that tempo, or
+    whenever it reaches `ceiling_minutes`. A fast user (a turbo model, seconds per image)
+    is cut at the floor; a slow one (minutes per image) only where the pause is long for
+    them, so their ordinary long pauses stay inside the session. The statistic is local, so
+    the work per insert stays bounded and the incremental result equals the batch exactly.
+    """
+
+    factor: float
+    window: int
+    floor_minutes: float
+    ceiling_minutes: float
+    batch_seconds: float = 1.0
+
+    @property
+    def reach(self) -> int:
+        return self.window
+
+    def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
+        gap = gaps[index]
+        if gap < self.floor_minutes * 60:
+            return False
+        if gap >= self.ceiling_minutes * 60:
+            return True
+        lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
+        spacing = [g for g in gaps[lo:hi] if g >= self.batch_seconds] or [gap]
+        return gap >= self.factor * statistics.median(spacing)
+
+    def describe(self) -> str:
+        return (
+            f"tempo gap ({self.factor:g}× the median prompt spacing over ±{self.window} gaps, "
+            f"never under {self.floor_minutes:g} min, always from {self.ceiling_minutes:g} min)"
+        )
+
+
+# Chosen by `bench/bench_session_quality.py --tune` on training seed 0 of bench/session_timelines.py
+# (fixed gaps, bounded PhotoTOC and this rule compete); scored on held-out seeds and on the
+# hand-written scenarios in bench/session-quality.md. Re-tune there, not here. On held-out data
+# it beats every fixed gap on F1 + ARI and on F1, but not the best fixed gap on ARI: the report
+# shows why the generator (which follows the published figures) leaves little for any rule.
+DEFAULT_RULE: SessionRule = TempoGap(factor=10, window=40, floor_minutes=22, ceiling_minutes=90)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from services.clustering.segmentation import (
     SessionMerged,
     SessionRule,
     SessionUpserted,
+    TempoGap,
     Timeline,
     segment,
 )
@@ -31,6 +32,8 @@ RULES: list[SessionRule] = [
     FixedGap(30),
     FixedGap(5),
     AdaptiveGap(k=0.5, window=2, floor_minutes=2, ceiling_minutes=90),
+    TempoGap(factor=3, window=2, floor_minutes=1, ceiling_minutes=120),
+    TempoGap(factor=20, window=3, floor_minutes=0, ceiling_minutes=60, batch_seconds=30),
     DEFAULT_RULE,
 ]
 
@@ -320,3 +323,23 @@ def test_merging_sessions_that_are_not_neighbours_is_refused() -> None:
         t.insert(Moment(name, at(minute)))
     with pytest.raises(ValueError, match="neighbours"):
         t.merge(t.session_of("a"), t.session_of("c"))
+
+
+def test_the_tempo_rule_scales_with_the_users_own_rhythm() -> None:
+    """The same 25-min pause cuts a fast user's work but not a slow user's."""
+    rule = TempoGap(factor=10, window=10, floor_minutes=20, ceiling_minutes=90)
+    fast = [Moment(f"f{i}", at(i * 0.25)) for i in range(30)]  # a prompt every 15 s
+    fast += [Moment(f"g{i}", at(7.25 + 25 + i * 0.25)) for i in range(30)]
+    slow = [Moment(f"s{i}", at(i * 3)) for i in range(15)]  # a prompt every 3 min
+    slow += [Moment(f"t{i}", at(42 + 25 + i * 3)) for i in range(15)]
+    assert len(segment(fast, rule)) == 2
+    assert len(segment(slow, rule)) == 1
+    assert len(segment([*slow, Moment("later", at(400))], rule)) == 2  # the ceiling always cuts
+
+
+def test_the_tempo_rule_ignores_same_second_batches() -> None:
+    """Four images per prompt at the same second do not make the user look four times faster."""
+    rule = TempoGap(factor=10, window=10, floor_minutes=20, ceiling_minutes=90)
+    moments = [Moment(f"a{i}-{k}", at(i * 3)) for i in range(15) for k in range(4)]
+    moments += [Moment(f"b{i}-{k}", at(67 + i * 3)) for i in range(15) for k in range(4)]
+    assert len(segment(moments, rule)) == 1
