@@ -201,6 +201,15 @@ class CreativeRhythm:
     * Tempo differs between users because tools do: a turbo model answers in seconds, Flux on
       a consumer GPU in minutes. Median pause per user: log-normal, median 50 s, σ 0.8 (5-95 %:
       13 s to 3 min). This spread is our assumption, not a published figure; say so.
+    * What differs between users, and what does not. Only the tempo does. We looked for a
+      published per-user distribution of pauses or breaks in text-to-image logs (Xie et al.
+      2023 report pooled session sizes per dataset, not per-user ones; Don-Yehiya et al. 2023
+      report topic switching, not timing) and found none; Halfaker et al. (WWW 2015) find the
+      between-session mode of inter-activity times regular across users and domains. So
+      interruptions, quick returns and long breaks keep the same distribution for every user,
+      and the generator was *not* changed when the default became a per-tenant rule: giving
+      each user a private break scale would have been a number picked to suit that rule.
+      `tempo_s` is recorded only so the report can bound what knowing it is worth.
     * Breaks between sessions: a mixture of quick returns (30 %, median 25 min) and long
       breaks (median 5 h, σ 1.2), so the short breaks overlap the long pauses inside sessions.
     """
