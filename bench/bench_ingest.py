@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures import (  # noqa: E402
+from fixtures import (
     balanced_tenants,
     environ,
     generate_images,

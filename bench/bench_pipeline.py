@@ -8,7 +8,9 @@ between them, each tenant's events in its own time order, the tenants interleave
 A warm-up event is placed first so the consumer has joined its group before the clock starts.
 
 1. Throughput (`pipeline.imported_to_session.events_per_s`): N events are published as fast as
-   the producer goes; the clock runs from the first send until
+   an aiokafka producer in a child process goes (pre-encoded, so only publishing is timed; a
+   separate process, as ingest workers are, so it does not share clustering's event loop); the
+   clock runs from the moment the child is told to send until
    `SELECT count(*) FROM clustering.members WHERE session_id IS NOT NULL` counts all N (polled
    every 50 ms). Baseline in the same run: `copy_records_to_table` of N rows of the same shape
    into a scratch copy of `clustering.members` (same primary key and indexes) -> rows/s.
@@ -26,8 +28,10 @@ A warm-up event is placed first so the consumer has joined its group before the 
    observe times are taken on one monotonic clock in this process. Events never covered count
    as lost and are reported.
 
-Everything (producer, clustering, observer) shares this process and the machine's 2 cores with
-Tansu and PostgreSQL: absolute numbers move with load, the ratios less so.
+In the latency phase the paced producer, clustering and the observer share this process; all of
+it shares the machine's 2 cores with Tansu and PostgreSQL (and whatever else runs): absolute
+numbers move with load, the ratios less so. The time clustering spent inside its batch handler
+during the throughput run is printed from its own histogram, for diagnosis.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures import environ, percentile, wait_until  # noqa: E402
+from fixtures import environ, percentile, wait_until
 
 N_EVENTS = 20_000
 N_TENANTS = 5
@@ -90,7 +94,7 @@ def make_events(rng: random.Random, tenants: list[uuid.UUID], n: int, start: dat
                           tool="a1111", prompt=rng.choice(("a lighthouse at dusk", "an astronaut", "a cosy room")),
                           model="sdxl", width=1024, height=1024, generated_at=when, timestamp_source="embedded",
                           timestamp_precision="second", thumbnail_key=f"{tenant}/{asset_id}/card.webp",
-                          dominant_color="#{:06x}".format(rng.randrange(2**24))),
+                          dominant_color=f"#{rng.randrange(2**24):06x}"),
             tenant_id=tenant, correlation_id=correlation,
         )  # fmt: skip
         out.append((tenant, seqs[tenant], correlation, asset_id, event.to_bytes()))
@@ -195,17 +199,22 @@ async def _run() -> list[dict]:
             # -- throughput ------------------------------------------------------------------
             tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
             events = make_events(rng, tenants, N_EVENTS, datetime(2026, 3, 1, tzinfo=UTC))
+            # published from another process, as ingest workers would: the producer's CPU does not
+            # share clustering's event loop (it still shares the machine's 2 cores)
+            feeder = await _Feeder.start(infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp)
             began = time.perf_counter()
-            futures = [await producer.send(Topics.ASSET_IMPORTED, body, key=str(tenant).encode())
-                       for tenant, _, _, _, body in events]
-            await asyncio.gather(*futures)
-            published = time.perf_counter() - began
+            published = await feeder.go()
 
             async def all_placed() -> bool:
                 return await placed_count(pool) - base >= N_EVENTS
 
+            batch_before = _batch_stats()
             await wait_until(all_placed, 600, interval=0.05, what=f"{N_EVENTS} members placed")
             elapsed = time.perf_counter() - began
+            batch_after = _batch_stats()
+            batches = batch_after[1] - batch_before[1]
+            print(f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
+                  f"inside handle_batch", flush=True)
             ours = N_EVENTS / elapsed
             copy_rate = await copy_baseline(pool, N_EVENTS, rng)
             print(f"   throughput: {N_EVENTS} events in {elapsed:.2f} s (publishing took {published:.2f} s) "
@@ -266,8 +275,77 @@ async def _run() -> list[dict]:
     ]  # fmt: skip
 
 
+FEEDER = """
+import asyncio, pickle, sys, time
+from aiokafka import AIOKafkaProducer
+
+async def main():
+    bootstrap, path = sys.argv[1], sys.argv[2]
+    with open(path, "rb") as f:
+        events = pickle.load(f)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    began = time.perf_counter()
+    futures = [await producer.send("asset.imported", body, key=key) for key, body in events]
+    await asyncio.gather(*futures)
+    print(f"{time.perf_counter() - began:.3f}", flush=True)
+    await producer.stop()
+
+asyncio.run(main())
+"""
+
+
+class _Feeder:
+    """A child process that publishes pre-encoded events when told to; answers how long it took."""
+
+    def __init__(self, proc) -> None:  # type: ignore[no-untyped-def]
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, bootstrap: str, events: list[tuple[uuid.UUID, bytes]], tmp: str) -> _Feeder:
+        import pickle
+
+        path = Path(tmp) / "events.pickle"
+        path.write_bytes(pickle.dumps([(str(t).encode(), body) for t, body in events]))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", FEEDER, bootstrap, str(path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"event feeder did not start: {line!r}")
+        return cls(proc)
+
+    async def go(self) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+        seconds = float(await asyncio.wait_for(self.proc.stdout.readline(), 300))
+        await self.proc.wait()
+        return seconds
+
+
+def _batch_stats() -> tuple[float, float]:
+    """(seconds, batches) the clustering consumer spent in handle_batch so far (its own histogram)."""
+    from prometheus_client import REGISTRY
+
+    total = count = 0.0
+    for metric in REGISTRY.collect():
+        if metric.name == "atelier_consumer_batch_seconds":
+            for sample in metric.samples:
+                if sample.labels.get("group") == "clustering":
+                    if sample.name.endswith("_sum"):
+                        total += sample.value
+                    elif sample.name.endswith("_count"):
+                        count += sample.value
+    return total, count
+
+
 async def _partitions(consumer, topic: str) -> set[int]:  # type: ignore[no-untyped-def]
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - the public call is sync and may be empty
+    await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
 
 

@@ -45,7 +45,8 @@ def _picture(rng: random.Random, size: int) -> Image.Image:
     channels = []
     for _ in range(3):
         g = grad.rotate(rng.uniform(0, 360), resample=Image.Resampling.BILINEAR, expand=False, fillcolor=rng.randrange(256))
-        channels.append(g.point(lambda v, a=rng.uniform(0.4, 1.0), b=rng.randrange(90): int(v * a) + b))
+        scale, lift = rng.uniform(0.4, 1.0), rng.randrange(90)
+        channels.append(g.point([min(255, int(v * scale) + lift) for v in range(256)]))
     image = Image.merge("RGB", channels)
     draw = ImageDraw.Draw(image)
     for _ in range(rng.randrange(6, 14)):

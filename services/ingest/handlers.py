@@ -66,12 +66,28 @@ class UploadedHandler:
             known |= {(tenant_id, s) for s in await repository.known_assets(conn, tenant_id, shas)}  # type: ignore[arg-type]
         todo = [(d, u) for d, u in uploads if (d.tenant_id, u.sha256) not in known]
         ASSETS.labels("duplicate").inc(len(uploads) - len(todo))
-        blobs = await asyncio.gather(*(self._fetch(u) for _, u in todo))
+        # Overlap I/O with the CPU work: every original is fetched at once and each file is analysed
+        # as soon as its bytes are in; its thumbnails upload while the next file is analysed. The
+        # rows are written afterwards, in order, on this batch's connection.
+        fetches = [asyncio.ensure_future(self._fetch(u)) for _, u in todo]
+        outcomes: list[tuple[Delivery, ImportedAsset | Rejection, asyncio.Future[dict[str, str]] | None]] = []
+        try:
+            for (d, u), fetch in zip(todo, fetches, strict=True):
+                outcome = await self._import(u, await fetch)
+                upload = asyncio.ensure_future(self._put_thumbnails(d, outcome)) \
+                    if isinstance(outcome, ImportedAsset) else None  # fmt: skip
+                outcomes.append((d, outcome, upload))
+            keys = [await upload if upload else None for _, _, upload in outcomes]
+        except BaseException:
+            for task in [*fetches, *(upload for _, _, upload in outcomes if upload)]:
+                task.cancel()
+            raise
         events: list[Event] = []
-        for (d, u), data in zip(todo, blobs, strict=True):
-            outcome = await self._import(u, data)
+        for (d, outcome, _), thumbnail_keys in zip(outcomes, keys, strict=True):
+            u = outcome.uploaded
             if isinstance(outcome, ImportedAsset):
-                events += await self._store_asset(conn, d, outcome)
+                assert thumbnail_keys is not None
+                events += await self._store_asset(conn, d, outcome, thumbnail_keys)
             else:
                 if await repository.insert_quarantine(conn, d.tenant_id, outcome):
                     ASSETS.labels("quarantined").inc()
@@ -80,8 +96,8 @@ class UploadedHandler:
                                            tenant_id=d.tenant_id, correlation_id=d.event.correlation_id))
         await add_to_outbox(conn, repository.SCHEMA, events)
 
-    async def _store_asset(self, conn: asyncpg.Connection, d: Delivery, item: ImportedAsset) -> list[Event]:
-        u, r = item.uploaded, item.record
+    async def _put_thumbnails(self, d: Delivery, item: ImportedAsset) -> dict[str, str]:
+        u = item.uploaded
         started = time.perf_counter()
         keys = {rendition.size: thumbnail_key(d.tenant_id, u.asset_id, rendition.size) for rendition in item.image.renditions}
         await asyncio.gather(*(
@@ -89,6 +105,11 @@ class UploadedHandler:
             for rendition in item.image.renditions
         ))  # fmt: skip
         STAGE_SECONDS.labels("store_thumbnails").observe(time.perf_counter() - started)
+        return keys
+
+    async def _store_asset(self, conn: asyncpg.Connection, d: Delivery, item: ImportedAsset,
+                           keys: dict[str, str]) -> list[Event]:
+        u, r = item.uploaded, item.record
         if not await repository.insert_asset(conn, d.tenant_id, item, keys):
             ASSETS.labels("duplicate").inc()
             return []
