@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.common.events import Topics
+from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
 from services.clustering.endpoints import router as session_edits_router
 from services.clustering.handlers import ImportedHandler, TimelineCache
@@ -21,5 +22,6 @@ def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
                     max_records=settings.clustering_batch_size)
     runtime.app.state.runtime = runtime
     runtime.app.state.timeline_cache = cache
-    runtime.app.include_router(session_edits_router)
+    # only our services may call it: it trusts the tenant id in the path (libs/common/internal.py)
+    runtime.app.include_router(session_edits_router, dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
     return runtime

@@ -1,7 +1,8 @@
 """Clustering's internal API: a person's edits to their sessions, forwarded by the gateway.
 
 Not public: the gateway authenticates the user and names the tenant in the path; this service
-trusts that (it listens on the internal network only, like its /metrics).
+trusts that, so only our services may call it (network policy, and the shared service token of
+libs/common/internal.py, which `app.py` requires on these routes when one is configured).
 
 Every edit runs the same machinery as the `asset.imported` consumer (`handlers.edit_timeline`):
 one transaction that locks the tenant, applies the edit to its timeline, writes the changes,

@@ -17,6 +17,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from libs.common.internal import internal_headers
 from services.gateway import repository
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import _session_json, _zone
@@ -47,9 +48,11 @@ async def _clustering(
     request: Request, subject: AuthSubject, method: str, path: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Call clustering's internal API for the subject's tenant; its refusals become ours."""
-    base_url = request.app.state.runtime.settings.clustering_url
+    settings = request.app.state.runtime.settings
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+        async with httpx.AsyncClient(
+            base_url=settings.clustering_url, timeout=30.0, headers=internal_headers(settings)
+        ) as client:
             response = await client.request(
                 method, f"/internal/v1/tenants/{subject.tenant_id}{path}", json=body
             )
