@@ -157,14 +157,20 @@ def _sse(event: Event) -> str:
     return f"id: {event.event_id}\nevent: {event.type}\ndata: {json.dumps(data)}\n\n"
 
 
-async def _stream(feed: LiveFeed, tenant_id: uuid.UUID, heartbeat_seconds: float) -> AsyncIterator[str]:
+async def _stream(
+    feed: LiveFeed, tenant_id: uuid.UUID, heartbeat_seconds: float, max_seconds: float
+) -> AsyncIterator[str]:
     subscriber = feed.subscribe(tenant_id)
+    # a stream ends after `max_seconds` and EventSource reconnects by itself: an open stream would
+    # otherwise hold up a graceful shutdown of this replica for as long as the page stays open
+    deadline = asyncio.get_running_loop().time() + max_seconds
     try:
         # the first bytes out: the client knows it is subscribed, and how long to wait before reconnecting
         yield "retry: 3000\n: connected\n\n"
-        while True:
+        while asyncio.get_running_loop().time() < deadline:
+            wait = min(heartbeat_seconds, deadline - asyncio.get_running_loop().time())
             try:
-                event = await asyncio.wait_for(subscriber.queue.get(), heartbeat_seconds)
+                event = await asyncio.wait_for(subscriber.queue.get(), max(wait, 0.0))
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
@@ -183,11 +189,12 @@ async def _stream(feed: LiveFeed, tenant_id: uuid.UUID, heartbeat_seconds: float
 async def events(request: Request, subject: Subject) -> StreamingResponse:
     """Server-Sent Events for the caller's tenant: `session.updated` and `session.merged` as they happen
     (data: the event's id, type, time and payload), `resync` when this stream fell behind and the page
-    should reload, and a comment every `live_heartbeat_seconds` to keep the connection open."""
-    runtime = request.app.state.runtime
+    should reload, and a comment every `live_heartbeat_seconds` to keep the connection open. The stream
+    closes after `live_stream_max_seconds`; EventSource reconnects on its own."""
+    settings: GatewaySettings = request.app.state.runtime.settings
     feed: LiveFeed = request.app.state.live_feed
     return StreamingResponse(
-        _stream(feed, subject.tenant_id, runtime.settings.live_heartbeat_seconds),
+        _stream(feed, subject.tenant_id, settings.live_heartbeat_seconds, settings.live_stream_max_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

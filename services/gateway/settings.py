@@ -21,6 +21,9 @@ class GatewaySettings(CommonSettings):
     # an open event stream (GET /api/v1/events) gets a comment this often, so proxies keep it open
     # and the page notices a dead connection
     live_heartbeat_seconds: float = 15.0
+    # ... and is closed after this long (the page reconnects in 3 s): an open page holds up a graceful
+    # stop of this replica for at most this long (uvicorn waits for responses in progress)
+    live_stream_max_seconds: float = 300.0
     # zip archives in an upload: expanded one entry at a time, each read under these caps.
     # An entry may be as large as a big PNG/TIFF-sized image; anything larger is not an image we import.
     zip_max_entry_bytes: int = 100 * 1024 * 1024

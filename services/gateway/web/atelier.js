@@ -39,6 +39,8 @@ function startLive() {
     redrawTimer = setTimeout(() => redraw().catch(() => {}), 250);
   };
   for (const type of ["session.updated", "session.merged", "resync"]) live.addEventListener(type, onChange);
+  // (re)connected: the stream closes now and then and reconnects; redraw what changed in between
+  live.addEventListener("open", () => { if (!$("library").hidden) redraw().catch(() => {}); });
 }
 
 function stopLive() { if (live) { live.close(); live = null; } }
