@@ -115,14 +115,18 @@ class Pipeline:
         self.pool = await create_pool(self.settings.database_url)
         # the schema exists before anyone polls it (the workers would create it too, under a lock)
         await migrate(self.pool, "ingest", Path(__file__).resolve().parents[1] / "services/ingest/migrations")
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2
+        )
         await self.producer.start()
 
     async def stop(self) -> None:
         await self.producer.stop()
         await self.pool.close()
 
-    async def stage(self, tenants: list[uuid.UUID], files: list[tuple[str, bytes]]) -> list[tuple[uuid.UUID, bytes]]:
+    async def stage(
+        self, tenants: list[uuid.UUID], files: list[tuple[str, bytes]]
+    ) -> list[tuple[uuid.UUID, bytes]]:
         """Put originals in S3; return the (tenant, event body) pairs to publish, tenants round-robin."""
         from libs.common.events import AssetUploaded, Event
         from libs.common.storage import original_key
@@ -133,23 +137,37 @@ class Pipeline:
             digest = hashlib.sha256(data).hexdigest()
             key = original_key(tenant, digest)
             puts.append((key, data))
-            event = Event.of(AssetUploaded(asset_id=uuid.uuid5(ASSET_NAMESPACE, f"{tenant}:{digest}"), sha256=digest,
-                                           object_key=key, filename=name, size=len(data)), tenant_id=tenant)
+            event = Event.of(
+                AssetUploaded(
+                    asset_id=uuid.uuid5(ASSET_NAMESPACE, f"{tenant}:{digest}"),
+                    sha256=digest,
+                    object_key=key,
+                    filename=name,
+                    size=len(data),
+                ),
+                tenant_id=tenant,
+            )
             events.append((tenant, event.to_bytes()))
         for start in range(0, len(puts), 8):
-            await asyncio.gather(*(self.store.put(self.store.originals, k, d) for k, d in puts[start : start + 8]))
+            await asyncio.gather(
+                *(self.store.put(self.store.originals, k, d) for k, d in puts[start : start + 8])
+            )
         return events
 
     async def publish(self, events: list[tuple[uuid.UUID, bytes]]) -> None:
         from libs.common.events import Topics
 
-        futures = [await self.producer.send(Topics.ASSET_UPLOADED, body, key=str(t).encode()) for t, body in events]
+        futures = [
+            await self.producer.send(Topics.ASSET_UPLOADED, body, key=str(t).encode()) for t, body in events
+        ]
         await asyncio.gather(*futures)
 
     async def assets(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM ingest.assets")
 
-    async def run(self, workers: int, tenants: list[uuid.UUID], files: list[tuple[str, bytes]]) -> tuple[float, dict]:
+    async def run(
+        self, workers: int, tenants: list[uuid.UUID], files: list[tuple[str, bytes]]
+    ) -> tuple[float, dict]:
         import httpx
 
         events = await self.stage(tenants, files)
@@ -180,7 +198,9 @@ class Pipeline:
         async def healthy() -> bool:
             for proc in procs:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"ingest worker exited with {proc.returncode}; see {self.tmp / 'logs'}")
+                    raise RuntimeError(
+                        f"ingest worker exited with {proc.returncode}; see {self.tmp / 'logs'}"
+                    )
             try:
                 codes = [(await http.get(f"http://127.0.0.1:{p}/healthz")).status_code for p in ports]
             except httpx_errors():
@@ -238,8 +258,11 @@ async def _run() -> list[dict]:
         tmp = Path(tmp_name)
         began = time.perf_counter()
         paths = generate_images(tmp / "images", N_PNG, N_JPEG)
-        print(f"   generated {len(paths)} images in {time.perf_counter() - began:.1f} s "
-              f"({sum(p.stat().st_size for p in paths) / len(paths) / 1e6:.2f} MB mean)", flush=True)
+        print(
+            f"   generated {len(paths)} images in {time.perf_counter() - began:.1f} s "
+            f"({sum(p.stat().st_size for p in paths) / len(paths) / 1e6:.2f} MB mean)",
+            flush=True,
+        )
         settings = IngestSettings()
         floor = pillow_floor(paths, settings.card_size, settings.detail_size)
         files = [(p.name, p.read_bytes()) for p in paths]
@@ -248,11 +271,17 @@ async def _run() -> list[dict]:
             await pipeline.start()
             try:
                 one, stages_one = await pipeline.run(1, balanced_tenants(PARTITIONS, 1, seed=1), files)
-                print(f"   1 worker: {one:.1f} images/s (floor {floor:.1f}); mean ms per file by stage: "
-                      f"{ {k: round(v, 1) for k, v in stages_one.items()} }", flush=True)
+                print(
+                    f"   1 worker: {one:.1f} images/s (floor {floor:.1f}); mean ms per file by stage: "
+                    f"{ {k: round(v, 1) for k, v in stages_one.items()} }",
+                    flush=True,
+                )
                 two, stages_two = await pipeline.run(2, balanced_tenants(PARTITIONS, 1, seed=2), files)
-                print(f"   2 workers: {two:.1f} images/s; mean ms per file by stage: "
-                      f"{ {k: round(v, 1) for k, v in stages_two.items()} }", flush=True)
+                print(
+                    f"   2 workers: {two:.1f} images/s; mean ms per file by stage: "
+                    f"{ {k: round(v, 1) for k, v in stages_two.items()} }",
+                    flush=True,
+                )
             finally:
                 await pipeline.stop()
     return [

@@ -72,8 +72,9 @@ def tenant_times(rng: random.Random, n: int, start: datetime) -> list[datetime]:
     return times[:n]
 
 
-def make_events(rng: random.Random, tenants: list[uuid.UUID], n: int, start: datetime
-                ) -> list[tuple[uuid.UUID, int, uuid.UUID, uuid.UUID, bytes]]:
+def make_events(
+    rng: random.Random, tenants: list[uuid.UUID], n: int, start: datetime
+) -> list[tuple[uuid.UUID, int, uuid.UUID, uuid.UUID, bytes]]:
     """(tenant, seq, correlation_id, asset_id, body), tenants interleaved, each in time order."""
     from libs.common.events import AssetImported, Event
 
@@ -109,8 +110,16 @@ async def copy_baseline(pool, n: int, rng: random.Random) -> float:  # type: ign
     tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
     start = datetime(2026, 6, 1, tzinfo=UTC)
     rows = [
-        (uuid.uuid4(), tenants[i % N_TENANTS], uuid.uuid4(), start + timedelta(seconds=i), "second",
-         "a lighthouse at dusk", "#a0b0c0", f"t/{i}/card.webp")
+        (
+            uuid.uuid4(),
+            tenants[i % N_TENANTS],
+            uuid.uuid4(),
+            start + timedelta(seconds=i),
+            "second",
+            "a lighthouse at dusk",
+            "#a0b0c0",
+            f"t/{i}/card.webp",
+        )
         for i in range(n)
     ]
     async with pool.acquire() as conn:
@@ -140,8 +149,9 @@ async def observe(consumer, seen: list[tuple[float, uuid.UUID | None]]) -> None:
                 seen.append((now, uuid.UUID(corr) if corr else None))
 
 
-def latencies(sent: dict[uuid.UUID, tuple[uuid.UUID, int, float]],
-              seen: list[tuple[float, uuid.UUID | None]]) -> tuple[list[float], int]:
+def latencies(
+    sent: dict[uuid.UUID, tuple[uuid.UUID, int, float]], seen: list[tuple[float, uuid.UUID | None]]
+) -> tuple[list[float], int]:
     """Per event: first observation of its tenant with a sequence >= its own, minus its send time."""
     by_tenant: dict[uuid.UUID, list[tuple[float, int]]] = {}
     for at, corr in sorted(seen, key=lambda s: s[0]):
@@ -181,7 +191,10 @@ async def _run() -> list[dict]:
     for name in ("aiokafka", "faststream", "faststream.access.kafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, LocalInfra(Path(tmp)) as infra:
-        env = infra.env() | {"ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000", "ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+        env = infra.env() | {
+            "ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        }
         with environ(env):
             runtime = build()
         await runtime.start()
@@ -201,7 +214,9 @@ async def _run() -> list[dict]:
             events = make_events(rng, tenants, N_EVENTS, datetime(2026, 3, 1, tzinfo=UTC))
             # published from another process, as ingest workers would: the producer's CPU does not
             # share clustering's event loop (it still shares the machine's 2 cores)
-            feeder = await _Feeder.start(infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp)
+            feeder = await _Feeder.start(
+                infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp
+            )
             began = time.perf_counter()
             published = await feeder.go()
 
@@ -213,18 +228,27 @@ async def _run() -> list[dict]:
             elapsed = time.perf_counter() - began
             batch_after = _batch_stats()
             batches = batch_after[1] - batch_before[1]
-            print(f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
-                  f"inside handle_batch", flush=True)
+            print(
+                f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
+                f"inside handle_batch",
+                flush=True,
+            )
             ours = N_EVENTS / elapsed
             copy_rate = await copy_baseline(pool, N_EVENTS, rng)
-            print(f"   throughput: {N_EVENTS} events in {elapsed:.2f} s (publishing took {published:.2f} s) "
-                  f"= {ours:,.0f}/s; COPY {copy_rate:,.0f} rows/s", flush=True)
+            print(
+                f"   throughput: {N_EVENTS} events in {elapsed:.2f} s (publishing took {published:.2f} s) "
+                f"= {ours:,.0f}/s; COPY {copy_rate:,.0f} rows/s",
+                flush=True,
+            )
 
             # -- latency at a steady rate ------------------------------------------------------
             observer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
             await observer.start()
-            parts = [TopicPartition(topic, p) for topic in (Topics.SESSION_UPDATED, Topics.SESSION_MERGED)
-                     for p in (observer.partitions_for_topic(topic) or await _partitions(observer, topic))]
+            parts = [
+                TopicPartition(topic, p)
+                for topic in (Topics.SESSION_UPDATED, Topics.SESSION_MERGED)
+                for p in (observer.partitions_for_topic(topic) or await _partitions(observer, topic))
+            ]
             observer.assign(parts)
             await observer.seek_to_end(*parts)
             for tp in parts:  # resolve the end offsets now, before anything new is published
@@ -233,8 +257,9 @@ async def _run() -> list[dict]:
             watcher = asyncio.create_task(observe(observer, seen))
             try:
                 n = RATE * LATENCY_SECONDS
-                steady = make_events(rng, [uuid.uuid4() for _ in range(LATENCY_TENANTS)], n,
-                                     datetime(2026, 5, 1, tzinfo=UTC))
+                steady = make_events(
+                    rng, [uuid.uuid4() for _ in range(LATENCY_TENANTS)], n, datetime(2026, 5, 1, tzinfo=UTC)
+                )
                 sent: dict[uuid.UUID, tuple[uuid.UUID, int, float]] = {}
                 pending = []
                 start = time.monotonic()
@@ -261,8 +286,11 @@ async def _run() -> list[dict]:
                 await observer.stop()
             values, lost = latencies(sent, seen)
             p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
-            print(f"   latency: {n} events in {send_span:.1f} s ({n / send_span:.0f}/s): p50 {p50:.0f} ms, "
-                  f"p99 {p99:.0f} ms, max {max(values) * 1000:.0f} ms, lost {lost}", flush=True)
+            print(
+                f"   latency: {n} events in {send_span:.1f} s ({n / send_span:.0f}/s): p50 {p50:.0f} ms, "
+                f"p99 {p99:.0f} ms, max {max(values) * 1000:.0f} ms, lost {lost}",
+                flush=True,
+            )
         finally:
             await producer.stop()
             await runtime.stop()

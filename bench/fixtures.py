@@ -44,7 +44,12 @@ def _picture(rng: random.Random, size: int) -> Image.Image:
     grad = Image.linear_gradient("L").resize((size, size))
     channels = []
     for _ in range(3):
-        g = grad.rotate(rng.uniform(0, 360), resample=Image.Resampling.BILINEAR, expand=False, fillcolor=rng.randrange(256))
+        g = grad.rotate(
+            rng.uniform(0, 360),
+            resample=Image.Resampling.BILINEAR,
+            expand=False,
+            fillcolor=rng.randrange(256),
+        )
         scale, lift = rng.uniform(0.4, 1.0), rng.randrange(90)
         channels.append(g.point([min(255, int(v * scale) + lift) for v in range(256)]))
     image = Image.merge("RGB", channels)
@@ -56,12 +61,15 @@ def _picture(rng: random.Random, size: int) -> Image.Image:
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(3, 8)))
     noise = Image.merge("RGB", [Image.effect_noise((size, size), rng.uniform(4, 9)) for _ in range(3)])
     # noise centred on 128: add it around the image without shifting the mean much
-    return ImageChops.add(ImageChops.subtract(image, Image.new("RGB", image.size, (10, 10, 10))),
-                          noise.point(lambda v: max(0, v - 118)))
+    return ImageChops.add(
+        ImageChops.subtract(image, Image.new("RGB", image.size, (10, 10, 10))),
+        noise.point(lambda v: max(0, v - 118)),
+    )
 
 
-
-def generate_images(directory: Path, n_png: int, n_jpeg: int, *, size: int = 1024, seed: int = 7) -> list[Path]:
+def generate_images(
+    directory: Path, n_png: int, n_jpeg: int, *, size: int = 1024, seed: int = 7
+) -> list[Path]:
     """PNGs with an A1111 `parameters` chunk and JPEGs with an EXIF UserComment, as generators write them."""
     import piexif
     from PIL import PngImagePlugin
@@ -71,8 +79,14 @@ def generate_images(directory: Path, n_png: int, n_jpeg: int, *, size: int = 102
     paths: list[Path] = []
     for i in range(n_png + n_jpeg):
         image = _picture(rng, size)
-        text = A1111_TEMPLATE.format(prompt=rng.choice(PROMPTS), steps=rng.choice((20, 25, 30)),
-                                     cfg=rng.choice((5, 6.5, 7)), seed=rng.randrange(2**32), w=size, h=size)
+        text = A1111_TEMPLATE.format(
+            prompt=rng.choice(PROMPTS),
+            steps=rng.choice((20, 25, 30)),
+            cfg=rng.choice((5, 6.5, 7)),
+            seed=rng.randrange(2**32),
+            w=size,
+            h=size,
+        )
         if i < n_png:
             info = PngImagePlugin.PngInfo()
             info.add_text("parameters", text)
@@ -80,9 +94,18 @@ def generate_images(directory: Path, n_png: int, n_jpeg: int, *, size: int = 102
             image.save(path, "PNG", pnginfo=info, compress_level=6)
         else:
             comment = b"UNICODE\x00" + text.encode("utf-16-be")
-            exif = piexif.dump({"0th": {}, "Exif": {piexif.ExifIFD.UserComment: comment,
-                                                    piexif.ExifIFD.DateTimeOriginal: b"2026:06:25 01:46:47"},
-                                "GPS": {}, "1st": {}, "thumbnail": None})
+            exif = piexif.dump(
+                {
+                    "0th": {},
+                    "Exif": {
+                        piexif.ExifIFD.UserComment: comment,
+                        piexif.ExifIFD.DateTimeOriginal: b"2026:06:25 01:46:47",
+                    },
+                    "GPS": {},
+                    "1st": {},
+                    "thumbnail": None,
+                }
+            )
             path = directory / f"{i:05d}-{rng.randrange(2**32)}.jpg"
             image.save(path, "JPEG", quality=92, exif=exif)
         paths.append(path)
@@ -124,8 +147,13 @@ def start_ingest_worker(env: dict[str, str], log_path: Path) -> tuple[subprocess
     full_env = {**os.environ, **env, "ATELIER_HTTP_PORT": str(port)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "services.ingest"], cwd=REPO, env=full_env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.ingest"],
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return proc, port
 
 
@@ -139,8 +167,12 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
             proc.wait()
 
 
-async def wait_until(predicate: Callable[[], Awaitable[object]], timeout: float, interval: float = 0.02,
-                     what: str = "condition") -> object:
+async def wait_until(
+    predicate: Callable[[], Awaitable[object]],
+    timeout: float,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> object:
     """Poll until `predicate()` is truthy; TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

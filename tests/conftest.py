@@ -23,7 +23,9 @@ def corpus() -> Path:
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from libs.stack.infra import LocalInfra
 
-    local = LocalInfra(tmp_path_factory.mktemp("infra"), ports="free", kafka_storage="memory", database="fresh")
+    local = LocalInfra(
+        tmp_path_factory.mktemp("infra"), ports="free", kafka_storage="memory", database="fresh"
+    )
     started = local.start()
     saved = dict(os.environ)
     os.environ.update(started.env())
@@ -68,8 +70,11 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     runtimes = {
         "ingest": build_ingest(),
         "clustering": build_clustering(),
-        "gateway": build_gateway(GatewaySettings(demo_token="test-demo-token", ingest_url=ingest_url,
-                                                 clustering_url=clustering_url)),
+        "gateway": build_gateway(
+            GatewaySettings(
+                demo_token="test-demo-token", ingest_url=ingest_url, clustering_url=clustering_url
+            )
+        ),
     }
     started = []
     ingest_server: uvicorn.Server | None = None
@@ -79,7 +84,9 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
             await runtime.start()
             started.append(runtime)
         # the runtime is started above: serve its routes without a second lifespan
-        ingest_server = uvicorn.Server(uvicorn.Config(runtimes["ingest"].app, lifespan="off", log_config=None))
+        ingest_server = uvicorn.Server(
+            uvicorn.Config(runtimes["ingest"].app, lifespan="off", log_config=None)
+        )
         ingest_task = asyncio.create_task(ingest_server.serve(sockets=[ingest_socket]))
         clustering_server = uvicorn.Server(
             uvicorn.Config(runtimes["clustering"].app, lifespan="off", log_config=None)
@@ -112,8 +119,12 @@ async def api(stack: dict[str, object]) -> AsyncIterator[object]:
 
     gateway = stack["gateway"]
     transport = httpx.ASGITransport(app=gateway.app)  # type: ignore[attr-defined]
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway",
-                                 headers={"Authorization": "Bearer test-demo-token"}, timeout=60) as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://gateway",
+        headers={"Authorization": "Bearer test-demo-token"},
+        timeout=60,
+    ) as client:
         yield client
 
 
@@ -133,7 +144,8 @@ async def gateway_url(stack: dict[str, object]) -> AsyncIterator[str]:
     config = uvicorn.Config(gateway.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)  # type: ignore[attr-defined]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    # uvicorn offers a flag, not an event, for "listening"
+    while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -158,8 +170,12 @@ async def new_tenant(stack: dict[str, object]):  # type: ignore[no-untyped-def]
     async def make(time_zone: str = "UTC") -> tuple[str, httpx.AsyncClient]:
         token = f"tok-{uuid.uuid4().hex}"
         await ensure_tenant(gateway.pool, f"tenant-{uuid.uuid4().hex[:12]}", token, time_zone)  # type: ignore[attr-defined]
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway",  # type: ignore[attr-defined]
-                                   headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway.app),
+            base_url="http://gateway",  # type: ignore[attr-defined]
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
         clients.append(client)
         return token, client
 

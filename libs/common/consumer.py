@@ -137,7 +137,10 @@ class EventConsumer:
                         await self.handler(conn, new)
             except Exception:
                 BATCHES_FAILED.labels(self.group_id, self.topic).inc()
-                log.exception("batch failed; it will be redelivered", extra={"topic": self.topic, "group": self.group_id})
+                log.exception(
+                    "batch failed; it will be redelivered",
+                    extra={"topic": self.topic, "group": self.group_id},
+                )
                 raise
             EVENTS_CONSUMED.labels(self.group_id, self.topic, "handled").inc(len(new))
             EVENTS_CONSUMED.labels(self.group_id, self.topic, "duplicate").inc(len(deliveries) - len(new))

@@ -9,6 +9,7 @@ the services bind to 127.0.0.1 and no token is asked for.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -21,7 +22,7 @@ def internal_headers(settings: CommonSettings) -> dict[str, str]:
     return {HEADER: settings.internal_token} if settings.internal_token else {}
 
 
-def require_internal_caller(settings: CommonSettings) -> object:
+def require_internal_caller(settings: CommonSettings) -> Any:
     """A FastAPI dependency refusing callers without the shared token (when one is configured)."""
 
     async def check(request: Request) -> None:

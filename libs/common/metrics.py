@@ -13,7 +13,9 @@ from starlette.routing import Match
 SERVICE_UP = Gauge("atelier_service_up", "1 while the service runs", ["service"])
 DEPENDENCY_UP = Gauge("atelier_dependency_up", "1 when the last health check reached the dependency",
                       ["service", "dependency"])  # fmt: skip
-HTTP_REQUESTS = Counter("atelier_http_requests_total", "HTTP requests served", ["service", "route", "method", "status"])
+HTTP_REQUESTS = Counter(
+    "atelier_http_requests_total", "HTTP requests served", ["service", "route", "method", "status"]
+)
 HTTP_SECONDS = Histogram(
     "atelier_http_request_seconds",
     "HTTP request latency",
@@ -48,7 +50,9 @@ class RequestMetrics(BaseHTTPMiddleware):
             route = _route_template(request)
             HTTP_REQUESTS.labels(self.service, route, request.method, str(status)).inc()
             if route not in _UNTIMED:
-                HTTP_SECONDS.labels(self.service, route, request.method).observe(time.perf_counter() - started)
+                HTTP_SECONDS.labels(self.service, route, request.method).observe(
+                    time.perf_counter() - started
+                )
 
 
 def add_metrics_route(app: FastAPI, service: str) -> None:

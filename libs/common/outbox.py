@@ -35,7 +35,9 @@ OUTBOX_LAG = Histogram(
 )
 
 
-OUTBOX_PENDING = Gauge("atelier_outbox_pending", "Outbox rows not yet published (a stuck relay grows this)", ["schema"])
+OUTBOX_PENDING = Gauge(
+    "atelier_outbox_pending", "Outbox rows not yet published (a stuck relay grows this)", ["schema"]
+)
 RELAY_ERRORS = Counter("atelier_outbox_relay_errors_total", "Failed relay rounds (retried)", ["schema"])
 
 
@@ -129,7 +131,9 @@ class OutboxRelay:
             now = await conn.fetchval("SELECT clock_timestamp()")
             if len(rows) == self.batch_size:  # more may be waiting: say how many (cheap on the partial index)
                 OUTBOX_PENDING.labels(self.schema).set(
-                    await conn.fetchval(f'SELECT count(*) FROM "{self.schema}".outbox WHERE published_at IS NULL')
+                    await conn.fetchval(
+                        f'SELECT count(*) FROM "{self.schema}".outbox WHERE published_at IS NULL'
+                    )
                 )
             else:
                 OUTBOX_PENDING.labels(self.schema).set(0)

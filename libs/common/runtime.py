@@ -167,7 +167,9 @@ class ServiceRuntime:
         for name, result in checks.items():
             DEPENDENCY_UP.labels(self.settings.service_name, name).set(1 if result == "ok" else 0)
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
+        )
 
     async def livez(self) -> JSONResponse:
         """Liveness: the process answers. A broker blip must not get every pod restarted."""

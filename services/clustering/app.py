@@ -18,8 +18,12 @@ def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
     # one cache for the consumer and the internal API: both change timelines under the tenant's row lock
     cache = TimelineCache(settings.timeline_cache_size)
-    runtime.consume(Topics.ASSET_IMPORTED, "clustering", ImportedHandler(cache),
-                    max_records=settings.clustering_batch_size)
+    runtime.consume(
+        Topics.ASSET_IMPORTED,
+        "clustering",
+        ImportedHandler(cache),
+        max_records=settings.clustering_batch_size,
+    )
     runtime.app.state.runtime = runtime
     runtime.app.state.timeline_cache = cache
     # only our services may call it: it trusts the tenant id in the path (libs/common/internal.py)

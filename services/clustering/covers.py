@@ -60,8 +60,10 @@ def choose_cover(candidates: list[CoverCandidate], size: int = COVER_SIZE) -> li
     return [pool[i].asset_id for i in sorted(picked)]
 
 
-def _feature_distance(a: tuple[frozenset[str], tuple[int, int, int] | None],
-                      b: tuple[frozenset[str], tuple[int, int, int] | None]) -> float:
+def _feature_distance(
+    a: tuple[frozenset[str], tuple[int, int, int] | None],
+    b: tuple[frozenset[str], tuple[int, int, int] | None],
+) -> float:
     (wa, ca), (wb, cb) = a, b
     prompt_d = 1 - len(wa & wb) / len(wa | wb) if (wa or wb) else 0.0
     color_d = (sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True)) ** 0.5) / 441.7 if ca and cb else 0.0

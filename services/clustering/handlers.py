@@ -80,38 +80,53 @@ class TimelineCache:
         self._items.pop(tenant_id, None)
 
 
-async def open_timeline(conn: asyncpg.Connection, cache: TimelineCache, tenant_id: uuid.UUID
-                        ) -> tuple[TenantState, Timeline]:
+async def open_timeline(
+    conn: asyncpg.Connection, cache: TimelineCache, tenant_id: uuid.UUID
+) -> tuple[TenantState, Timeline]:
     """Lock the tenant and return its current timeline (cached, or rebuilt from the tables)."""
     state = await repository.lock_tenant(conn, tenant_id)
     timeline = cache.get(tenant_id, state.version)
     if timeline is None:
         rows, merged = await repository.load_timeline_rows(conn, tenant_id)
-        timeline = Timeline.restore(rows, state.edits, merged, rule_for(state), new_id=lambda: uuid.uuid4().hex)
+        timeline = Timeline.restore(
+            rows, state.edits, merged, rule_for(state), new_id=lambda: uuid.uuid4().hex
+        )
         TIMELINE_LOADS.inc()
     return state, timeline
 
 
-async def persist_changes(conn: asyncpg.Connection, tenant_id: uuid.UUID, timeline: Timeline,
-                          changes: Sequence[Change], *, new_asset_ids: Sequence[uuid.UUID] = (),
-                          correlation_id: uuid.UUID | None = None) -> list[Event]:
+async def persist_changes(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    timeline: Timeline,
+    changes: Sequence[Change],
+    *,
+    new_asset_ids: Sequence[uuid.UUID] = (),
+    correlation_id: uuid.UUID | None = None,
+) -> list[Event]:
     """Write the net effect of `changes` (members, sessions, covers, edits); return the events to publish."""
     merges = [(c.from_id, c.into_id) for c in changes if isinstance(c, TimelineMerged)]
     assigned: set[str] = {a for c in changes if isinstance(c, AssetsAssigned) for a in c.asset_ids}
-    upserted: dict[str, SessionUpserted] = {c.session_id: c for c in changes if isinstance(c, SessionUpserted)}
+    upserted: dict[str, SessionUpserted] = {
+        c.session_id: c for c in changes if isinstance(c, SessionUpserted)
+    }
     for c in changes:
         if isinstance(c, ManualEditsChanged):
             await repository.save_edits(conn, tenant_id, c.edits)
 
     for from_id, _ in merges:
-        await repository.move_members(conn, tenant_id, uuid.UUID(from_id), uuid.UUID(timeline.resolve(from_id)))
+        await repository.move_members(
+            conn, tenant_id, uuid.UUID(from_id), uuid.UUID(timeline.resolve(from_id))
+        )
     await repository.assign_members(
         conn, tenant_id, [(uuid.UUID(a), uuid.UUID(timeline.session_of(a))) for a in sorted(assigned)]
     )
     live = {sid: up for sid, up in upserted.items() if timeline.resolve(sid) == sid}
     live_ids = [uuid.UUID(s) for s in live]
     old_covers = await repository.current_covers(conn, tenant_id, live_ids)
-    covers = await _choose_covers(conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + list(new_asset_ids))
+    covers = await _choose_covers(
+        conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + list(new_asset_ids)
+    )
     await repository.upsert_sessions(
         conn, tenant_id,
         [(uuid.UUID(sid), up.start, up.end, up.count, up.precision, covers[uuid.UUID(sid)]) for sid, up in live.items()],
@@ -133,9 +148,13 @@ async def persist_changes(conn: asyncpg.Connection, tenant_id: uuid.UUID, timeli
     return events
 
 
-async def _choose_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID, live: dict[str, SessionUpserted],
-                         old_covers: dict[uuid.UUID, list[uuid.UUID]], changed_assets: list[uuid.UUID]
-                         ) -> dict[uuid.UUID, list[uuid.UUID]]:
+async def _choose_covers(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    live: dict[str, SessionUpserted],
+    old_covers: dict[uuid.UUID, list[uuid.UUID]],
+    changed_assets: list[uuid.UUID],
+) -> dict[uuid.UUID, list[uuid.UUID]]:
     """Each touched session's cover from its old cover plus the assets that just joined it;
     a session whose old cover lost assets (a split) tops up from a bounded sample of its members."""
     wanted = {a for cover in old_covers.values() for a in cover} | set(changed_assets)
@@ -171,8 +190,14 @@ class Edited:
 TimelineEdit = Callable[[asyncpg.Connection, TenantState, Timeline], Awaitable[Edited]]
 
 
-async def edit_timeline(conn: asyncpg.Connection, cache: TimelineCache, tenant_id: uuid.UUID, edit: TimelineEdit,
-                        *, correlation_id: uuid.UUID | None = None) -> list[Event]:
+async def edit_timeline(
+    conn: asyncpg.Connection,
+    cache: TimelineCache,
+    tenant_id: uuid.UUID,
+    edit: TimelineEdit,
+    *,
+    correlation_id: uuid.UUID | None = None,
+) -> list[Event]:
     """The one way a tenant's sessions change, for imports and manual edits alike, inside the caller's
     transaction: lock the tenant, open its timeline, apply `edit`, write the changes, bump the version,
     queue the events in the outbox (returned too), and keep the cache equal to what will commit."""
@@ -182,8 +207,14 @@ async def edit_timeline(conn: asyncpg.Connection, cache: TimelineCache, tenant_i
         if not edited.changes and not edited.state_written:
             cache.put(tenant_id, state.version, timeline)
             return []
-        events = await persist_changes(conn, tenant_id, timeline, edited.changes,
-                                       new_asset_ids=edited.new_asset_ids, correlation_id=correlation_id)
+        events = await persist_changes(
+            conn,
+            tenant_id,
+            timeline,
+            edited.changes,
+            new_asset_ids=edited.new_asset_ids,
+            correlation_id=correlation_id,
+        )
         version = await repository.bump_version(conn, tenant_id, state.version)
         await add_to_outbox(conn, repository.SCHEMA, events)
     except BaseException:
@@ -206,11 +237,18 @@ class ImportedHandler:
             if isinstance(d.payload, AssetImported):
                 by_tenant.setdefault(d.tenant_id, []).append(d)
         for tenant_id, items in by_tenant.items():
-            await edit_timeline(conn, self.cache, tenant_id, functools.partial(_place, items),
-                                correlation_id=items[-1].event.correlation_id)
+            await edit_timeline(
+                conn,
+                self.cache,
+                tenant_id,
+                functools.partial(_place, items),
+                correlation_id=items[-1].event.correlation_id,
+            )
 
 
-async def _place(items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline) -> Edited:
+async def _place(
+    items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline
+) -> Edited:
     """Put each timed asset on the timeline and record it as a member."""
     changes: list[Change] = []
     members: list[NewMember] = []
@@ -229,8 +267,11 @@ async def _place(items: list[Delivery], conn: asyncpg.Connection, _state: Tenant
             PLACED.labels("conflict").inc()
             continue
         if placed:
-            members.append(NewMember(p.asset_id, p.generated_at, moment.precision, p.prompt,
-                                     p.dominant_color, p.thumbnail_key))
+            members.append(
+                NewMember(
+                    p.asset_id, p.generated_at, moment.precision, p.prompt, p.dominant_color, p.thumbnail_key
+                )
+            )
             PLACED.labels("placed").inc()
         changes += placed
     if changes:

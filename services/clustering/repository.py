@@ -42,7 +42,9 @@ async def lock_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> TenantS
         tenant_id,
     )
     assert row is not None
-    edits = ManualEdits(cuts_before=frozenset(row["cuts_before"]), joins=frozenset(tuple(j) for j in row["joins"]))
+    edits = ManualEdits(
+        cuts_before=frozenset(row["cuts_before"]), joins=frozenset(tuple(j) for j in row["joins"])
+    )
     return TenantState(row["version"], row["gap_minutes"], edits)
 
 
@@ -56,7 +58,9 @@ async def bump_version(conn: asyncpg.Connection, tenant_id: uuid.UUID, read_vers
         tenant_id, read_version,
     )  # fmt: skip
     if status != "UPDATE 1":
-        raise RuntimeError(f"tenant {tenant_id} is no longer at version {read_version}: changed without its lock")
+        raise RuntimeError(
+            f"tenant {tenant_id} is no longer at version {read_version}: changed without its lock"
+        )
     return read_version + 1
 
 
@@ -74,8 +78,9 @@ async def save_edits(conn: asyncpg.Connection, tenant_id: uuid.UUID, edits: Manu
     )  # fmt: skip
 
 
-async def load_timeline_rows(conn: asyncpg.Connection, tenant_id: uuid.UUID
-                             ) -> tuple[list[tuple[Moment, str]], dict[str, str]]:
+async def load_timeline_rows(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID
+) -> tuple[list[tuple[Moment, str]], dict[str, str]]:
     members = await conn.fetch(
         "SELECT asset_id, generated_at, precision, session_id FROM clustering.members "
         "WHERE tenant_id = $1 AND session_id IS NOT NULL",
@@ -86,12 +91,17 @@ async def load_timeline_rows(conn: asyncpg.Connection, tenant_id: uuid.UUID
         tenant_id,
     )
     return (
-        [(Moment(str(r["asset_id"]), r["generated_at"], r["precision"]), r["session_id"].hex) for r in members],
+        [
+            (Moment(str(r["asset_id"]), r["generated_at"], r["precision"]), r["session_id"].hex)
+            for r in members
+        ],
         {r["session_id"].hex: r["merged_into"].hex for r in merged},
     )
 
 
-async def insert_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Sequence[NewMember]) -> None:
+async def insert_members(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Sequence[NewMember]
+) -> None:
     await conn.executemany(
         "INSERT INTO clustering.members (asset_id, tenant_id, generated_at, precision, prompt, dominant_color, "
         "thumbnail_key) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (asset_id) DO NOTHING",
@@ -100,8 +110,9 @@ async def insert_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, members
     )  # fmt: skip
 
 
-async def assign_members(conn: asyncpg.Connection, tenant_id: uuid.UUID,
-                         assignments: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
+async def assign_members(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, assignments: Iterable[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
     """(asset_id, session_id) pairs."""
     await conn.executemany(
         "UPDATE clustering.members SET session_id = $3 WHERE tenant_id = $1 AND asset_id = $2",
@@ -109,7 +120,9 @@ async def assign_members(conn: asyncpg.Connection, tenant_id: uuid.UUID,
     )
 
 
-async def move_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, from_id: uuid.UUID, into_id: uuid.UUID) -> None:
+async def move_members(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, from_id: uuid.UUID, into_id: uuid.UUID
+) -> None:
     await conn.execute(
         "UPDATE clustering.members SET session_id = $3 WHERE tenant_id = $1 AND session_id = $2",
         tenant_id, from_id, into_id,
@@ -126,8 +139,11 @@ async def move_members(conn: asyncpg.Connection, tenant_id: uuid.UUID, from_id: 
     )  # fmt: skip
 
 
-async def upsert_sessions(conn: asyncpg.Connection, tenant_id: uuid.UUID,
-                          rows: Sequence[tuple[uuid.UUID, datetime, datetime, int, str, list[uuid.UUID]]]) -> None:
+async def upsert_sessions(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    rows: Sequence[tuple[uuid.UUID, datetime, datetime, int, str, list[uuid.UUID]]],
+) -> None:
     """(session_id, start, end, count, precision, cover) rows."""
     await conn.executemany(
         """
@@ -137,12 +153,16 @@ async def upsert_sessions(conn: asyncpg.Connection, tenant_id: uuid.UUID,
             asset_count = EXCLUDED.asset_count, precision = EXCLUDED.precision,
             cover_asset_ids = EXCLUDED.cover_asset_ids, merged_into = NULL, updated_at = now()
         """,
-        [(sid, tenant_id, start, end, count, precision, cover) for sid, start, end, count, precision, cover in rows],
+        [
+            (sid, tenant_id, start, end, count, precision, cover)
+            for sid, start, end, count, precision, cover in rows
+        ],
     )
 
 
-async def current_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID,
-                         session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+async def current_covers(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
     rows = await conn.fetch(
         "SELECT session_id, cover_asset_ids FROM clustering.sessions WHERE tenant_id = $1 AND session_id = ANY($2::uuid[])",
         tenant_id, list(session_ids),
@@ -150,8 +170,14 @@ async def current_covers(conn: asyncpg.Connection, tenant_id: uuid.UUID,
     return {r["session_id"]: list(r["cover_asset_ids"]) for r in rows}
 
 
-async def cover_candidates(conn: asyncpg.Connection, tenant_id: uuid.UUID, *, asset_ids: Sequence[uuid.UUID] = (),
-                           session_id: uuid.UUID | None = None, limit: int = 64) -> list[tuple[uuid.UUID, CoverCandidate]]:
+async def cover_candidates(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    *,
+    asset_ids: Sequence[uuid.UUID] = (),
+    session_id: uuid.UUID | None = None,
+    limit: int = 64,
+) -> list[tuple[uuid.UUID, CoverCandidate]]:
     """(session_id, candidate) for the given assets, or a bounded sample of one session's members."""
     if session_id is not None:
         rows = await conn.fetch(
@@ -166,6 +192,9 @@ async def cover_candidates(conn: asyncpg.Connection, tenant_id: uuid.UUID, *, as
             tenant_id, list(asset_ids),
         )  # fmt: skip
     return [
-        (r["session_id"], CoverCandidate(str(r["asset_id"]), r["generated_at"], r["prompt"], r["dominant_color"]))
+        (
+            r["session_id"],
+            CoverCandidate(str(r["asset_id"]), r["generated_at"], r["prompt"], r["dominant_color"]),
+        )
         for r in rows
     ]

@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 
 def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations",
-                             uses_store=True, title="Atelier API")
+    runtime = ServiceRuntime(
+        settings,
+        schema=SCHEMA,
+        migrations_dir=Path(__file__).parent / "migrations",
+        uses_store=True,
+        title="Atelier API",
+    )
     runtime.app.state.runtime = runtime
     runtime.app.include_router(router)
     runtime.app.include_router(folders_router)

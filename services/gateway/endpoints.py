@@ -57,7 +57,11 @@ async def logout() -> JSONResponse:
 
 @router.get("/me")
 async def me(subject: Subject) -> dict[str, str]:
-    return {"tenant_id": str(subject.tenant_id), "tenant": subject.tenant_name, "time_zone": subject.time_zone}
+    return {
+        "tenant_id": str(subject.tenant_id),
+        "tenant": subject.tenant_name,
+        "time_zone": subject.time_zone,
+    }
 
 
 def _mtime(value: str | None) -> datetime | None:
@@ -77,7 +81,9 @@ def _mtime(value: str | None) -> datetime | None:
 # the import sources a client may name on this endpoint (zip and folder imports arrive other ways)
 UploadSource = Literal["upload", "sync"]
 MAX_FOLDER_CHARS = 1000
-FOLDER_FIELD_DOC = "per file, in order: its directory inside the synced folder (e.g. 2025-03-21); may be empty"
+FOLDER_FIELD_DOC = (
+    "per file, in order: its directory inside the synced folder (e.g. 2025-03-21); may be empty"
+)
 
 
 def _folder(value: str) -> str | None:
@@ -92,7 +98,9 @@ async def upload_assets(
     request: Request,
     subject: Subject,
     files: Annotated[list[UploadFile], File(description="one or more image files")],
-    last_modified: Annotated[list[str] | None, Form(description="per file, in order: ms since the epoch")] = None,
+    last_modified: Annotated[
+        list[str] | None, Form(description="per file, in order: ms since the epoch")
+    ] = None,
     folder: Annotated[list[str] | None, Form(description=FOLDER_FIELD_DOC)] = None,
     source: Annotated[UploadSource, Query(description="the web page or `atelier sync`")] = "upload",
     wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
@@ -101,21 +109,37 @@ async def upload_assets(
     settings = _settings(request)
     mtimes, folders = last_modified or [], folder or []
     # staged in bounded batches, so an expanded zip never holds all its decompressed bytes at once
-    stager = BatchStager(_runtime(request), subject, max_bytes=settings.max_upload_bytes,
-                         batch_files=settings.zip_stage_batch_files, batch_bytes=settings.zip_stage_batch_bytes)
+    stager = BatchStager(
+        _runtime(request),
+        subject,
+        max_bytes=settings.max_upload_bytes,
+        batch_files=settings.zip_stage_batch_files,
+        batch_bytes=settings.zip_stage_batch_bytes,
+    )
     for i, f in enumerate(files):
         filename = f.filename or "upload"
         head = await f.read(SNIFF_BYTES)
         await f.seek(0)
         if is_zip(head):
-            await stage_archive(stager, f.file, archive_name=filename, zone=_zone(subject.time_zone),
-                                limits=zip_limits(settings))
+            await stage_archive(
+                stager,
+                f.file,
+                archive_name=filename,
+                zone=_zone(subject.time_zone),
+                limits=zip_limits(settings),
+            )
         elif kind := nested_archive_kind(head):
             stager.reject(filename, f"{kind} archives are not supported; upload a zip")
         else:
-            await stager.add(IncomingFile(filename=filename, data=await f.read(), source=source,
-                                          folder=_folder(folders[i]) if i < len(folders) else None,
-                                          file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None))
+            await stager.add(
+                IncomingFile(
+                    filename=filename,
+                    data=await f.read(),
+                    source=source,
+                    folder=_folder(folders[i]) if i < len(folders) else None,
+                    file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None,
+                )
+            )
     await stager.flush()
     results = stager.results
     if wait:
@@ -183,7 +207,8 @@ def _session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
 
 @router.get("/sessions")
 async def list_sessions(
-    request: Request, subject: Subject,
+    request: Request,
+    subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[datetime | None, Query(description="only sessions starting before this time")] = None,
 ) -> list[dict[str, Any]]:
@@ -194,8 +219,24 @@ async def list_sessions(
 
 
 def _asset_json(row: Any) -> dict[str, Any]:
-    doc = {k: row[k] for k in ("filename", "format", "tool", "prompt", "negative_prompt", "model", "sampler",
-                               "steps", "cfg", "width", "height", "timestamp_source", "timestamp_precision")}
+    doc = {
+        k: row[k]
+        for k in (
+            "filename",
+            "format",
+            "tool",
+            "prompt",
+            "negative_prompt",
+            "model",
+            "sampler",
+            "steps",
+            "cfg",
+            "width",
+            "height",
+            "timestamp_source",
+            "timestamp_precision",
+        )
+    }
     doc["asset_id"] = str(row["asset_id"])
     doc["seed"] = int(row["seed"]) if row["seed"] is not None else None
     doc["generated_at"] = row["generated_at"].isoformat() if row["generated_at"] else None
@@ -222,7 +263,8 @@ async def get_session(session_id: uuid.UUID, request: Request, subject: Subject)
 
 @router.get("/assets")
 async def list_assets(
-    request: Request, subject: Subject,
+    request: Request,
+    subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
@@ -232,8 +274,9 @@ async def list_assets(
 
 
 @router.get("/assets/quarantine")
-async def list_quarantine(request: Request, subject: Subject,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+async def list_quarantine(
+    request: Request, subject: Subject, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
     """Files that could not be imported, with the reason."""
     rows = await repository.quarantined(_runtime(request).pool, subject, limit=limit)
     return [{"asset_id": str(r["asset_id"]), "filename": r["filename"], "reason": r["reason"],
@@ -253,8 +296,12 @@ async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> 
 
 
 @router.get("/assets/{asset_id}/thumbnail")
-async def get_thumbnail(asset_id: uuid.UUID, request: Request, subject: Subject,
-                        size: Annotated[str, Query(pattern="^(card|detail)$")] = "card") -> Response:
+async def get_thumbnail(
+    asset_id: uuid.UUID,
+    request: Request,
+    subject: Subject,
+    size: Annotated[str, Query(pattern="^(card|detail)$")] = "card",
+) -> Response:
     runtime = _runtime(request)
     row = await repository.asset(runtime.pool, subject, asset_id)
     key = row and (row["card_key"] if size == "card" else row["detail_key"])

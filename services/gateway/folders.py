@@ -31,8 +31,9 @@ class FolderRequest(BaseModel):
 async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> httpx.Response:
     settings = request.app.state.runtime.settings
     try:
-        async with httpx.AsyncClient(base_url=settings.ingest_url, timeout=10.0,
-                                     headers=internal_headers(settings)) as client:
+        async with httpx.AsyncClient(
+            base_url=settings.ingest_url, timeout=10.0, headers=internal_headers(settings)
+        ) as client:
             response = await client.request(method, f"/internal/v1/folders{path}", **kwargs)
     except httpx.HTTPError as exc:
         raise HTTPException(503, f"the ingest service is unreachable: {type(exc).__name__}") from None

@@ -15,7 +15,9 @@ import asyncpg
 from services.gateway.auth import AuthSubject
 
 
-async def statuses(pool: asyncpg.Pool, subject: AuthSubject, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+async def statuses(
+    pool: asyncpg.Pool, subject: AuthSubject, asset_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
     rows = await pool.fetch(
         "SELECT asset_id, status, reason FROM ingest.asset_status WHERE tenant_id = $1 AND asset_id = ANY($2::uuid[])",
         subject.tenant_id, asset_ids,
@@ -42,8 +44,9 @@ async def known_sha256s(pool: asyncpg.Pool, subject: AuthSubject, sha256s: list[
     return {r["sha256"] for r in rows}
 
 
-async def record_upload(conn: asyncpg.Connection, subject: AuthSubject, asset_id: uuid.UUID, sha256: str,
-                        filename: str) -> bool:
+async def record_upload(
+    conn: asyncpg.Connection, subject: AuthSubject, asset_id: uuid.UUID, sha256: str, filename: str
+) -> bool:
     """False when the tenant already staged these bytes (a concurrent upload won)."""
     row = await conn.fetchrow(
         "INSERT INTO gateway.uploads (asset_id, tenant_id, sha256, filename) VALUES ($1, $2, $3, $4) "
@@ -59,7 +62,9 @@ SESSION_CARD_COLUMNS = (
 )
 
 
-async def sessions(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, before: Any = None) -> list[asyncpg.Record]:
+async def sessions(
+    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, before: Any = None
+) -> list[asyncpg.Record]:
     return await pool.fetch(
         f"SELECT {SESSION_CARD_COLUMNS} "
         "FROM clustering.session_cards WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR start_at < $2) "
@@ -68,7 +73,9 @@ async def sessions(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, befo
     )  # fmt: skip
 
 
-async def session(pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID) -> tuple[asyncpg.Record | None, uuid.UUID]:
+async def session(
+    pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID
+) -> tuple[asyncpg.Record | None, uuid.UUID]:
     """The session, following a merge redirect; returns (row, the id it resolved to)."""
     target = await pool.fetchval(
         "SELECT merged_into FROM clustering.session_redirects WHERE tenant_id = $1 AND session_id = $2",
@@ -83,7 +90,9 @@ async def session(pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUI
     return row, resolved
 
 
-async def sessions_by_id(pool: asyncpg.Pool, subject: AuthSubject, session_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+async def sessions_by_id(
+    pool: asyncpg.Pool, subject: AuthSubject, session_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
     """These live sessions' cards, in time order (ids merged away or of other tenants are left out)."""
     return await pool.fetch(
         f"SELECT {SESSION_CARD_COLUMNS} FROM clustering.session_cards "
@@ -106,7 +115,9 @@ ASSET_COLUMNS = (
 )
 
 
-async def session_assets(pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID) -> list[asyncpg.Record]:
+async def session_assets(
+    pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID
+) -> list[asyncpg.Record]:
     return await pool.fetch(
         f"SELECT {ASSET_COLUMNS} FROM clustering.session_members m "
         "JOIN ingest.asset_cards a ON a.asset_id = m.asset_id AND a.tenant_id = m.tenant_id "
@@ -115,7 +126,9 @@ async def session_assets(pool: asyncpg.Pool, subject: AuthSubject, session_id: u
     )  # fmt: skip
 
 
-async def assets(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, offset: int) -> list[asyncpg.Record]:
+async def assets(
+    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, offset: int
+) -> list[asyncpg.Record]:
     return await pool.fetch(
         f"SELECT {ASSET_COLUMNS}, m.session_id FROM ingest.asset_cards a "
         "LEFT JOIN clustering.session_members m ON m.asset_id = a.asset_id AND m.tenant_id = a.tenant_id "

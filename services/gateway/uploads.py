@@ -50,8 +50,11 @@ class UploadResult:
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {"filename": self.filename, "status": self.status,
-                                  "asset_id": str(self.asset_id) if self.asset_id else None}
+        doc: dict[str, object] = {
+            "filename": self.filename,
+            "status": self.status,
+            "asset_id": str(self.asset_id) if self.asset_id else None,
+        }
         if self.reason:
             doc["reason"] = self.reason
         if self.state:
@@ -73,8 +76,9 @@ def precheck(item: IncomingFile, max_bytes: int) -> str | None:
     return None
 
 
-async def stage_files(runtime: ServiceRuntime, subject: AuthSubject, items: list[IncomingFile],
-                      max_bytes: int) -> list[UploadResult]:
+async def stage_files(
+    runtime: ServiceRuntime, subject: AuthSubject, items: list[IncomingFile], max_bytes: int
+) -> list[UploadResult]:
     """Stage a batch; one result per file, in order. Nothing here raises for a bad file."""
     assert runtime.store is not None
     results: list[UploadResult] = []
@@ -124,8 +128,9 @@ async def stage_files(runtime: ServiceRuntime, subject: AuthSubject, items: list
     return results
 
 
-async def wait_for_pipeline(runtime: ServiceRuntime, subject: AuthSubject, results: list[UploadResult],
-                            timeout: float) -> None:
+async def wait_for_pipeline(
+    runtime: ServiceRuntime, subject: AuthSubject, results: list[UploadResult], timeout: float
+) -> None:
     """Turn `imported` into the pipeline's verdict (imported or rejected with the reason) as it lands."""
     pending = {r.asset_id: r for r in results if r.status == "imported" and r.asset_id}
     deadline = asyncio.get_running_loop().time() + timeout
@@ -151,8 +156,15 @@ class BatchStager:
     is staged as soon as it reaches `batch_files` files or `batch_bytes` bytes.
     """
 
-    def __init__(self, runtime: ServiceRuntime, subject: AuthSubject, *, max_bytes: int,
-                 batch_files: int = 64, batch_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        subject: AuthSubject,
+        *,
+        max_bytes: int,
+        batch_files: int = 64,
+        batch_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
         self.runtime, self.subject, self.max_bytes = runtime, subject, max_bytes
         self.batch_files, self.batch_bytes = batch_files, batch_bytes
         self.results: list[UploadResult] = []

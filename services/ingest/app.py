@@ -15,11 +15,16 @@ from services.ingest.settings import IngestSettings
 
 def build(settings: IngestSettings | None = None) -> ServiceRuntime:
     settings = settings or IngestSettings()
-    runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations",
-                             uses_store=True)
+    runtime = ServiceRuntime(
+        settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", uses_store=True
+    )
     assert runtime.store is not None
-    runtime.consume(Topics.ASSET_UPLOADED, "ingest", UploadedHandler(settings, runtime.store),
-                    max_records=settings.ingest_batch_size)
+    runtime.consume(
+        Topics.ASSET_UPLOADED,
+        "ingest",
+        UploadedHandler(settings, runtime.store),
+        max_records=settings.ingest_batch_size,
+    )
     # connected folders: every replica watches its share (see folders.py); the gateway registers them here
     folder_watcher = FolderWatcher(settings, runtime)
     runtime.app.state.folder_watcher = folder_watcher

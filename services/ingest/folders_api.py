@@ -40,8 +40,11 @@ def folder_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 def internal_folders_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter:
-    router = APIRouter(prefix="/internal/v1/folders", include_in_schema=False,
-                       dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
+    router = APIRouter(
+        prefix="/internal/v1/folders",
+        include_in_schema=False,
+        dependencies=[require_internal_caller(settings)],
+    )  # type: ignore[list-item]
 
     @router.post("", status_code=201)
     async def register_folder(body: FolderRegistration) -> dict[str, Any]:

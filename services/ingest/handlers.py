@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from prometheus_client import Counter, Histogram
@@ -69,7 +70,7 @@ class UploadedHandler:
         # Overlap I/O with the CPU work: every original is fetched at once and each file is analysed
         # as soon as its bytes are in; its thumbnails upload while the next file is analysed. The
         # rows are written afterwards, in order, on this batch's connection.
-        fetches = [asyncio.ensure_future(self._fetch(u)) for _, u in todo]
+        fetches: list[asyncio.Future[bytes | None]] = [asyncio.ensure_future(self._fetch(u)) for _, u in todo]
         outcomes: list[tuple[Delivery, ImportedAsset | Rejection, asyncio.Future[dict[str, str]] | None]] = []
         try:
             for (d, u), fetch in zip(todo, fetches, strict=True):
@@ -79,7 +80,8 @@ class UploadedHandler:
                 outcomes.append((d, outcome, upload))
             keys = [await upload if upload else None for _, _, upload in outcomes]
         except BaseException:
-            for task in [*fetches, *(upload for _, _, upload in outcomes if upload)]:
+            pending: list[asyncio.Future[Any]] = [*fetches, *(upload for _, _, upload in outcomes if upload)]
+            for task in pending:
                 task.cancel()
             raise
         events: list[Event] = []
@@ -91,15 +93,22 @@ class UploadedHandler:
             else:
                 if await repository.insert_quarantine(conn, d.tenant_id, outcome):
                     ASSETS.labels("quarantined").inc()
-                    events.append(Event.of(AssetRejected(asset_id=u.asset_id, filename=u.filename,
-                                                         reason=outcome.reason),
-                                           tenant_id=d.tenant_id, correlation_id=d.event.correlation_id))
+                    events.append(
+                        Event.of(
+                            AssetRejected(asset_id=u.asset_id, filename=u.filename, reason=outcome.reason),
+                            tenant_id=d.tenant_id,
+                            correlation_id=d.event.correlation_id,
+                        )
+                    )
         await add_to_outbox(conn, repository.SCHEMA, events)
 
     async def _put_thumbnails(self, d: Delivery, item: ImportedAsset) -> dict[str, str]:
         u = item.uploaded
         started = time.perf_counter()
-        keys = {rendition.size: thumbnail_key(d.tenant_id, u.asset_id, rendition.size) for rendition in item.image.renditions}
+        keys = {
+            rendition.size: thumbnail_key(d.tenant_id, u.asset_id, rendition.size)
+            for rendition in item.image.renditions
+        }
         await asyncio.gather(*(
             self.store.put(self.store.thumbnails, keys[rendition.size], rendition.data, "image/webp")
             for rendition in item.image.renditions
@@ -107,8 +116,9 @@ class UploadedHandler:
         STAGE_SECONDS.labels("store_thumbnails").observe(time.perf_counter() - started)
         return keys
 
-    async def _store_asset(self, conn: asyncpg.Connection, d: Delivery, item: ImportedAsset,
-                           keys: dict[str, str]) -> list[Event]:
+    async def _store_asset(
+        self, conn: asyncpg.Connection, d: Delivery, item: ImportedAsset, keys: dict[str, str]
+    ) -> list[Event]:
         u, r = item.uploaded, item.record
         if not await repository.insert_asset(conn, d.tenant_id, item, keys):
             ASSETS.labels("duplicate").inc()

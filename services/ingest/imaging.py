@@ -78,12 +78,13 @@ def dominant_colors(image: Image.Image, count: int = 5) -> list[str]:
     small.thumbnail((64, 64))
     quantised = small.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
     palette = quantised.getpalette() or []
-    ranked = sorted(quantised.getcolors() or [], reverse=True)
+    ranked: list[tuple[int, int]] = sorted(quantised.getcolors() or [], reverse=True)  # type: ignore[arg-type]
     return ["#{:02x}{:02x}{:02x}".format(*palette[i * 3 : i * 3 + 3]) for _, i in ranked]
 
 
-def decode_image(data: bytes, *, card_size: int = 384, detail_size: int = 1280,
-                 max_pixels: int = 80_000_000) -> DecodedImage:
+def decode_image(
+    data: bytes, *, card_size: int = 384, detail_size: int = 1280, max_pixels: int = 80_000_000
+) -> DecodedImage:
     """Decode once and produce the card and detail renditions (WebP) and dominant colours."""
     image = _open(data, max_pixels)
     fmt = image.format or "?"
@@ -96,7 +97,9 @@ def decode_image(data: bytes, *, card_size: int = 384, detail_size: int = 1280,
         image = ImageOps.exif_transpose(image) if fmt in ("JPEG", "WEBP") else image
         image.load()
         if image.mode not in ("RGB", "RGBA"):
-            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+            image = image.convert(
+                "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+            )
         detail = _shrunk(image, detail_size)
         # the card is made from the detail copy: far fewer pixels to resample
         card = _shrunk(detail, card_size)

@@ -39,10 +39,15 @@ def import_bytes(data: bytes, uploaded: AssetUploaded, settings: IngestSettings)
     """Decode, read metadata and time, and check the bytes are what the upload said."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != uploaded.sha256:
-        return Rejection(uploaded, f"content changed in storage (sha256 {digest[:12]}… != {uploaded.sha256[:12]}…)")
+        return Rejection(
+            uploaded, f"content changed in storage (sha256 {digest[:12]}… != {uploaded.sha256[:12]}…)"
+        )
     try:
         image = decode_image(
-            data, card_size=settings.card_size, detail_size=settings.detail_size, max_pixels=settings.max_image_pixels
+            data,
+            card_size=settings.card_size,
+            detail_size=settings.detail_size,
+            max_pixels=settings.max_image_pixels,
         )
     except ImageRejected as exc:
         return Rejection(uploaded, str(exc))

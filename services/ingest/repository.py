@@ -19,8 +19,9 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, allow_nan=False)) if value is not None else None
 
 
-async def insert_asset(conn: asyncpg.Connection, tenant_id: uuid.UUID, item: ImportedAsset,
-                       keys: dict[str, str]) -> bool:
+async def insert_asset(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, item: ImportedAsset, keys: dict[str, str]
+) -> bool:
     """Insert the asset; False when this tenant already has these bytes (a duplicate)."""
     u, r, img = item.uploaded, item.record, item.image
     row = await conn.fetchrow(
@@ -59,6 +60,8 @@ async def insert_quarantine(conn: asyncpg.Connection, tenant_id: uuid.UUID, item
 
 async def known_assets(conn: asyncpg.Connection, tenant_id: uuid.UUID, sha256s: list[str]) -> set[str]:
     rows = await conn.fetch(
-        "SELECT sha256 FROM ingest.assets WHERE tenant_id = $1 AND sha256 = ANY($2::text[])", tenant_id, sha256s
+        "SELECT sha256 FROM ingest.assets WHERE tenant_id = $1 AND sha256 = ANY($2::text[])",
+        tenant_id,
+        sha256s,
     )
     return {r["sha256"] for r in rows}

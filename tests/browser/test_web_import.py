@@ -10,7 +10,9 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
-async def test_sign_in_import_and_open_a_session(page, gateway_url, new_tenant, corpus, tmp_path: Path) -> None:
+async def test_sign_in_import_and_open_a_session(
+    page, gateway_url, new_tenant, corpus, tmp_path: Path
+) -> None:
     from playwright.async_api import expect
 
     token, _ = await new_tenant()
@@ -27,7 +29,10 @@ async def test_sign_in_import_and_open_a_session(page, gateway_url, new_tenant, 
 
     # import two files through the file chooser, as a person would
     files = []
-    for rel in ("midjourney/image-description.png", "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg"):
+    for rel in (
+        "midjourney/image-description.png",
+        "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg",
+    ):
         target = tmp_path / Path(rel).name
         shutil.copy(corpus / rel, target)
         files.append(str(target))

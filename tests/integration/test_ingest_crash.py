@@ -39,7 +39,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 def own_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, dict[str, str]]]:
     from libs.stack.infra import LocalInfra
 
-    local = LocalInfra(tmp_path_factory.mktemp("crash-infra"), ports="free", kafka_storage="memory", database="fresh")
+    local = LocalInfra(
+        tmp_path_factory.mktemp("crash-infra"), ports="free", kafka_storage="memory", database="fresh"
+    )
     infra = local.start()
     env = infra.env() | {
         "ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000",
@@ -62,7 +64,10 @@ def _generated_png(rng: random.Random) -> bytes:
     noise = Image.effect_noise((1024, 1024), rng.uniform(8, 20))
     image = Image.merge("RGB", [grad, ImageChops.add(grad, noise, scale=2.0), noise])
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", f"a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {rng.randrange(2**32)}")
+    info.add_text(
+        "parameters",
+        f"a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {rng.randrange(2**32)}",
+    )
     out = io.BytesIO()
     image.save(out, "PNG", pnginfo=info, compress_level=1)
     return out.getvalue()
@@ -94,8 +99,13 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-async def _poll(predicate: Callable[[], Awaitable[object]], timeout: float, what: str,
-                interval: float = 0.01, worker: subprocess.Popen[bytes] | None = None) -> object:
+async def _poll(
+    predicate: Callable[[], Awaitable[object]],
+    timeout: float,
+    what: str,
+    interval: float = 0.01,
+    worker: subprocess.Popen[bytes] | None = None,
+) -> object:
     deadline = time.monotonic() + timeout
     while True:
         value = await predicate()
@@ -182,7 +192,8 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
 
         # every asset exactly once
         row = await conn.fetchrow(
-            "SELECT count(*) AS n, count(DISTINCT sha256) AS shas FROM ingest.assets WHERE tenant_id = $1", tenant
+            "SELECT count(*) AS n, count(DISTINCT sha256) AS shas FROM ingest.assets WHERE tenant_id = $1",
+            tenant,
         )
         assert (row["n"], row["shas"]) == (TOTAL, TOTAL)
         rows = await conn.fetch("SELECT asset_id, sha256 FROM ingest.assets WHERE tenant_id = $1", tenant)
@@ -196,7 +207,10 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
 
         # good files are never quarantined
         assert await conn.fetchval("SELECT count(*) FROM ingest.quarantine WHERE tenant_id = $1", tenant) == 0
-        assert await conn.fetchval("SELECT count(*) FROM ingest.outbox WHERE topic = $1", Topics.ASSET_REJECTED) == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM ingest.outbox WHERE topic = $1", Topics.ASSET_REJECTED)
+            == 0
+        )
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:

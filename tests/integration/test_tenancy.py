@@ -12,7 +12,9 @@ pytestmark = pytest.mark.integration
 async def test_one_tenant_cannot_read_another_tenants_things(new_tenant, corpus) -> None:
     _, alice = await new_tenant()
     _, bob = await new_tenant()
-    data = (corpus / "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg").read_bytes()
+    data = (
+        corpus / "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg"
+    ).read_bytes()
     [mine] = (await alice.post("/api/v1/assets", files=[("files", ("c.jpeg", data, "image/jpeg"))])).json()
     assert mine["status"] == "imported"
     asset_id = mine["asset_id"]

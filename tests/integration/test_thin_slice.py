@@ -37,7 +37,9 @@ async def test_api_refuses_missing_or_wrong_token(api, headers) -> None:
 
 async def test_upload_makes_a_session(api, stack, corpus) -> None:
     data = (corpus / MIDJOURNEY).read_bytes()
-    response = await api.post("/api/v1/assets", files=[("files", ("image-description.png", data, "image/png"))])
+    response = await api.post(
+        "/api/v1/assets", files=[("files", ("image-description.png", data, "image/png"))]
+    )
     assert response.status_code == 200
     [result] = response.json()
     assert result["status"] == "imported", result
@@ -95,6 +97,9 @@ async def test_metrics_count_requests_by_route_and_liveness_needs_no_dependency(
     await api.get("/api/v1/sessions")
     await api.get("/healthz")
     text = (await api.get("/metrics")).text
-    assert 'atelier_http_requests_total{method="GET",route="/api/v1/sessions",service="gateway",status="200"}' in text
+    assert (
+        'atelier_http_requests_total{method="GET",route="/api/v1/sessions",service="gateway",status="200"}'
+        in text
+    )
     assert 'atelier_dependency_up{dependency="broker",service="gateway"} 1.0' in text
     assert "atelier_consumer_batches_failed_total" in text

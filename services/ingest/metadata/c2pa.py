@@ -27,7 +27,9 @@ _JUMBF_LABEL = b"c2pa"
 # Offline, and no validation pass after reading: we report what the credentials say (generator,
 # actions, times), we do not certify them, and validation hashes the whole asset (3-4x the read
 # time on the corpus). The manifest store is kept raw, so a later job can validate stored assets.
-_OFFLINE_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": False}}
+_OFFLINE_SETTINGS = {
+    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": False}
+}
 
 _CREATED_ACTION = "c2pa.created"
 

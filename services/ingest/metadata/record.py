@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 # tool ids the product knows; None means "not an AI image as far as we can tell"
 TOOLS = (
@@ -51,7 +51,7 @@ class GenerationRecord:
     height: int | None = None
     generated_at: datetime | None = None
     timestamp_source: str | None = None
-    timestamp_precision: str | None = None  # "second" | "day"
+    timestamp_precision: Literal["second", "day"] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     error: str | None = None

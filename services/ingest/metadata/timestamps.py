@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from email.utils import parsedate_to_datetime
 from enum import IntEnum
+from typing import Literal
 
-SECOND = "second"
-DAY = "day"
+Precision = Literal["second", "day"]
+SECOND: Precision = "second"
+DAY: Precision = "day"
 
 
 class Rung(IntEnum):
@@ -45,7 +47,7 @@ class TimeCandidate:
 class ResolvedTime:
     at: datetime  # always aware
     source: str
-    precision: str  # "second" | "day"
+    precision: Precision
 
 
 def pick_generation_time(candidates: list[TimeCandidate], tenant_tz: tzinfo = UTC) -> ResolvedTime | None:
