@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+import httpx
 from fastapi import Depends, HTTPException, Request
 
 from libs.common.settings import CommonSettings
@@ -31,3 +32,25 @@ def require_internal_caller(settings: CommonSettings) -> Any:
             raise HTTPException(401, "internal route: missing or wrong service token")
 
     return Depends(check)
+
+
+# an owner's refusals carry a reason the user should see: passed on with their status
+PASSED_THROUGH = frozenset({400, 403, 404, 409, 422})
+
+
+async def call_internal(
+    settings: CommonSettings, service: str, base_url: str, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """Call another service's `/internal/v1` route; its refusals become ours, its failures a 502/503."""
+    try:
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=30.0, headers=internal_headers(settings)
+        ) as client:
+            response = await client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, f"the {service} service is unreachable: {type(exc).__name__}") from None
+    if response.status_code in PASSED_THROUGH:
+        raise HTTPException(response.status_code, response.json().get("detail", f"refused by {service}"))
+    if response.is_error:
+        raise HTTPException(502, f"the {service} service answered {response.status_code}")
+    return response

@@ -11,17 +11,14 @@ import uuid
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from libs.common.internal import internal_headers
+from libs.common.internal import call_internal
 from services.gateway.auth import AuthSubject, authenticate
 
 router = APIRouter(prefix="/api/v1/folders", tags=["connected folders"])
 Subject = Annotated[AuthSubject, Depends(authenticate)]
-
-# ingest answers these itself with a reason the user should see
-PASSED_THROUGH = {400, 403, 404, 409, 422}
 
 
 class FolderRequest(BaseModel):
@@ -30,18 +27,9 @@ class FolderRequest(BaseModel):
 
 async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> httpx.Response:
     settings = request.app.state.runtime.settings
-    try:
-        async with httpx.AsyncClient(
-            base_url=settings.ingest_url, timeout=10.0, headers=internal_headers(settings)
-        ) as client:
-            response = await client.request(method, f"/internal/v1/folders{path}", **kwargs)
-    except httpx.HTTPError as exc:
-        raise HTTPException(503, f"the ingest service is unreachable: {type(exc).__name__}") from None
-    if response.status_code in PASSED_THROUGH:
-        raise HTTPException(response.status_code, response.json().get("detail", "refused by ingest"))
-    if response.is_error:
-        raise HTTPException(502, f"the ingest service answered {response.status_code}")
-    return response
+    return await call_internal(
+        settings, "ingest", settings.ingest_url, method, f"/internal/v1/folders{path}", **kwargs
+    )
 
 
 @router.post("", status_code=201)

@@ -13,11 +13,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from libs.common.internal import internal_headers
+from libs.common.internal import call_internal
 from services.gateway import repository
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import _session_json, _zone
@@ -25,8 +24,6 @@ from services.gateway.endpoints import _session_json, _zone
 router = APIRouter(prefix="/api/v1", tags=["session edits"])
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
-# clustering answers these itself with a reason the user should see
-PASSED_THROUGH = {400, 404, 409, 422}
 # the gap a tenant may choose, in minutes (clustering checks the same bounds)
 MIN_GAP_MINUTES, MAX_GAP_MINUTES = 1, 1440
 
@@ -49,19 +46,14 @@ async def _clustering(
 ) -> dict[str, Any]:
     """Call clustering's internal API for the subject's tenant; its refusals become ours."""
     settings = request.app.state.runtime.settings
-    try:
-        async with httpx.AsyncClient(
-            base_url=settings.clustering_url, timeout=30.0, headers=internal_headers(settings)
-        ) as client:
-            response = await client.request(
-                method, f"/internal/v1/tenants/{subject.tenant_id}{path}", json=body
-            )
-    except httpx.HTTPError as exc:
-        raise HTTPException(503, f"the clustering service is unreachable: {type(exc).__name__}") from None
-    if response.status_code in PASSED_THROUGH:
-        raise HTTPException(response.status_code, response.json().get("detail", "refused by clustering"))
-    if response.is_error:
-        raise HTTPException(502, f"the clustering service answered {response.status_code}")
+    response = await call_internal(
+        settings,
+        "clustering",
+        settings.clustering_url,
+        method,
+        f"/internal/v1/tenants/{subject.tenant_id}{path}",
+        json=body,
+    )
     return response.json()
 
 

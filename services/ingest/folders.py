@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import stat
@@ -40,6 +39,7 @@ from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import is_candidate
 from services.ingest.folder_settle import SettleTracker, Stat
 from services.ingest.metadata.containers import sniff_format
+from services.ingest.metadata.reader import load_sidecar
 from services.ingest.repository import SCHEMA
 from services.ingest.settings import IngestSettings
 
@@ -92,19 +92,6 @@ def walk_candidates(root: Path) -> list[tuple[str, Stat]]:
             if file_stat is not None:
                 found.append((relative, file_stat))
     return found
-
-
-def load_sidecar(image: Path) -> dict[str, Any] | None:
-    """`name.png.json` or `name.json` next to the image (archivers, Midjourney exports), if small and a JSON object."""
-    for candidate in (image.with_name(image.name + ".json"), image.with_suffix(".json")):
-        try:
-            if candidate.is_file() and candidate.stat().st_size <= MAX_SIDECAR_BYTES:
-                loaded = json.loads(candidate.read_text(encoding="utf-8"))
-                if isinstance(loaded, dict):
-                    return loaded
-        except (OSError, ValueError, RecursionError):
-            continue
-    return None
 
 
 def _check_readable_dir(root: Path) -> None:
@@ -303,7 +290,7 @@ class FolderWatcher:
         if outcome == "staged":
             # the original first: an event never names bytes that are not in S3
             await self.store.put(self.store.originals, original_key(folder.tenant_id, digest), data)
-            sidecar = await asyncio.to_thread(load_sidecar, path)
+            sidecar = await asyncio.to_thread(load_sidecar, path, MAX_SIDECAR_BYTES)
             directory = Path(relative).parent.as_posix()
             events.append(Event.of(
                 AssetUploaded(

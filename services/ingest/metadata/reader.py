@@ -91,17 +91,18 @@ def read_generation_file(path: str | Path, *, tenant_tz: tzinfo = UTC) -> Genera
         folder=path.parent.name or None,
         file_mtime=datetime.fromtimestamp(stat.st_mtime, UTC),
         tenant_tz=tenant_tz,
-        sidecar=_load_sidecar(path),
+        sidecar=load_sidecar(path),
     )
     record.path = str(path)
     return record
 
 
-def _load_sidecar(path: Path) -> dict | None:
-    """`image.png.json` or `image.json` next to the image (archivers, Midjourney job exports)."""
+def load_sidecar(path: Path, max_bytes: int = MAX_SIDECAR_BYTES) -> dict[str, Any] | None:
+    """`image.png.json` or `image.json` next to the image (archivers, Midjourney job exports),
+    when it is at most `max_bytes` and holds a JSON object."""
     for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         try:
-            if candidate.is_file() and candidate.stat().st_size <= MAX_SIDECAR_BYTES:
+            if candidate.is_file() and candidate.stat().st_size <= max_bytes:
                 loaded = json.loads(candidate.read_text(encoding="utf-8"))
                 if isinstance(loaded, dict):
                     return loaded
