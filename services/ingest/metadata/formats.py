@@ -39,6 +39,45 @@ class FoundMetadata:
 # --------------------------------------------------------------------------- helpers
 
 
+@dataclass(frozen=True)
+class JsonKeys:
+    """Where one tool's JSON keeps the fields every tool has (None: it has no such key)."""
+
+    prompt: str
+    negative_prompt: str | None
+    seed: str
+    steps: str
+    cfg: str
+    sampler: str
+    model: str | None
+
+
+FOOOCUS_KEYS = JsonKeys(
+    "prompt", "negative_prompt", "seed", "steps", "guidance_scale", "sampler", "base_model"
+)
+SWARMUI_KEYS = JsonKeys("prompt", "negativeprompt", "seed", "steps", "cfgscale", "sampler", "model")
+EASYDIFFUSION_KEYS = JsonKeys(
+    "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale", "sampler_name",
+    "use_stable_diffusion_model",
+)  # fmt: skip
+DRAWTHINGS_KEYS = JsonKeys("c", "uc", "seed", "steps", "scale", "sampler", "model")
+NOVELAI_KEYS = JsonKeys("prompt", "uc", "seed", "steps", "scale", "sampler", None)
+INVOKEAI3_KEYS = JsonKeys(
+    "positive_prompt", "negative_prompt", "seed", "steps", "cfg_scale", "scheduler", None
+)
+
+
+def fill_common_fields(record: GenerationRecord, data: dict[str, Any], keys: JsonKeys) -> None:
+    record.prompt = to_str(data.get(keys.prompt))
+    record.negative_prompt = to_str(data.get(keys.negative_prompt)) if keys.negative_prompt else None
+    record.seed = to_int(data.get(keys.seed))
+    record.steps = to_int(data.get(keys.steps))
+    record.cfg = to_float(data.get(keys.cfg))
+    record.sampler = to_str(data.get(keys.sampler))
+    if keys.model:
+        record.model = to_str(data.get(keys.model))
+
+
 def load_json(text: str, what: str) -> Any:
     """Parse JSON strictly enough for hostile input: no NaN/Infinity, bounded size and depth."""
     if len(text) > MAX_JSON_CHARS:
@@ -384,12 +423,8 @@ def _read_novelai(record: GenerationRecord, texts: dict[str, str]) -> None:
     if maybe_json(texts.get("Comment")):
         loaded = load_json(texts["Comment"], "NovelAI Comment")
         comment = loaded if isinstance(loaded, dict) else {}
-    record.prompt = to_str(comment.get("prompt")) or texts.get("Description")
-    record.negative_prompt = to_str(comment.get("uc"))
-    record.seed = to_int(comment.get("seed"))
-    record.steps = to_int(comment.get("steps"))
-    record.cfg = to_float(comment.get("scale"))
-    record.sampler = to_str(comment.get("sampler"))
+    fill_common_fields(record, comment, NOVELAI_KEYS)
+    record.prompt = record.prompt or texts.get("Description")
     record.model = texts.get("Source")
     record.extra["novelai"] = {
         k: v
@@ -408,12 +443,7 @@ def _read_invokeai(record: GenerationRecord, texts: dict[str, str]) -> None:
         if not isinstance(meta, dict):
             return
         record.extra["invokeai_version"] = "3+"
-        record.prompt = to_str(meta.get("positive_prompt"))
-        record.negative_prompt = to_str(meta.get("negative_prompt"))
-        record.seed = to_int(meta.get("seed"))
-        record.steps = to_int(meta.get("steps"))
-        record.cfg = to_float(meta.get("cfg_scale"))
-        record.sampler = to_str(meta.get("scheduler"))
+        fill_common_fields(record, meta, INVOKEAI3_KEYS)
         model = meta.get("model")
         record.model = (
             to_str(model.get("model_name") or model.get("name")) if isinstance(model, dict) else to_str(model)
@@ -512,13 +542,7 @@ def _read_fooocus_text(
 
 def _read_fooocus_json(record: GenerationRecord, data: dict[str, Any]) -> None:
     record.tool = "fooocus"
-    record.prompt = to_str(data.get("prompt"))
-    record.negative_prompt = to_str(data.get("negative_prompt"))
-    record.seed = to_int(data.get("seed"))
-    record.steps = to_int(data.get("steps"))
-    record.cfg = to_float(data.get("guidance_scale"))
-    record.sampler = to_str(data.get("sampler"))
-    record.model = to_str(data.get("base_model"))
+    fill_common_fields(record, data, FOOOCUS_KEYS)
     size = _size(data.get("resolution"))
     if size:
         record.extra["params_size"] = list(size)
@@ -533,13 +557,7 @@ def _read_swarmui(record: GenerationRecord, data: dict[str, Any]) -> list[TimeCa
     params = params if isinstance(params, dict) else {}
     extra_data = data.get("sui_extra_data")
     extra_data = extra_data if isinstance(extra_data, dict) else {}
-    record.prompt = to_str(params.get("prompt"))
-    record.negative_prompt = to_str(params.get("negativeprompt"))
-    record.seed = to_int(params.get("seed"))
-    record.steps = to_int(params.get("steps"))
-    record.cfg = to_float(params.get("cfgscale"))
-    record.sampler = to_str(params.get("sampler"))
-    record.model = to_str(params.get("model"))
+    fill_common_fields(record, params, SWARMUI_KEYS)
     record.extra["swarmui"] = {"params": params, "extra_data": extra_data}
     if params.get("swarm_version"):
         record.extra["swarm_version"] = params["swarm_version"]
@@ -554,13 +572,7 @@ def _read_swarmui(record: GenerationRecord, data: dict[str, Any]) -> list[TimeCa
 
 def _read_easydiffusion(record: GenerationRecord, data: dict[str, Any]) -> None:
     record.tool = "easydiffusion"
-    record.prompt = to_str(data.get("prompt"))
-    record.negative_prompt = to_str(data.get("negative_prompt"))
-    record.seed = to_int(data.get("seed"))
-    record.steps = to_int(data.get("num_inference_steps"))
-    record.cfg = to_float(data.get("guidance_scale"))
-    record.sampler = to_str(data.get("sampler_name"))
-    record.model = to_str(data.get("use_stable_diffusion_model"))
+    fill_common_fields(record, data, EASYDIFFUSION_KEYS)
     record.extra["easydiffusion"] = {k: v for k, v in data.items() if k not in ("prompt", "negative_prompt")}
 
 
@@ -579,13 +591,7 @@ def _read_drawthings(record: GenerationRecord, xmp: dict[str, Any]) -> None:
 
 def _read_drawthings_json(record: GenerationRecord, data: dict[str, Any]) -> None:
     record.tool = "drawthings"
-    record.prompt = to_str(data.get("c"))
-    record.negative_prompt = to_str(data.get("uc"))
-    record.seed = to_int(data.get("seed"))
-    record.steps = to_int(data.get("steps"))
-    record.cfg = to_float(data.get("scale"))
-    record.sampler = to_str(data.get("sampler"))
-    record.model = to_str(data.get("model"))
+    fill_common_fields(record, data, DRAWTHINGS_KEYS)
     record.extra["drawthings"] = {k: v for k, v in data.items() if k not in ("c", "uc")}
 
 
