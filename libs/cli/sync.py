@@ -41,6 +41,7 @@ from typing import IO, Any
 import httpx
 
 from services.ingest.metadata.containers import sniff_format
+from services.ingest.metadata.reader import load_sidecar
 
 STATE_VERSION = 1
 HASH_CHUNK_BYTES = 1 << 20
@@ -50,6 +51,7 @@ DEFAULT_BATCH_FILES = 20
 MAX_BATCH_BYTES = 64 * 1024 * 1024  # a batch stops growing here, so one request stays a sane size
 SETTLE_SECONDS = 1.0  # --watch: a file is complete once its size and mtime hold this long
 RETRY_ATTEMPTS = 6
+MAX_SIDECAR_BYTES = 64 * 1024  # the server's limit: a sidecar rides inside the import event
 HTTP_TIMEOUT = httpx.Timeout(10.0, read=120.0, write=120.0)  # an upload waits for the pipeline's verdict
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TOKEN_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -150,6 +152,12 @@ def chunked(items: list[str], size: int) -> Iterator[list[str]]:
 def backoff_delays(attempts: int = RETRY_ATTEMPTS, first: float = 0.5, cap: float = 30.0) -> list[float]:
     """Seconds to wait before each retry: doubling from `first`, at most `cap`."""
     return [min(first * 2**n, cap) for n in range(attempts - 1)]
+
+
+def sidecar_text(image: Path) -> str:
+    """The JSON sidecar next to an image (`name.png.json` or `name.json`), re-serialised, or ""."""
+    loaded = load_sidecar(image, MAX_SIDECAR_BYTES)
+    return json.dumps(loaded) if loaded else ""
 
 
 def folder_of(rel: str) -> str:
@@ -383,12 +391,13 @@ class AtelierServer:
         response = self._request("POST", "/api/v1/assets/lookup", json={"sha256": sha256s})
         return set(response.json()["known"])
 
-    def upload(self, files: list[tuple[str, bytes, int, str]]) -> list[dict[str, Any]]:
-        """files: (filename, bytes, mtime in ms, folder). One result per file, in order."""
+    def upload(self, files: list[tuple[str, bytes, int, str, str]]) -> list[dict[str, Any]]:
+        """files: (filename, bytes, mtime in ms, folder, sidecar JSON text or ""). One result per file, in order."""
         response = self._request(
             "POST", "/api/v1/assets", params={"source": "sync", "wait": "true"},
-            files=[("files", (name, data, "application/octet-stream")) for name, data, _, _ in files],
-            data={"last_modified": [str(ms) for _, _, ms, _ in files], "folder": [f for _, _, _, f in files]},
+            files=[("files", (name, data, "application/octet-stream")) for name, data, *_ in files],
+            data={"last_modified": [str(f[2]) for f in files], "folder": [f[3] for f in files],
+                  "sidecar": [f[4] for f in files]},
         )  # fmt: skip
         return list(response.json())
 
@@ -504,7 +513,8 @@ class SyncJob:
         if not sending:
             return
         results = self.server.upload([
-            (rel.rpartition("/")[2], data, self.state.files[rel].mtime_ns // 1_000_000, folder_of(rel))
+            (rel.rpartition("/")[2], data, self.state.files[rel].mtime_ns // 1_000_000, folder_of(rel),
+             sidecar_text(self.root / rel))
             for rel, data in sending
         ])  # fmt: skip
         for (rel, data), result in zip(sending, results, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -93,6 +94,18 @@ def _folder(value: str) -> str | None:
     return cleaned[:MAX_FOLDER_CHARS] or None
 
 
+def _sidecar(text: str, max_bytes: int) -> dict[str, Any] | None:
+    """A sidecar's JSON object (its `enqueue_time`/`creation_date` date the image); anything else is ignored:
+    the image itself still imports."""
+    if not text or len(text.encode()) > max_bytes:
+        return None
+    try:
+        loaded = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 @router.post("/assets")
 async def upload_assets(
     request: Request,
@@ -102,12 +115,15 @@ async def upload_assets(
         list[str] | None, Form(description="per file, in order: ms since the epoch")
     ] = None,
     folder: Annotated[list[str] | None, Form(description=FOLDER_FIELD_DOC)] = None,
+    sidecar: Annotated[
+        list[str] | None, Form(description="per file, in order: the text of its JSON sidecar, or empty")
+    ] = None,
     source: Annotated[UploadSource, Query(description="the web page or `atelier sync`")] = "upload",
     wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
 ) -> list[dict[str, Any]]:
     """Stage image files; a zip (by its first bytes) is expanded into its entries, each with its own result."""
     settings = _settings(request)
-    mtimes, folders = last_modified or [], folder or []
+    mtimes, folders, sidecars = last_modified or [], folder or [], sidecar or []
     # staged in bounded batches, so an expanded zip never holds all its decompressed bytes at once
     stager = BatchStager(
         _runtime(request),
@@ -138,6 +154,9 @@ async def upload_assets(
                     source=source,
                     folder=_folder(folders[i]) if i < len(folders) else None,
                     file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None,
+                    sidecar=_sidecar(sidecars[i], settings.zip_max_sidecar_bytes)
+                    if i < len(sidecars)
+                    else None,
                 )
             )
     await stager.flush()

@@ -162,6 +162,9 @@ async def test_sync_sends_each_file_once_with_its_time(new_tenant, gateway_url, 
     assert by_name["night.png"]["timestamp_source"] == "folder:date"
     assert by_name["night.png"]["timestamp_precision"] == "day"
     assert by_name["mj.png"]["generated_at"].startswith("2026-06-25T01:46:47")  # embedded beats mtime
+    # the sidecar next to sample.png travelled with it and dates it
+    assert by_name["sample.png"]["generated_at"] == "2020-01-01T00:00:00+00:00"
+    assert by_name["sample.png"]["timestamp_source"].startswith("sidecar:")
 
     # a second run has nothing to send and does not even re-hash
     code, [again], err = await _sync(str(root), "--server", gateway_url, "--token", token,
