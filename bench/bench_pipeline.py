@@ -31,7 +31,11 @@ A warm-up event is placed first so the consumer has joined its group before the 
 In the latency phase the paced producer, clustering and the observer share this process; all of
 it shares the machine's 2 cores with Tansu and PostgreSQL (and whatever else runs): absolute
 numbers move with load, the ratios less so. The time clustering spent inside its batch handler
-during the throughput run is printed from its own histogram, for diagnosis.
+during the throughput run is printed from its own histogram, for diagnosis, with the CPU time
+this process used per event over the throughput phase (`time.process_time`: the consumer, its
+decoding, the outbox relay publishing session events, and the 50 ms count polls; not Tansu or
+PostgreSQL): unlike events/s it hardly moves with other load on the machine.
+`BENCH_PIPELINE_PROFILE=out.prof` writes a cProfile of the throughput phase to that file.
 """
 
 from __future__ import annotations
@@ -217,7 +221,8 @@ async def _run() -> list[dict]:
             feeder = await _Feeder.start(
                 infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp
             )
-            began = time.perf_counter()
+            profiler = _profiler()
+            began, cpu_began = time.perf_counter(), time.process_time()
             published = await feeder.go()
 
             async def all_placed() -> bool:
@@ -226,11 +231,15 @@ async def _run() -> list[dict]:
             batch_before = _batch_stats()
             await wait_until(all_placed, 600, interval=0.05, what=f"{N_EVENTS} members placed")
             elapsed = time.perf_counter() - began
+            cpu_per_event = (time.process_time() - cpu_began) / N_EVENTS * 1e6
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(os.environ["BENCH_PIPELINE_PROFILE"])
             batch_after = _batch_stats()
             batches = batch_after[1] - batch_before[1]
             print(
                 f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
-                f"inside handle_batch",
+                f"inside handle_batch; this process used {cpu_per_event:.0f} µs of CPU per event",
                 flush=True,
             )
             ours = N_EVENTS / elapsed
@@ -354,6 +363,17 @@ class _Feeder:
         seconds = float(await asyncio.wait_for(self.proc.stdout.readline(), 300))
         await self.proc.wait()
         return seconds
+
+
+def _profiler():  # type: ignore[no-untyped-def]
+    """cProfile over the throughput phase when BENCH_PIPELINE_PROFILE names an output file."""
+    if not os.environ.get("BENCH_PIPELINE_PROFILE"):
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
 
 
 def _batch_stats() -> tuple[float, float]:

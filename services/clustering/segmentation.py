@@ -67,6 +67,11 @@ class SessionRule(Protocol):
         """`gaps` (seconds) holds gap `index` and up to `reach` neighbours each side (fewer at the ends)."""
         ...
 
+    def settled_by_length(self, gap: float) -> bool | None:
+        """What `is_boundary` answers for a gap of this many seconds whatever its neighbours (below a
+        floor, above a ceiling), or None when the neighbours matter."""
+        ...
+
     def describe(self) -> str: ...
 
 
@@ -82,6 +87,9 @@ class FixedGap:
 
     def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
         return gaps[index] >= self.minutes * 60
+
+    def settled_by_length(self, gap: float) -> bool | None:
+        return gap >= self.minutes * 60
 
     def describe(self) -> str:
         return f"fixed gap {self.minutes:g} min"
@@ -122,6 +130,13 @@ class AdaptiveGap:
         logs = [math.log(g + self.offset_seconds) for g in gaps[lo:hi]]
         centre = statistics.median(logs) if self.centre == "median" else sum(logs) / len(logs)
         return math.log(gap + self.offset_seconds) > self.k + centre
+
+    def settled_by_length(self, gap: float) -> bool | None:
+        if gap < self.floor_minutes * 60:
+            return False
+        if gap >= self.ceiling_minutes * 60:
+            return True
+        return None
 
     def describe(self) -> str:
         return (
@@ -164,6 +179,13 @@ class TempoGap:
         lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
         spacing = [g for g in gaps[lo:hi] if g >= self.batch_seconds] or [gap]
         return gap >= self.factor * statistics.median(spacing)
+
+    def settled_by_length(self, gap: float) -> bool | None:
+        if gap < self.floor_minutes * 60:
+            return False
+        if gap >= self.ceiling_minutes * 60:
+            return True
+        return None
 
     def describe(self) -> str:
         return (
@@ -234,6 +256,11 @@ def _is_boundary(
     if edits.join_around(left, right):
         return False
     counter[0] += 1
+    # Most gaps are settled by their own length (inside a burst, under the rule's floor): answering
+    # those without building the neighbourhood halves the cost of an insert (bench/bench_pipeline.py).
+    settled = rule.settled_by_length((right[0] - left[0]).total_seconds())
+    if settled is not None:
+        return settled
     lo = max(1, index - rule.reach)
     hi = min(len(keys) - 1, index + rule.reach)
     return rule.is_boundary(_Gaps(keys, lo, hi + 1), index - lo)

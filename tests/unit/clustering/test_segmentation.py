@@ -343,3 +343,28 @@ def test_the_tempo_rule_ignores_same_second_batches() -> None:
     moments = [Moment(f"a{i}-{k}", at(i * 3)) for i in range(15) for k in range(4)]
     moments += [Moment(f"b{i}-{k}", at(67 + i * 3)) for i in range(15) for k in range(4)]
     assert len(segment(moments, rule)) == 1
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.describe())
+@given(
+    gaps=st.lists(
+        st.one_of(
+            st.floats(min_value=0, max_value=6 * 3600, allow_nan=False),
+            # the rules' own thresholds, exactly: the floor and ceiling comparisons must agree there
+            st.sampled_from([0.0, 60.0, 120.0, 300.0, 1320.0, 1800.0, 3600.0, 5400.0, 7200.0]),
+        ),
+        min_size=1,
+        max_size=90,
+    ),
+    data=st.data(),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_gap_settled_by_its_length_gets_the_rules_own_answer(
+    rule: SessionRule, gaps: list[float], data: st.DataObject
+) -> None:
+    """The shortcut `_is_boundary` takes for most gaps must never disagree with `is_boundary`."""
+    index = data.draw(st.integers(min_value=0, max_value=len(gaps) - 1))
+    lo, hi = max(0, index - rule.reach), min(len(gaps), index + rule.reach + 1)
+    settled = rule.settled_by_length(gaps[index])
+    if settled is not None:
+        assert settled == rule.is_boundary(gaps[lo:hi], index - lo)
