@@ -362,7 +362,7 @@ def test_the_tempo_rule_ignores_same_second_batches() -> None:
 def test_a_gap_settled_by_its_length_gets_the_rules_own_answer(
     rule: SessionRule, gaps: list[float], data: st.DataObject
 ) -> None:
-    """The shortcut `_is_boundary` takes for most gaps must never disagree with `is_boundary`."""
+    """The shortcut `_boundaries` takes for most gaps must never disagree with `is_boundary`."""
     index = data.draw(st.integers(min_value=0, max_value=len(gaps) - 1))
     lo, hi = max(0, index - rule.reach), min(len(gaps), index + rule.reach + 1)
     settled = rule.settled_by_length(gaps[index])
