@@ -1,8 +1,8 @@
 """Ingest throughput: images/s per worker, over the real broker, database and object store.
 
-The set: 60 PNGs and 60 JPEGs at 1024x1024 that look like generator output (smooth colour
+The set: 120 PNGs and 120 JPEGs at 1024x1024 that look like generator output (smooth colour
 fields, soft shapes, low-amplitude noise: ~2 MB PNGs, ~0.3 MB JPEGs), the PNGs with an A1111
-`parameters` chunk, the JPEGs with an EXIF UserComment; generated into a temporary directory.
+`parameters` chunk, the JPEGs with an EXIF UserComment; generated once and cached (fixtures.py).
 
 Floor (same run, this process, one core): Pillow alone doing the image work a worker does for
 each file: read the bytes, open, (`draft` for JPEG, as the worker does), decode, the detail and
@@ -42,16 +42,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures import (
     balanced_tenants,
+    cached_images,
     environ,
-    generate_images,
     start_ingest_worker,
     stop_process,
     wait_until,
 )
 
-N_PNG = int(os.environ.get("BENCH_INGEST_PNG", "60"))
-N_JPEG = int(os.environ.get("BENCH_INGEST_JPEG", "60"))
+# 120 + 120: with 2 workers the timed window is ~8 s, so a batch's ramp-up and the last batch's
+# tail weigh little (at 60 + 60 it was ~4 s and the figure moved by +-15% between runs)
+N_PNG = int(os.environ.get("BENCH_INGEST_PNG", "120"))
+N_JPEG = int(os.environ.get("BENCH_INGEST_JPEG", "120"))
 PARTITIONS = 8
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ASSET_NAMESPACE = uuid.UUID("6f1c7a52-2d0e-4f1e-9a51-3c3c0a7e2b10")  # as services/gateway/uploads.py
 
 
@@ -79,6 +82,58 @@ def pillow_floor(paths: list[Path], card_size: int, detail_size: int) -> float:
     return len(paths) / (time.perf_counter() - began)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads) from /proc; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds spent not idle by the whole machine (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
+class CpuAccount:
+    """CPU seconds per process group over the timed window: the workers, SeaweedFS, Tansu, our
+    database's PostgreSQL backends, PostgreSQL's background processes, this process, and the machine
+    as a whole (so what other programs took shows as the remainder)."""
+
+    def __init__(self, pipeline: Pipeline, workers: list[int]) -> None:
+        self.pipeline = pipeline
+        self.workers = workers
+
+    async def _groups(self) -> dict[str, list[int]]:
+        rows = await self.pipeline.pool.fetch(
+            "SELECT pid, datname = current_database() AS ours FROM pg_stat_activity WHERE pid IS NOT NULL"
+        )
+        groups = {f"worker {i}": [pid] for i, pid in enumerate(self.workers)}
+        groups |= {name: [pid] for name, pid in self.pipeline.infra_pids.items()}
+        groups["postgres (our backends)"] = [r["pid"] for r in rows if r["ours"]]
+        groups["postgres (background)"] = [r["pid"] for r in rows if r["ours"] is None]
+        groups["bench"] = [os.getpid()]
+        return groups
+
+    async def __aenter__(self) -> CpuAccount:
+        self.before = {pid: _cpu_seconds(pid) for pids in (await self._groups()).values() for pid in pids}
+        self.busy_before = _machine_busy_seconds()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        busy = _machine_busy_seconds() - self.busy_before
+        # a backend that appeared meanwhile (the pool grew) counts from zero
+        self.seconds = {
+            name: sum(_cpu_seconds(pid) - self.before.get(pid, 0.0) for pid in pids)
+            for name, pids in (await self._groups()).items()
+        }
+        self.seconds["other programs"] = busy - sum(self.seconds.values())
+        self.seconds["machine busy"] = busy
+
+
 def _tiny_png(seed: int) -> bytes:
     from PIL import Image
 
@@ -98,6 +153,7 @@ class Pipeline:
             "ATELIER_LOG_LEVEL": "WARNING",
         }
         self.warm_seed = 0
+        self.infra_pids: dict[str, int] = {}
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaProducer
@@ -180,15 +236,17 @@ class Pipeline:
             async with httpx.AsyncClient(timeout=5) as http:
                 await self._warm_up(http, tenants, procs, ports)
                 base = await self.assets()
-                began = time.perf_counter()
-                await self.publish(events)
+                async with CpuAccount(self, [p.pid for p in procs]) as cpu:
+                    began = time.perf_counter()
+                    await self.publish(events)
 
-                async def done() -> bool:
-                    return await self.assets() - base >= len(events)
+                    async def done() -> bool:
+                        return await self.assets() - base >= len(events)
 
-                await wait_until(done, 900, interval=0.05, what=f"{len(events)} assets stored")
-                elapsed = time.perf_counter() - began
+                    await wait_until(done, 900, interval=0.05, what=f"{len(events)} assets stored")
+                    elapsed = time.perf_counter() - began
                 stages = await self._stages(http, ports)
+                self.cpu = {name: (s, s / len(events) * 1000) for name, s in cpu.seconds.items()}
         finally:
             for proc in procs:
                 stop_process(proc)
@@ -237,6 +295,11 @@ class Pipeline:
         return {stage: (s / c * 1000 if c else 0.0) for stage, (s, c) in totals.items()}
 
 
+def print_cpu(cpu: dict[str, tuple[float, float]]) -> None:
+    print("   CPU during the timed window, ms per image: " + ", ".join(
+        f"{name} {per_image:.1f}" for name, (_, per_image) in cpu.items()), flush=True)  # fmt: skip
+
+
 def httpx_errors() -> tuple[type[BaseException], ...]:
     import httpx
 
@@ -257,17 +320,19 @@ async def _run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
         began = time.perf_counter()
-        paths = generate_images(tmp / "images", N_PNG, N_JPEG)
+        paths = cached_images(N_PNG, N_JPEG)
         print(
-            f"   generated {len(paths)} images in {time.perf_counter() - began:.1f} s "
+            f"   {len(paths)} images ready in {time.perf_counter() - began:.1f} s "
             f"({sum(p.stat().st_size for p in paths) / len(paths) / 1e6:.2f} MB mean)",
             flush=True,
         )
         settings = IngestSettings()
         floor = pillow_floor(paths, settings.card_size, settings.detail_size)
         files = [(p.name, p.read_bytes()) for p in paths]
-        with LocalInfra(tmp / "infra") as infra:
+        local = LocalInfra(tmp / "infra")
+        with local as infra:
             pipeline = Pipeline(infra, tmp)
+            pipeline.infra_pids = local.child_pids
             await pipeline.start()
             try:
                 one, stages_one = await pipeline.run(1, balanced_tenants(PARTITIONS, 1, seed=1), files)
@@ -276,12 +341,14 @@ async def _run() -> list[dict]:
                     f"{ {k: round(v, 1) for k, v in stages_one.items()} }",
                     flush=True,
                 )
+                print_cpu(pipeline.cpu)
                 two, stages_two = await pipeline.run(2, balanced_tenants(PARTITIONS, 1, seed=2), files)
                 print(
                     f"   2 workers: {two:.1f} images/s; mean ms per file by stage: "
                     f"{ {k: round(v, 1) for k, v in stages_two.items()} }",
                     flush=True,
                 )
+                print_cpu(pipeline.cpu)
             finally:
                 await pipeline.stop()
     return [

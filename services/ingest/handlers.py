@@ -29,6 +29,9 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# originals being fetched beyond the one being analysed: enough that the next file's bytes are in
+# when the analysis of this one ends (a fetch takes a fraction of an analysis)
+FETCH_AHEAD = 2
 
 
 class UploadedHandler:
@@ -67,14 +70,22 @@ class UploadedHandler:
             known |= {(tenant_id, s) for s in await repository.known_assets(conn, tenant_id, shas)}  # type: ignore[arg-type]
         todo = [(d, u) for d, u in uploads if (d.tenant_id, u.sha256) not in known]
         ASSETS.labels("duplicate").inc(len(uploads) - len(todo))
-        # Overlap I/O with the CPU work: every original is fetched at once and each file is analysed
-        # as soon as its bytes are in; its thumbnails upload while the next file is analysed. The
-        # rows are written afterwards, in order, on this batch's connection.
-        fetches: list[asyncio.Future[bytes | None]] = [asyncio.ensure_future(self._fetch(u)) for _, u in todo]
+        # Overlap I/O with the CPU work: originals are fetched a few files ahead of the analysis, in
+        # order, and each file's thumbnails upload while the next file is analysed. Not every fetch
+        # at once: they would all queue in the default thread pool ahead of the first analysis and
+        # share the object store's CPU, so the first file's bytes (and the CPU) would wait for the
+        # last file's. The rows are written afterwards, in order, on this batch's connection.
+        fetches: list[asyncio.Future[bytes | None]] = []
+
+        def fetch_ahead(upto: int) -> None:
+            for _, u in todo[len(fetches) : upto]:
+                fetches.append(asyncio.ensure_future(self._fetch(u)))
+
         outcomes: list[tuple[Delivery, ImportedAsset | Rejection, asyncio.Future[dict[str, str]] | None]] = []
         try:
-            for (d, u), fetch in zip(todo, fetches, strict=True):
-                outcome = await self._import(u, await fetch)
+            for i, (d, u) in enumerate(todo):
+                fetch_ahead(i + 1 + FETCH_AHEAD)
+                outcome = await self._import(u, await fetches[i])
                 upload = asyncio.ensure_future(self._put_thumbnails(d, outcome)) \
                     if isinstance(outcome, ImportedAsset) else None  # fmt: skip
                 outcomes.append((d, outcome, upload))

@@ -94,8 +94,11 @@ def decode_image(
             # decode at the smallest scale still larger than the detail rendition
             image.draft("RGB", (detail_size, detail_size))
         image.seek(0)  # animated files: the first frame stands for the file
-        image = ImageOps.exif_transpose(image) if fmt in ("JPEG", "WEBP") else image
         image.load()
+        if fmt in ("JPEG", "WEBP"):
+            # in place: the default returns a full copy of the decoded pixels even when there is
+            # nothing to rotate (most files), a few ms per image for nothing
+            ImageOps.exif_transpose(image, in_place=True)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert(
                 "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
