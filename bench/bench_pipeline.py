@@ -34,7 +34,8 @@ numbers move with load, the ratios less so. The time clustering spent inside its
 during the throughput run is printed from its own histogram, for diagnosis, with the CPU time
 this process used per event over the throughput phase (`time.process_time`: the consumer, its
 decoding, the outbox relay publishing session events, and the 50 ms count polls; not Tansu or
-PostgreSQL): unlike events/s it hardly moves with other load on the machine.
+PostgreSQL), and the CPU per event of Tansu and of the PostgreSQL backends serving this
+database over the same phase: unlike events/s these hardly move with other load on the machine.
 `BENCH_PIPELINE_PROFILE=out.prof` writes a cProfile of the throughput phase to that file.
 """
 
@@ -194,7 +195,7 @@ async def _run() -> list[dict]:
     # per-batch "Received/Processed" lines would cost more than some batches
     for name in ("aiokafka", "faststream", "faststream.access.kafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, LocalInfra(Path(tmp)) as infra:
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, (local := LocalInfra(Path(tmp))) as infra:
         env = infra.env() | {
             "ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
@@ -221,6 +222,8 @@ async def _run() -> list[dict]:
             feeder = await _Feeder.start(
                 infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp
             )
+            servers = await _server_processes(pool, local.child_pids)
+            servers_began = _cpu_seconds(servers)
             profiler = _profiler()
             began, cpu_began = time.perf_counter(), time.process_time()
             published = await feeder.go()
@@ -232,6 +235,10 @@ async def _run() -> list[dict]:
             await wait_until(all_placed, 600, interval=0.05, what=f"{N_EVENTS} members placed")
             elapsed = time.perf_counter() - began
             cpu_per_event = (time.process_time() - cpu_began) / N_EVENTS * 1e6
+            servers_per_event = {
+                name: (seconds - servers_began.get(name, 0.0)) / N_EVENTS * 1e6
+                for name, seconds in _cpu_seconds(servers).items()
+            }
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(os.environ["BENCH_PIPELINE_PROFILE"])
@@ -239,7 +246,8 @@ async def _run() -> list[dict]:
             batches = batch_after[1] - batch_before[1]
             print(
                 f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
-                f"inside handle_batch; this process used {cpu_per_event:.0f} µs of CPU per event",
+                f"inside handle_batch; this process used {cpu_per_event:.0f} µs of CPU per event "
+                f"({', '.join(f'{k} {v:.0f}' for k, v in servers_per_event.items())})",
                 flush=True,
             )
             ours = N_EVENTS / elapsed
@@ -374,6 +382,33 @@ def _profiler():  # type: ignore[no-untyped-def]
     profiler = cProfile.Profile()
     profiler.enable()
     return profiler
+
+
+async def _server_processes(pool, child_pids: dict[str, int]) -> dict[str, list]:  # type: ignore[no-untyped-def]
+    """Tansu, and the PostgreSQL backends serving this database (the pool's connections), by name."""
+    import psutil
+
+    backends = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    found = {"postgres": [psutil.Process(r["pid"]) for r in backends]}
+    if "tansu" in child_pids:
+        found["tansu"] = [psutil.Process(child_pids["tansu"])]
+    return found
+
+
+def _cpu_seconds(processes: dict[str, list]) -> dict[str, float]:  # type: ignore[type-arg]
+    """User + system CPU seconds of each group of processes (a process gone since counts as 0)."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for name, group in processes.items():
+        totals[name] = 0.0
+        for process in group:
+            try:
+                cpu = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            totals[name] += cpu.user + cpu.system
+    return totals
 
 
 def _batch_stats() -> tuple[float, float]:

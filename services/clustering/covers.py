@@ -65,6 +65,15 @@ def _feature_distance(
     b: tuple[frozenset[str], tuple[int, int, int] | None],
 ) -> float:
     (wa, ca), (wb, cb) = a, b
-    prompt_d = 1 - len(wa & wb) / len(wa | wb) if (wa or wb) else 0.0
-    color_d = (sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True)) ** 0.5) / 441.7 if ca and cb else 0.0
+    if wa or wb:
+        shared = len(wa & wb)
+        prompt_d = 1 - shared / (len(wa) + len(wb) - shared)  # Jaccard, without building the union
+    else:
+        prompt_d = 0.0
+    if ca and cb:
+        # the arithmetic of `distance` written out for three channels (math.dist would round differently)
+        dr, dg, db = ca[0] - cb[0], ca[1] - cb[1], ca[2] - cb[2]
+        color_d = (dr * dr + dg * dg + db * db) ** 0.5 / 441.7
+    else:
+        color_d = 0.0
     return prompt_d + color_d

@@ -101,10 +101,10 @@ async def persist_changes(
     timeline: Timeline,
     changes: Sequence[Change],
     *,
-    new_asset_ids: Sequence[uuid.UUID] = (),
+    new_members: Sequence[NewMember] = (),
     correlation_id: uuid.UUID | None = None,
 ) -> list[Event]:
-    """Write the net effect of `changes` (members, sessions, covers, edits); return the events to publish."""
+    """Write the net effect of `changes` (new members, sessions, covers, edits); return the events to publish."""
     merges = [(c.from_id, c.into_id) for c in changes if isinstance(c, TimelineMerged)]
     assigned: set[str] = {a for c in changes if isinstance(c, AssetsAssigned) for a in c.asset_ids}
     upserted: dict[str, SessionUpserted] = {
@@ -118,14 +118,21 @@ async def persist_changes(
         await repository.move_members(
             conn, tenant_id, uuid.UUID(from_id), uuid.UUID(timeline.resolve(from_id))
         )
+    # new members are written once, with the session they end the batch in; only assets that were
+    # already stored (a piece cut off another session) are updated
+    await repository.insert_members(
+        conn, tenant_id, [(m, uuid.UUID(timeline.session_of(str(m.asset_id)))) for m in new_members]
+    )
+    new_asset_ids = [m.asset_id for m in new_members]
+    moved = assigned - {str(a) for a in new_asset_ids}
     await repository.assign_members(
-        conn, tenant_id, [(uuid.UUID(a), uuid.UUID(timeline.session_of(a))) for a in sorted(assigned)]
+        conn, tenant_id, [(uuid.UUID(a), uuid.UUID(timeline.session_of(a))) for a in sorted(moved)]
     )
     live = {sid: up for sid, up in upserted.items() if timeline.resolve(sid) == sid}
     live_ids = [uuid.UUID(s) for s in live]
     old_covers = await repository.current_covers(conn, tenant_id, live_ids)
     covers = await _choose_covers(
-        conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + list(new_asset_ids)
+        conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + new_asset_ids
     )
     await repository.upsert_sessions(
         conn, tenant_id,
@@ -178,8 +185,8 @@ class Edited:
     """What an edit did to a timeline, for `edit_timeline` to write."""
 
     changes: list[Change] = field(default_factory=list)
-    # assets inserted into clustering.members by this edit (cover candidates even if no session moved)
-    new_asset_ids: list[uuid.UUID] = field(default_factory=list)
+    # assets this edit placed on the timeline: `persist_changes` stores them in clustering.members
+    new_members: list[NewMember] = field(default_factory=list)
     # the edit wrote tenant state the timeline depends on (the rule): bump the version even without changes,
     # so other replicas' cached timelines (with the old rule) are reloaded
     state_written: bool = False
@@ -212,7 +219,7 @@ async def edit_timeline(
             tenant_id,
             timeline,
             edited.changes,
-            new_asset_ids=edited.new_asset_ids,
+            new_members=edited.new_members,
             correlation_id=correlation_id,
         )
         version = await repository.bump_version(conn, tenant_id, state.version)
@@ -249,7 +256,7 @@ class ImportedHandler:
 async def _place(
     items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline
 ) -> Edited:
-    """Put each timed asset on the timeline and record it as a member."""
+    """Put each timed asset on the timeline; `persist_changes` records them as members."""
     changes: list[Change] = []
     members: list[NewMember] = []
     for d in items:
@@ -274,6 +281,4 @@ async def _place(
             )
             PLACED.labels("placed").inc()
         changes += placed
-    if changes:
-        await repository.insert_members(conn, items[0].tenant_id, members)
-    return Edited(changes, new_asset_ids=[m.asset_id for m in members])
+    return Edited(changes, new_members=members)

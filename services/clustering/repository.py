@@ -100,24 +100,50 @@ async def load_timeline_rows(
 
 
 async def insert_members(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Sequence[NewMember]
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Sequence[tuple[NewMember, uuid.UUID]]
 ) -> None:
-    await conn.executemany(
-        "INSERT INTO clustering.members (asset_id, tenant_id, generated_at, precision, prompt, dominant_color, "
-        "thumbnail_key) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (asset_id) DO NOTHING",
-        [(m.asset_id, tenant_id, m.generated_at, m.precision, m.prompt, m.dominant_color, m.thumbnail_key)
-         for m in members],
-    )  # fmt: skip
+    """(member, session_id) pairs, each asset once, in one statement: a batch's new members arrive
+    with their session, so each row is written once (no INSERT then UPDATE) and the statement runs
+    once per batch rather than once per row. An asset already stored only takes the new session,
+    as before (its other columns stay)."""
+    if not members:
+        return
+    await conn.execute(
+        """
+        INSERT INTO clustering.members
+            (asset_id, tenant_id, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key)
+        SELECT asset_id, $1, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key
+        FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[])
+            AS m(asset_id, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key)
+        ON CONFLICT (asset_id) DO UPDATE SET session_id = EXCLUDED.session_id
+            WHERE members.tenant_id = EXCLUDED.tenant_id
+        """,
+        tenant_id,
+        [m.asset_id for m, _ in members],
+        [s for _, s in members],
+        [m.generated_at for m, _ in members],
+        [m.precision for m, _ in members],
+        [m.prompt for m, _ in members],
+        [m.dominant_color for m, _ in members],
+        [m.thumbnail_key for m, _ in members],
+    )
 
 
 async def assign_members(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, assignments: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> None:
-    """(asset_id, session_id) pairs."""
-    await conn.executemany(
-        "UPDATE clustering.members SET session_id = $3 WHERE tenant_id = $1 AND asset_id = $2",
-        [(tenant_id, a, s) for a, s in assignments],
-    )
+    """(asset_id, session_id) pairs, each asset once, in one statement."""
+    pairs = list(assignments)
+    if not pairs:
+        return
+    await conn.execute(
+        """
+        UPDATE clustering.members AS m SET session_id = a.session_id
+        FROM unnest($2::uuid[], $3::uuid[]) AS a(asset_id, session_id)
+        WHERE m.tenant_id = $1 AND m.asset_id = a.asset_id
+        """,
+        tenant_id, [a for a, _ in pairs], [s for _, s in pairs],
+    )  # fmt: skip
 
 
 async def move_members(
