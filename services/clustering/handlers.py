@@ -256,29 +256,27 @@ class ImportedHandler:
 async def _place(
     items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline
 ) -> Edited:
-    """Put each timed asset on the timeline; `persist_changes` records them as members."""
-    changes: list[Change] = []
-    members: list[NewMember] = []
+    """Put the timed assets on the timeline in one go; `persist_changes` records them as members."""
+    moments: list[Moment] = []
+    imported: dict[str, AssetImported] = {}
     for d in items:
         p = d.payload
         assert isinstance(p, AssetImported)
         if p.generated_at is None:
             PLACED.labels("no_time").inc()  # shown in the gallery, in no session
             continue
-        moment = Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second")
-        try:
-            placed = timeline.insert(moment)
-        except ValueError as exc:
-            # the same asset announced again with a different time: the first one stands
-            log.warning("asset already placed", extra={"asset_id": str(p.asset_id), "reason": str(exc)})
-            PLACED.labels("conflict").inc()
-            continue
-        if placed:
-            members.append(
-                NewMember(
-                    p.asset_id, p.generated_at, moment.precision, p.prompt, p.dominant_color, p.thumbnail_key
-                )
-            )
-            PLACED.labels("placed").inc()
-        changes += placed
+        moments.append(Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second"))
+        imported.setdefault(str(p.asset_id), p)
+    changes, placed, refused = timeline.insert_many(moments)
+    for moment, reason in refused:
+        # the same asset announced again with a different time: the first one stands
+        log.warning("asset already placed", extra={"asset_id": moment.asset_id, "reason": reason})
+        PLACED.labels("conflict").inc()
+    members = []
+    for moment in placed:
+        p = imported[moment.asset_id]
+        members.append(
+            NewMember(p.asset_id, moment.at, moment.precision, p.prompt, p.dominant_color, p.thumbnail_key)
+        )
+    PLACED.labels("placed").inc(len(placed))
     return Edited(changes, new_members=members)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 import uuid
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -554,21 +554,65 @@ class Timeline:
 
     def insert(self, moment: Moment) -> list[Change]:
         """Add one asset; re-importing an identical moment is a no-op."""
-        known = self._moments.get(moment.asset_id)
-        if known is not None:
-            if known == moment:
-                return []
-            raise ValueError(f"asset {moment.asset_id} already placed at {known.at} ({known.precision})")
-        self._moments[moment.asset_id] = moment
-        if moment.precision == "day":
-            existing = self._days.get(moment.at.date())
-            run = self._add_day_member(moment, existing.session_id if existing else self._new_id())
-            return [_upserted(run), AssetsAssigned(run.session_id, (moment.asset_id,))]
-        key = moment.key
-        self._keys.add(key)
-        i = self._keys.index(key)
-        # gaps i and i+1 are new; a gap's decision reads `reach` gaps each side
-        return self._reconcile(i - self.rule.reach, i + 1 + self.rule.reach, new_key=key)
+        changes, _, refused = self.insert_many([moment])
+        if refused:
+            raise ValueError(refused[0][1])
+        return changes
+
+    def insert_many(
+        self, moments: Sequence[Moment]
+    ) -> tuple[list[Change], list[Moment], list[tuple[Moment, str]]]:
+        """Add a batch of assets: (changes, the moments that were new, (moment, reason) for those refused).
+
+        The result equals inserting them one by one (a re-imported identical moment is a no-op, an
+        asset already placed at another time is refused and the first time stands), but neighbouring
+        new moments share one reconcile: a batch of k assets arriving in time order re-decides about
+        k + 2·reach gaps instead of k·(2·reach + 2) (bench/bench_pipeline.py). New moments far apart
+        on the timeline are reconciled in separate groups, so the work stays bounded by the batch.
+        """
+        changes: list[Change] = []
+        placed: list[Moment] = []
+        refused: list[tuple[Moment, str]] = []
+        timed: list[Key] = []
+        for moment in moments:
+            known = self._moments.get(moment.asset_id)
+            if known is not None:
+                if known != moment:
+                    refused.append(
+                        (moment, f"asset {moment.asset_id} already placed at {known.at} ({known.precision})")
+                    )
+                continue
+            self._moments[moment.asset_id] = moment
+            placed.append(moment)
+            if moment.precision == "day":
+                existing = self._days.get(moment.at.date())
+                run = self._add_day_member(moment, existing.session_id if existing else self._new_id())
+                changes += [_upserted(run), AssetsAssigned(run.session_id, (moment.asset_id,))]
+            else:
+                timed.append(moment.key)
+        # Group the new keys in time order: the next key joins the group when the gaps it makes are
+        # within reach of the group's (at most 2·reach+1 stored keys between them). Any grouping is
+        # correct, since each group is reconciled on its own; this one only keeps the work small.
+        group: list[Key] = []
+        for key in sorted(timed):
+            if (
+                group
+                and self._keys.bisect_left(key) - self._keys.bisect_right(group[-1]) > 2 * self.rule.reach + 1
+            ):
+                changes += self._insert_group(group)
+                group = []
+            group.append(key)
+        if group:
+            changes += self._insert_group(group)
+        return changes, placed, refused
+
+    def _insert_group(self, new_keys: list[Key]) -> list[Change]:
+        """Add timed keys (sorted) to the timeline and reconcile around them at once."""
+        for key in new_keys:
+            self._keys.add(key)
+        first, last = self._keys.index(new_keys[0]), self._keys.index(new_keys[-1])
+        # each new key at i makes gaps i and i+1 new; a gap's decision reads `reach` gaps each side
+        return self._reconcile(first - self.rule.reach, last + 1 + self.rule.reach, new_keys=new_keys)
 
     def split_at(self, asset_id: str) -> list[Change]:
         """Cut before `asset_id`, for good: the cut outlives imports and rule changes."""
@@ -624,7 +668,7 @@ class Timeline:
         run: _Run = self._runs.peekitem(i - 1)[1]
         return run if key <= run.end else None
 
-    def _reconcile(self, lo_gap: int, hi_gap: int, new_key: Key | None = None) -> list[Change]:
+    def _reconcile(self, lo_gap: int, hi_gap: int, new_keys: Sequence[Key] = ()) -> list[Change]:
         """Re-decide gaps lo_gap..hi_gap and rebuild the sessions around them.
 
         Every other gap keeps its decision, so only the sessions touching these gaps (the
@@ -642,7 +686,12 @@ class Timeline:
         last_run = self._run_containing(keys[last_touched])
         a = keys.index(first_run.start) if first_run else first_touched
         b = keys.index(last_run.end) if last_run else last_touched
-        new_at = keys.index(new_key) if new_key is not None else -1
+        # where the new keys (in no session yet, all inside the span) sit, ascending
+        new_at = [keys.index(k) for k in new_keys]
+        new_set = set(new_keys)
+
+        def new_within(lo: int, hi: int) -> int:
+            return bisect_right(new_at, hi) - bisect_left(new_at, lo)
 
         # new sessions of the span as index ranges; reach gaps of context each side for the rule
         ctx_lo = max(0, lo_gap - 1 - self.rule.reach)
@@ -673,7 +722,7 @@ class Timeline:
             pieces = []
             for f in range(bisect_right(starts, os) - 1, bisect_right(starts, oe)):
                 lo, hi = max(fresh[f][0], os), min(fresh[f][1], oe)
-                pieces.append((hi - lo + 1 - (lo <= new_at <= hi), f, lo, hi))
+                pieces.append((hi - lo + 1 - new_within(lo, hi), f, lo, hi))
             size, best, _, _ = max(pieces, key=lambda p: (p[0], -p[1]))
             heir[run.session_id] = best
             shares[best].append((size, run))
@@ -695,9 +744,8 @@ class Timeline:
             for _, other in claimants[1:]:
                 merges.append(SessionMerged(other.session_id, run.session_id))
                 self._merged_into[other.session_id] = run.session_id
-            moved = [k[1] for lo, hi in leaving[f] for k in keys[lo : hi + 1] if k != new_key]
-            if s <= new_at <= e:
-                moved.append(new_key[1])  # type: ignore[index]
+            moved = [k[1] for lo, hi in leaving[f] for k in keys[lo : hi + 1] if k not in new_set]
+            moved += [keys[i][1] for i in new_at[bisect_left(new_at, s) : bisect_right(new_at, e)]]
             if moved:
                 assigned.append(AssetsAssigned(run.session_id, tuple(moved)))
 

@@ -368,3 +368,48 @@ def test_a_gap_settled_by_its_length_gets_the_rules_own_answer(
     settled = rule.settled_by_length(gaps[index])
     if settled is not None:
         assert settled == rule.is_boundary(gaps[lo:hi], index - lo)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=moments_in_any_order(),
+    rule=st.sampled_from(RULES),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    repeats=st.lists(st.integers(0, 40), max_size=3),
+)
+def test_inserting_in_batches_equals_batch_segmentation(
+    data: tuple[list[Moment], list[Moment]], rule: SessionRule, cuts: list[int], repeats: list[int]
+) -> None:
+    """insert_many over any chunks of any arrival order (with some moments announced twice, once with
+    another time) gives the batch result, and its Changes keep the database equal to the timeline."""
+    moments, order = data
+    bounds = sorted({0, len(order), *(c % (len(order) + 1) for c in cuts)})
+    t, db = timeline(rule), Database()
+    placed: list[str] = []
+    for lo, hi in itertools.pairwise(bounds):
+        chunk = order[lo:hi]
+        for r in repeats:  # again, identical (a no-op) and at another time (refused)
+            if chunk:
+                again = chunk[r % len(chunk)]
+                chunk = [
+                    *chunk,
+                    again,
+                    Moment(again.asset_id, again.at + timedelta(seconds=1), again.precision),
+                ]
+        changes, new, refused = t.insert_many(chunk)
+        db.apply(changes)
+        placed += [m.asset_id for m in new]
+        assert all(m.at != next(o for o in order if o.asset_id == m.asset_id).at for m, _ in refused)
+    assert sorted(placed) == sorted(m.asset_id for m in moments)
+    assert timeline_partition(t) == batch_partition(moments, rule)
+    db.check_equals(t)
+    assert sum(s.count for s in t.sessions()) == len(moments)
+
+
+def test_a_batch_in_time_order_re_decides_few_gaps() -> None:
+    """The point of insert_many: k assets appended in time order cost about k + 2·reach rule calls."""
+    t = timeline(DEFAULT_RULE)
+    t.insert_many([Moment(f"a{i}", at(i * 0.5)) for i in range(200)])
+    before = t.gap_evaluations
+    t.insert_many([Moment(f"b{i}", at(100 + i * 0.5)) for i in range(100)])
+    assert t.gap_evaluations - before <= 100 + 2 * DEFAULT_RULE.reach + 2
