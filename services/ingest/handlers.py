@@ -62,56 +62,69 @@ class UploadedHandler:
 
     async def __call__(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
         uploads = [(d, d.payload) for d in deliveries if isinstance(d.payload, AssetUploaded)]
-        by_tenant: dict[object, list[str]] = {}
-        for d, u in uploads:
-            by_tenant.setdefault(d.tenant_id, []).append(u.sha256)
-        known: set[tuple[object, str]] = set()
-        for tenant_id, shas in by_tenant.items():
-            known |= {(tenant_id, s) for s in await repository.known_assets(conn, tenant_id, shas)}  # type: ignore[arg-type]
+        known = await repository.known_assets(conn, [(d.tenant_id, u.sha256) for d, u in uploads])
         todo = [(d, u) for d, u in uploads if (d.tenant_id, u.sha256) not in known]
         ASSETS.labels("duplicate").inc(len(uploads) - len(todo))
-        # Overlap I/O with the CPU work: originals are fetched a few files ahead of the analysis, in
-        # order, and each file's thumbnails upload while the next file is analysed. Not every fetch
-        # at once: they would all queue in the default thread pool ahead of the first analysis and
-        # share the object store's CPU, so the first file's bytes (and the CPU) would wait for the
-        # last file's. The rows are written afterwards, in order, on this batch's connection.
+        # Overlap I/O with the CPU work, so the batch's serial part is short: originals are fetched
+        # a few files ahead of the analysis, in order; each file's thumbnails upload, and then its row
+        # is written, while the next file is analysed. Not every fetch at once: they would all queue
+        # in the default thread pool ahead of the first analysis and share the object store's CPU,
+        # so the first file's bytes (and the CPU) would wait for the last file's.
         fetches: list[asyncio.Future[bytes | None]] = []
 
         def fetch_ahead(upto: int) -> None:
             for _, u in todo[len(fetches) : upto]:
                 fetches.append(asyncio.ensure_future(self._fetch(u)))
 
-        outcomes: list[tuple[Delivery, ImportedAsset | Rejection, asyncio.Future[dict[str, str]] | None]] = []
+        events: list[Event] = []
+        analysis: asyncio.Future[ImportedAsset | Rejection] | None = None
+        # the previous file, whose row is written while this one is analysed
+        previous: tuple[Delivery, ImportedAsset | Rejection, asyncio.Future[dict[str, str]] | None] | None = (
+            None
+        )
         try:
             for i, (d, u) in enumerate(todo):
                 fetch_ahead(i + 1 + FETCH_AHEAD)
-                outcome = await self._import(u, await fetches[i])
+                analysis = asyncio.ensure_future(self._import(u, await fetches[i]))
+                if previous is not None:
+                    events += await self._record(conn, *previous)
+                outcome = await analysis
                 upload = asyncio.ensure_future(self._put_thumbnails(d, outcome)) \
                     if isinstance(outcome, ImportedAsset) else None  # fmt: skip
-                outcomes.append((d, outcome, upload))
-            keys = [await upload if upload else None for _, _, upload in outcomes]
+                previous = (d, outcome, upload)
+            if previous is not None:
+                events += await self._record(conn, *previous)
         except BaseException:
-            pending: list[asyncio.Future[Any]] = [*fetches, *(upload for _, _, upload in outcomes if upload)]
+            pending: list[asyncio.Future[Any]] = [*fetches, *([analysis] if analysis else [])]
+            if previous is not None and previous[2] is not None:
+                pending.append(previous[2])
             for task in pending:
                 task.cancel()
             raise
-        events: list[Event] = []
-        for (d, outcome, _), thumbnail_keys in zip(outcomes, keys, strict=True):
-            u = outcome.uploaded
-            if isinstance(outcome, ImportedAsset):
-                assert thumbnail_keys is not None
-                events += await self._store_asset(conn, d, outcome, thumbnail_keys)
-            else:
-                if await repository.insert_quarantine(conn, d.tenant_id, outcome):
-                    ASSETS.labels("quarantined").inc()
-                    events.append(
-                        Event.of(
-                            AssetRejected(asset_id=u.asset_id, filename=u.filename, reason=outcome.reason),
-                            tenant_id=d.tenant_id,
-                            correlation_id=d.event.correlation_id,
-                        )
-                    )
         await add_to_outbox(conn, repository.SCHEMA, events)
+
+    async def _record(
+        self,
+        conn: asyncpg.Connection,
+        d: Delivery,
+        outcome: ImportedAsset | Rejection,
+        upload: asyncio.Future[dict[str, str]] | None,
+    ) -> list[Event]:
+        """Write one file's row (once its thumbnails are stored) and return the events it makes."""
+        u = outcome.uploaded
+        if isinstance(outcome, ImportedAsset):
+            assert upload is not None
+            return await self._store_asset(conn, d, outcome, await upload)
+        if not await repository.insert_quarantine(conn, d.tenant_id, outcome):
+            return []
+        ASSETS.labels("quarantined").inc()
+        return [
+            Event.of(
+                AssetRejected(asset_id=u.asset_id, filename=u.filename, reason=outcome.reason),
+                tenant_id=d.tenant_id,
+                correlation_id=d.event.correlation_id,
+            )
+        ]
 
     async def _put_thumbnails(self, d: Delivery, item: ImportedAsset) -> dict[str, str]:
         u = item.uploaded

@@ -58,10 +58,18 @@ async def insert_quarantine(conn: asyncpg.Connection, tenant_id: uuid.UUID, item
     return row is not None
 
 
-async def known_assets(conn: asyncpg.Connection, tenant_id: uuid.UUID, sha256s: list[str]) -> set[str]:
+async def known_assets(
+    conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, str]]
+) -> set[tuple[uuid.UUID, str]]:
+    """Which (tenant, sha256) pairs already are assets: one round trip for a whole batch, whatever
+    its number of tenants (the batch's first fetch waits for this)."""
     rows = await conn.fetch(
-        "SELECT sha256 FROM ingest.assets WHERE tenant_id = $1 AND sha256 = ANY($2::text[])",
-        tenant_id,
-        sha256s,
+        """
+        SELECT a.tenant_id, a.sha256
+        FROM ingest.assets a
+        JOIN unnest($1::uuid[], $2::text[]) AS p(tenant_id, sha256) USING (tenant_id, sha256)
+        """,
+        [tenant for tenant, _ in pairs],
+        [sha for _, sha in pairs],
     )
-    return {r["sha256"] for r in rows}
+    return {(r["tenant_id"], r["sha256"]) for r in rows}
