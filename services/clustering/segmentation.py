@@ -564,8 +564,9 @@ class Timeline:
     ) -> tuple[list[Change], list[Moment], list[tuple[Moment, str]]]:
         """Add a batch of assets: (changes, the moments that were new, (moment, reason) for those refused).
 
-        The result equals inserting them one by one (a re-imported identical moment is a no-op, an
-        asset already placed at another time is refused and the first time stands), but neighbouring
+        The sessions equal those of inserting them one by one (a re-imported identical moment is a
+        no-op, an asset already placed at another time is refused and the first time stands; which
+        old id a grown session keeps is decided once for the batch, by the same rule), but neighbouring
         new moments share one reconcile: a batch of k assets arriving in time order re-decides about
         k + 2·reach gaps instead of k·(2·reach + 2) (bench/bench_pipeline.py). New moments far apart
         on the timeline are reconciled in separate groups, so the work stays bounded by the batch.
