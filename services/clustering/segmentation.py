@@ -95,6 +95,16 @@ class FixedGap:
         return f"fixed gap {self.minutes:g} min"
 
 
+def _bounded(gap: float, floor_minutes: float, ceiling_minutes: float) -> bool | None:
+    """The answer of a bounded rule for a gap its bounds decide alone: never a cut under the floor,
+    always one from the ceiling; None in between (the neighbours decide)."""
+    if gap < floor_minutes * 60:
+        return False
+    if gap >= ceiling_minutes * 60:
+        return True
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class AdaptiveGap:
     """PhotoTOC's adaptive gap (Platt et al. 2003), bounded by two absolute gaps.
@@ -122,21 +132,16 @@ class AdaptiveGap:
 
     def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
         gap = gaps[index]
-        if gap < self.floor_minutes * 60:
-            return False
-        if gap >= self.ceiling_minutes * 60:
-            return True
+        settled = self.settled_by_length(gap)
+        if settled is not None:
+            return settled
         lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
         logs = [math.log(g + self.offset_seconds) for g in gaps[lo:hi]]
         centre = statistics.median(logs) if self.centre == "median" else sum(logs) / len(logs)
         return math.log(gap + self.offset_seconds) > self.k + centre
 
     def settled_by_length(self, gap: float) -> bool | None:
-        if gap < self.floor_minutes * 60:
-            return False
-        if gap >= self.ceiling_minutes * 60:
-            return True
-        return None
+        return _bounded(gap, self.floor_minutes, self.ceiling_minutes)
 
     def describe(self) -> str:
         return (
@@ -172,20 +177,15 @@ class TempoGap:
 
     def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
         gap = gaps[index]
-        if gap < self.floor_minutes * 60:
-            return False
-        if gap >= self.ceiling_minutes * 60:
-            return True
+        settled = self.settled_by_length(gap)
+        if settled is not None:
+            return settled
         lo, hi = max(0, index - self.window), min(len(gaps), index + self.window + 1)
         spacing = [g for g in gaps[lo:hi] if g >= self.batch_seconds] or [gap]
         return gap >= self.factor * statistics.median(spacing)
 
     def settled_by_length(self, gap: float) -> bool | None:
-        if gap < self.floor_minutes * 60:
-            return False
-        if gap >= self.ceiling_minutes * 60:
-            return True
-        return None
+        return _bounded(gap, self.floor_minutes, self.ceiling_minutes)
 
     def describe(self) -> str:
         return (

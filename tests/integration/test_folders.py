@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.polling import until
+
 pytestmark = pytest.mark.integration
 
 SCANNED_DATE_FOLDER = "novelai/sample-0316.png"  # no embedded time: the `2025-03-21/` folder decides
@@ -24,16 +26,6 @@ WRITTEN_SLOWLY = "comfyui/flux_depth_lora_example.png"
 
 SCAN_MTIME = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 WATCH_MTIME = datetime(2024, 6, 7, 8, 9, 10, tzinfo=UTC)
-
-
-async def _until(predicate, within: float = 30.0):  # type: ignore[no-untyped-def]
-    """Poll an async predicate until it returns something truthy (the pipeline is asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await predicate()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 def _copy(corpus: Path, name: str, target: Path, mtime: datetime | None = None) -> bytes:
@@ -101,7 +93,7 @@ async def test_a_connected_folder_imports_each_file_once(stack, new_tenant, corp
         found = await _assets_by_sha(client)
         return found if set(found) >= expected else None
 
-    assets = await _until(all_imported)
+    assets = await until(all_imported)
     assert assets, "the folder's files were not all imported"
     assert set(assets) == expected  # the sidecar, the text file, .DS_Store and the copy are not assets
     assert await _uploaded_events(stack, tenant_id) == 5  # each file staged once; the copy was a duplicate
@@ -140,7 +132,7 @@ async def test_a_connected_folder_imports_each_file_once(stack, new_tenant, corp
         [now] = (await client.get("/api/v1/folders")).json()
         return now["last_scan_at"] > first_scan
 
-    assert await _until(rescanned), "the restarted watcher did not finish its scan"
+    assert await until(rescanned), "the restarted watcher did not finish its scan"
     assert await _uploaded_events(stack, tenant_id) == 5
     assert set(await _assets_by_sha(client)) == expected
     touched_mtime = await stack["ingest"].pool.fetchval(
@@ -160,12 +152,12 @@ async def test_a_folder_that_disappears_is_in_error_until_it_is_back(new_tenant,
         [listed] = (await client.get("/api/v1/folders")).json()
         return listed if listed["id"] == folder_id and listed["status"] == expected else None
 
-    assert await _until(lambda: status("watching"))
+    assert await until(lambda: status("watching"))
     folder.rename(folder.with_name(folder.name + "-unmounted"))
-    in_error = await _until(lambda: status("error"))
+    in_error = await until(lambda: status("error"))
     assert in_error and "no longer exists" in in_error["error"]
     folder.with_name(folder.name + "-unmounted").rename(folder)
-    back = await _until(lambda: status("watching"))
+    back = await until(lambda: status("watching"))
     assert back and back["error"] is None
 
 
@@ -226,7 +218,7 @@ async def test_each_folder_has_one_watcher_and_a_stopped_ones_folders_move_on(
             owners = [w for w in (first, second) if folder_id in w.watched_folder_ids]
             return len(owners) == 1
 
-        assert await _until(watched_by_one)
+        assert await until(watched_by_one)
         assert not (first.watched_folder_ids & second.watched_folder_ids)
 
         await first.stop()  # a replica goes away: its connection, and so its locks, with it
@@ -234,7 +226,7 @@ async def test_each_folder_has_one_watcher_and_a_stopped_ones_folders_move_on(
         async def taken_over() -> bool:
             return folder_id in second.watched_folder_ids
 
-        assert await _until(taken_over)
+        assert await until(taken_over)
     finally:
         await second.stop()
         await first.start()

@@ -21,6 +21,7 @@ import pytest
 
 from services.ingest.metadata import read_generation
 from tests.conftest import REPO
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +34,16 @@ def _corpus_files(corpus: Path) -> list[Path]:
 
 
 async def _all_assets(client, count: int):  # type: ignore[no-untyped-def]
-    """Poll until the tenant has `count` assets (or 60 s pass); their details by sha256."""
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
+    """Wait until the tenant has `count` assets (or 60 s pass); their details by sha256."""
+
+    async def listed_all():  # type: ignore[no-untyped-def]
         listed = (await client.get("/api/v1/assets", params={"limit": 500})).json()
-        if len(listed) >= count or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.2)
+        return listed if len(listed) >= count else None
+
+    listed = (
+        await until(listed_all, within=60)
+        or (await client.get("/api/v1/assets", params={"limit": 500})).json()
+    )
     details = [(await client.get(f"/api/v1/assets/{a['asset_id']}")).json() for a in listed]
     return {d["sha256"]: d for d in details}
 
@@ -73,7 +77,9 @@ async def test_zipped(new_tenant, corpus) -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for p in files:
             archive.write(p, f"{p.parent.name}/{p.name}")
-    results = (await client.post("/api/v1/assets", files=[("files", ("corpus.zip", buffer.getvalue()))])).json()
+    results = (
+        await client.post("/api/v1/assets", files=[("files", ("corpus.zip", buffer.getvalue()))])
+    ).json()
     assert len(results) == len(files) and {r["status"] for r in results} == {"imported"}
     _check_metadata(files, corpus, await _all_assets(client, len(files)))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -60,16 +61,6 @@ async def _sync(*args: str, env: dict[str, str]) -> tuple[int, list[dict], str]:
     summaries = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     assert process.returncode is not None
     return process.returncode, summaries, err.decode()
-
-
-async def _until(predicate, within: float = 30.0):  # type: ignore[no-untyped-def]
-    """Poll an async predicate until it returns something truthy or `within` seconds pass."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await predicate()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def _server_sha256s(client) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -153,7 +144,7 @@ async def test_sync_sends_each_file_once_with_its_time(new_tenant, gateway_url, 
         on_server = await _server_sha256s(client)
         return on_server if len(on_server) >= len(expected) else None
 
-    on_server = await _until(all_listed)
+    on_server = await until(all_listed)
     assert on_server is not None and set(on_server) == set(expected)
     by_name = {detail["filename"]: detail for detail in on_server.values()}
     assert by_name["0-top.png"]["generated_at"] == "2024-05-06T07:08:09+00:00"

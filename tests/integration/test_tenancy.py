@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +18,11 @@ async def test_one_tenant_cannot_read_another_tenants_things(new_tenant, corpus)
     [mine] = (await alice.post("/api/v1/assets", files=[("files", ("c.jpeg", data, "image/jpeg"))])).json()
     assert mine["status"] == "imported"
     asset_id = mine["asset_id"]
-    for _ in range(100):
-        sessions = (await alice.get("/api/v1/sessions")).json()
-        if sessions:
-            break
-        await asyncio.sleep(0.1)
-    [session] = sessions
+
+    async def listed():  # type: ignore[no-untyped-def]
+        return (await alice.get("/api/v1/sessions")).json()
+
+    [session] = await until(listed)
 
     assert (await bob.get("/api/v1/sessions")).json() == []
     assert (await bob.get("/api/v1/assets")).json() == []

@@ -3,24 +3,15 @@ upload -> ingest stores and records -> clustering makes a session -> the gateway
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
+from tests.polling import until
+
 pytestmark = pytest.mark.integration
 
 MIDJOURNEY = "midjourney/image-description.png"
-
-
-async def _until(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    """Poll an async predicate until it returns something truthy (the pipeline is asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def test_health_reports_every_dependency(api) -> None:
@@ -58,7 +49,7 @@ async def test_upload_makes_a_session(api, stack, corpus) -> None:
         sessions = (await api.get("/api/v1/sessions")).json()
         return [s for s in sessions if any(c["asset_id"] == asset_id for c in s["cover"])]
 
-    [session] = await _until(session_listed)
+    [session] = await until(session_listed, within=20.0)
     assert session["asset_count"] == 1
     assert session["start"].startswith("2026-06-25T01:46:47")
     detail = (await api.get(f"/api/v1/sessions/{session['id']}")).json()

@@ -4,7 +4,6 @@ of the same zip changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import zipfile
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
+
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +33,6 @@ def corpus_zip(corpus: Path) -> tuple[bytes, list[str]]:
         archive.writestr("more/nested.zip", inner.getvalue())
         archive.writestr("__MACOSX/._x", b"junk")
     return buffer.getvalue(), images
-
-
-async def _until(predicate, within: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await predicate()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
 
 
 async def test_zip_of_the_corpus_imports_each_image_once_and_refuses_bad_entries(new_tenant, corpus) -> None:
@@ -69,7 +61,7 @@ async def test_zip_of_the_corpus_imports_each_image_once_and_refuses_bad_entries
         assets = (await client.get("/api/v1/assets", params={"limit": 500})).json()
         return assets if len(assets) >= len(images) else None
 
-    assets = await _until(every_asset)
+    assets = await until(every_asset, within=60.0)
     assert assets is not None, "the pipeline did not import every image in time"
     assert len(assets) == len(images)
     for name in images:
