@@ -195,7 +195,10 @@ async def _run() -> list[dict]:
     # per-batch "Received/Processed" lines would cost more than some batches
     for name in ("aiokafka", "faststream", "faststream.access.kafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, (local := LocalInfra(Path(tmp))) as infra:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp,
+        (local := LocalInfra(Path(tmp))) as infra,
+    ):
         env = infra.env() | {
             "ATELIER_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
