@@ -286,10 +286,38 @@ async def list_assets(
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    without_time: Annotated[
+        bool, Query(description="only assets with no usable time (in no session)")
+    ] = False,
 ) -> list[dict[str, Any]]:
     """The gallery: every asset, newest generation first; assets without a time come last."""
-    rows = await repository.assets(_runtime(request).pool, subject, limit=limit, offset=offset)
+    rows = await repository.assets(
+        _runtime(request).pool, subject, limit=limit, offset=offset, without_time=without_time
+    )
     return [_asset_json(r) for r in rows]
+
+
+class TimeZoneSetting(BaseModel):
+    time_zone: str  # an IANA name, e.g. "Europe/Paris"
+
+
+@router.get("/settings/time-zone")
+async def get_time_zone(subject: Subject) -> dict[str, str]:
+    return {"time_zone": subject.time_zone}
+
+
+@router.put("/settings/time-zone")
+async def put_time_zone(body: TimeZoneSetting, request: Request, subject: Subject) -> dict[str, str]:
+    """Your zone: it groups sessions into today / this week / earlier, and reads times that carry
+    no zone (file names, zip entries, folder dates) in imports from now on."""
+    try:
+        ZoneInfo(body.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HTTPException(
+            422, f"unknown time zone {body.time_zone!r}; use an IANA name such as Europe/Paris"
+        ) from None
+    await repository.set_time_zone(_runtime(request).pool, subject, body.time_zone)
+    return {"time_zone": body.time_zone}
 
 
 @router.get("/assets/quarantine")

@@ -127,14 +127,21 @@ async def session_assets(
 
 
 async def assets(
-    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, offset: int
+    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, offset: int, without_time: bool = False
 ) -> list[asyncpg.Record]:
     return await pool.fetch(
         f"SELECT {ASSET_COLUMNS}, m.session_id FROM ingest.asset_cards a "
         "LEFT JOIN clustering.session_members m ON m.asset_id = a.asset_id AND m.tenant_id = a.tenant_id "
-        "WHERE a.tenant_id = $1 ORDER BY a.generated_at DESC NULLS LAST, a.imported_at DESC LIMIT $2 OFFSET $3",
-        subject.tenant_id, limit, offset,
+        "WHERE a.tenant_id = $1 AND (NOT $4 OR a.generated_at IS NULL) "
+        "ORDER BY a.generated_at DESC NULLS LAST, a.imported_at DESC LIMIT $2 OFFSET $3",
+        subject.tenant_id, limit, offset, without_time,
     )  # fmt: skip
+
+
+async def set_time_zone(pool: asyncpg.Pool, subject: AuthSubject, time_zone: str) -> None:
+    await pool.execute(
+        "UPDATE gateway.tenants SET time_zone = $2 WHERE tenant_id = $1", subject.tenant_id, time_zone
+    )
 
 
 async def asset(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -> asyncpg.Record | None:

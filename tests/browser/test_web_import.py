@@ -47,7 +47,7 @@ async def test_sign_in_import_and_open_a_session(
     first_cover = cards.first.locator(".cover img").first
     await expect(first_cover).to_be_visible()
     assert await first_cover.evaluate("img => img.complete && img.naturalWidth > 0")
-    await expect(page.locator("h3")).to_have_text(["Earlier"])
+    await expect(page.locator("#groups h3")).to_have_text(["Earlier"])
 
     # open the Midjourney session: its image and prompt are listed
     await page.locator(".card", has_text="2026").first.click()

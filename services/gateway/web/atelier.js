@@ -22,7 +22,7 @@ async function showLibrary() {
   $("who").textContent = `signed in as ${me.tenant}`;
   $("signin").hidden = true; $("library").hidden = false; $("logout").hidden = false;
   startLive();
-  await Promise.all([refresh(), loadGap()]);
+  await Promise.all([refresh(), loadGap(), loadZone()]);
 }
 
 // Live updates: the server pushes session changes; redraw what they touch, a little later so a
@@ -74,8 +74,29 @@ function card(session) {
   return el;
 }
 
+// Images in no session (no usable time) and files that could not be imported, with the reason.
+async function refreshShelves() {
+  const [untimed, refused] = await Promise.all([
+    api("/api/v1/assets?without_time=true&limit=60"), api("/api/v1/assets/quarantine?limit=50"),
+  ]);
+  $("untimed").hidden = untimed.length === 0;
+  $("untimed-assets").replaceChildren(...untimed.map((a) => {
+    const fig = document.createElement("figure"); fig.dataset.assetId = a.asset_id;
+    const img = document.createElement("img"); img.src = a.thumbnail_url; img.alt = a.filename; img.loading = "lazy";
+    const cap = document.createElement("figcaption"); cap.textContent = a.filename;
+    fig.append(img, cap);
+    return fig;
+  }));
+  $("quarantine").hidden = refused.length === 0;
+  $("quarantine-list").replaceChildren(...refused.map((q) => {
+    const li = document.createElement("li"); li.textContent = `${q.filename}: ${q.reason}`;
+    return li;
+  }));
+}
+
 async function refresh() {
   if (openSession) return;
+  refreshShelves().catch(() => {});
   const sessions = await api("/api/v1/sessions");
   sessionList = sessions;
   $("no-sessions").hidden = sessions.length > 0;
@@ -181,6 +202,28 @@ $("gap-form").addEventListener("submit", (event) => {
   saveGap(value === "" ? null : Number(value));
 });
 $("gap-automatic").addEventListener("click", () => saveGap(null));
+
+// The library's time zone: sessions are grouped into today / this week in it.
+const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+async function loadZone() {
+  const setting = await api("/api/v1/settings/time-zone");
+  $("time-zone").value = setting.time_zone;
+  $("zone-browser").textContent = `Use ${browserZone}`;
+  $("zone-browser").hidden = setting.time_zone === browserZone;
+}
+
+async function saveZone(zone) {
+  try {
+    await api("/api/v1/settings/time-zone", {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ time_zone: zone }),
+    });
+  } catch (error) { $("zone-status").textContent = "not a time zone (try Europe/Paris)"; return; }
+  $("zone-status").textContent = "";
+  await Promise.all([loadZone(), refresh()]);
+}
+
+$("zone-form").addEventListener("submit", (event) => { event.preventDefault(); saveZone($("time-zone").value.trim()); });
+$("zone-browser").addEventListener("click", () => saveZone(browserZone));
 
 $("back").addEventListener("click", backToList);
 
