@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -56,8 +57,28 @@ async def add_to_outbox(conn: asyncpg.Connection, schema: str, events: Sequence[
     await conn.execute("SELECT pg_notify($1, '')", _channel(schema))
 
 
+# Published outbox rows are kept a day (to look into what was sent), handled event ids two weeks:
+# longer than any redelivery we expect (Kafka keeps a week by default), short enough that neither
+# table grows without end.
+KEEP_PUBLISHED = timedelta(days=1)
+KEEP_INBOX = timedelta(days=14)
+PRUNE_EVERY_SECONDS = 600.0
+
+
+async def prune_delivered(pool: asyncpg.Pool, schema: str, *, now: datetime | None = None) -> tuple[int, int]:
+    """Delete old published outbox rows and old inbox ids; returns how many of each."""
+    now = now or datetime.now(UTC)
+    async with pool.acquire() as conn:
+        outbox = await conn.execute(
+            f'DELETE FROM "{schema}".outbox WHERE published_at < $1', now - KEEP_PUBLISHED
+        )
+        inbox = await conn.execute(f'DELETE FROM "{schema}".inbox WHERE handled_at < $1', now - KEEP_INBOX)
+    return int(outbox.split()[-1]), int(inbox.split()[-1])
+
+
 class OutboxRelay:
-    """Publishes a schema's outbox to Kafka, in insertion order, in batches."""
+    """Publishes a schema's outbox to Kafka, in insertion order, in batches, and now and then
+    prunes what was delivered long ago (`prune_delivered`)."""
 
     def __init__(
         self,
@@ -96,9 +117,14 @@ class OutboxRelay:
             await self.pool.release(self._listener)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + PRUNE_EVERY_SECONDS
         while True:
             try:
                 sent = await self.publish_pending()
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + PRUNE_EVERY_SECONDS
+                    await prune_delivered(self.pool, self.schema)
             except asyncio.CancelledError:
                 raise
             except Exception:
