@@ -16,10 +16,10 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 # dependencies first: this layer is rebuilt only when the lock changes
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-default-groups --no-install-project
 COPY libs ./libs
 COPY services ./services
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-default-groups
 
 FROM python:3.11-slim
 # HOME=/tmp: the root filesystem is read-only in Kubernetes; /tmp is an emptyDir there

