@@ -30,7 +30,7 @@ Everything is bounded (``MAX_NODES``, ``MAX_DEPTH``) and never raises on malform
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAX_NODES = 5000  # larger graphs are cut; real workflows rarely exceed a few hundred nodes
@@ -121,22 +121,7 @@ class ComfyGeneration:
     from_workflow: bool = False  # traced from the UI graph only (no API graph in the file)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt,
-            "seed": self.seed,
-            "model": self.model,
-            "sampler": self.sampler,
-            "steps": self.steps,
-            "cfg": self.cfg,
-            "samplers": self.samplers,
-            "sources": self.sources,
-            "loras": self.loras,
-            "width": self.width,
-            "height": self.height,
-            "refiners": self.refiners,
-            "from_workflow": self.from_workflow,
-        }
+        return asdict(self)
 
 
 def read_comfyui(prompt: dict | None, workflow: dict | None) -> ComfyGeneration | None:
