@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 PLACED = Counter("atelier_clustering_assets_total", "Imported assets by what clustering did", ["outcome"])
 SESSION_CHANGES = Counter("atelier_clustering_session_changes_total", "Session changes published", ["kind"])
 TIMELINE_LOADS = Counter("atelier_clustering_timeline_loads_total", "Timelines rebuilt from the database")
+RULE_RECHECKS = Counter(
+    "atelier_clustering_rule_rechecks_total",
+    "Tenants re-segmented because their sessions were cut with another rule",
+)
 CACHED_TIMELINES = Gauge("atelier_clustering_cached_timelines", "Tenant timelines held in memory")
 
 
@@ -180,6 +184,21 @@ async def _choose_covers(
     return covers
 
 
+async def _recheck_rule(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, state: TenantState, timeline: Timeline
+) -> list[Change]:
+    """Re-check every gap when the stored sessions were cut with another rule than the current one
+    (the default's constants changed in a release, or the tenant predates the record): once per
+    tenant, O(n·reach), so old-rule and new-rule sessions never sit side by side."""
+    if state.segmented_with == timeline.rule.describe():
+        return []
+    changes = timeline.set_rule(timeline.rule)
+    if changes:
+        log.info("sessions re-checked under the current rule", extra={"tenant_id": str(tenant_id)})
+    RULE_RECHECKS.inc()
+    return changes
+
+
 @dataclass
 class Edited:
     """What an edit did to a timeline, for `edit_timeline` to write."""
@@ -210,7 +229,12 @@ async def edit_timeline(
     queue the events in the outbox (returned too), and keep the cache equal to what will commit."""
     state, timeline = await open_timeline(conn, cache, tenant_id)
     try:
+        rechecked = await _recheck_rule(conn, tenant_id, state, timeline)
         edited = await edit(conn, state, timeline)
+        edited.changes[:0] = rechecked
+        edited.state_written |= state.segmented_with != timeline.rule.describe()
+        if edited.state_written:
+            await repository.save_segmented_with(conn, tenant_id, timeline.rule.describe())
         if not edited.changes and not edited.state_written:
             cache.put(tenant_id, state.version, timeline)
             return []

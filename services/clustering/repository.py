@@ -20,6 +20,7 @@ class TenantState:
     version: int
     gap_minutes: int | None
     edits: ManualEdits
+    segmented_with: str | None = None  # the rule the stored sessions were cut with
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,15 @@ async def lock_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> TenantS
         "INSERT INTO clustering.tenant_state (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
     )
     row = await conn.fetchrow(
-        "SELECT version, gap_minutes, cuts_before, joins FROM clustering.tenant_state WHERE tenant_id = $1 FOR UPDATE",
+        "SELECT version, gap_minutes, cuts_before, joins, segmented_with"
+        " FROM clustering.tenant_state WHERE tenant_id = $1 FOR UPDATE",
         tenant_id,
     )
     assert row is not None
     edits = ManualEdits(
         cuts_before=frozenset(row["cuts_before"]), joins=frozenset(tuple(j) for j in row["joins"])
     )
-    return TenantState(row["version"], row["gap_minutes"], edits)
+    return TenantState(row["version"], row["gap_minutes"], edits, row["segmented_with"])
 
 
 async def bump_version(conn: asyncpg.Connection, tenant_id: uuid.UUID, read_version: int) -> int:
@@ -68,6 +70,12 @@ async def save_gap_minutes(conn: asyncpg.Connection, tenant_id: uuid.UUID, gap_m
     """The tenant's own fixed gap; None = the default rule."""
     await conn.execute(
         "UPDATE clustering.tenant_state SET gap_minutes = $2 WHERE tenant_id = $1", tenant_id, gap_minutes
+    )
+
+
+async def save_segmented_with(conn: asyncpg.Connection, tenant_id: uuid.UUID, rule: str) -> None:
+    await conn.execute(
+        "UPDATE clustering.tenant_state SET segmented_with = $2 WHERE tenant_id = $1", tenant_id, rule
     )
 
 

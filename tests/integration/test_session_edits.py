@@ -236,3 +236,27 @@ async def test_event_stream_delivers_the_callers_session_changes(new_tenant, gat
     assert alice_update["payload"]["asset_count"] == 1
     assert bob_update["payload"]["cover_asset_ids"] == [bob_asset]
     assert alice_update["payload"]["session_id"] == await session_of(alice, alice_asset)
+
+
+async def test_sessions_cut_with_another_rule_are_rechecked_on_the_next_import(new_tenant, stack) -> None:
+    """A release that changes a rule (the default's constants) must not leave sessions cut the old way
+    beside sessions cut the new way: the tenant records the rule its sessions were cut with, and the
+    next change re-checks every gap when that is not the rule in force."""
+    _, client = await new_tenant()
+    t = T0 + timedelta(days=40)
+    names = await upload(client, {"a1": t, "a2": t + timedelta(minutes=10), "b1": t + timedelta(hours=3)})
+    await sessions_become(client, names, [["a1", "a2"], ["b1"]])
+
+    # the rule in force becomes a 5-minute gap without anything re-cut, as a release changing a rule does
+    tenant_id = uuid.UUID((await client.get("/api/v1/me")).json()["tenant_id"])
+    async with stack["clustering"].pool.acquire() as conn:
+        status = await conn.execute(
+            "UPDATE clustering.tenant_state SET gap_minutes = 5, version = version + 1"
+            " WHERE tenant_id = $1 AND segmented_with LIKE 'tempo gap%'",
+            tenant_id,
+        )
+    assert status == "UPDATE 1"
+
+    # an import a day later touches only its own gap under a 5-minute rule, yet a1 | a2 is re-cut too
+    names |= await upload(client, {"c1": t + timedelta(days=1)})
+    await sessions_become(client, names, [["a1"], ["a2"], ["b1"], ["c1"]])
