@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import itertools
 import math
+import multiprocessing
+import random
 import statistics
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from session_timelines import (
+    CreativeRhythm,
     GeneratedTimeline,
     LabelledTimeline,
     Score,
-    adjusted_rand_index,
     boundaries,
     generated,
     hand_scenarios,
     matched_boundaries,
     score,
+    segmentation_ari,
     worked_example,
 )
 
@@ -36,16 +40,23 @@ from services.clustering.segmentation import DEFAULT_RULE, AdaptiveGap, FixedGap
 
 REPORT = Path(__file__).resolve().parent / "session-quality.md"
 TRAINING_SEED = 0
-TRAINING_USERS = 200  # seed 0 only; more users than a held-out seed so the choice is less noisy
+TRAINING_USERS = 2000  # seed 0 only
 HELD_OUT_SEEDS = (1, 2, 3, 4, 5)
-USERS_PER_SEED = 40
+# Per-user ARI is noisy (one user's 20-50 sessions); with 40 users a seed, seeds disagreed by more
+# than the differences between rules, so every seed holds 1,000 users.
+USERS_PER_SEED = 1000
 FIXED_MINUTES = (5, 10, 15, 20, 25, 30, 45, 60, 90)
 BAR_MINUTES = tuple(range(5, 91))  # the bar: every whole minute, chosen with hindsight on held-out data
 PHOTOTOC = AdaptiveGap(k=math.log(17), window=10, floor_minutes=0, ceiling_minutes=math.inf)
-# the default before the tempo rule, kept in the tables for comparison
+# earlier defaults, kept in the tables for comparison: the first one, then the tempo rule as tuned on
+# the generator before sessions had tools of their own
 BOUNDED_PHOTOTOC = AdaptiveGap(
     k=3.5, window=20, floor_minutes=10, ceiling_minutes=25, offset_seconds=30, centre="mean"
 )
+PREVIOUS_TEMPO = TempoGap(factor=10, window=40, floor_minutes=22, ceiling_minutes=90)
+
+
+ONE_TOOL = CreativeRhythm(tools_per_user=(1, 1))  # the sensitivity check: nobody switches tools
 
 
 def fixed_rules() -> list[FixedGap]:
@@ -56,26 +67,56 @@ def fixed_rules() -> list[FixedGap]:
 # Tuning (training seed only)
 
 
-def _fast_score(rule: SessionRule, prepared: Sequence[tuple[list[float], list[str]]]) -> tuple[float, float]:
-    """score() without segment(): the same rule on precomputed gaps, for the grid search only
-    (a unit test checks both agree)."""
-    total = Score()
+def _user_scores(rule: SessionRule, prepared: Sequence[tuple[list[float], list[str]]]) -> list[Score]:
+    """score() without segment(), one Score per timeline: the same rule on precomputed gaps, so
+    the grid search and the bootstrap stay fast (a unit test checks both agree)."""
+    out = []
     for gaps, labels in prepared:
-        cuts = []
-        for j in range(1, len(labels)):
-            lo, hi = max(1, j - rule.reach), min(len(labels) - 1, j + rule.reach)
-            if rule.is_boundary(gaps[lo - 1 : hi], j - lo):
-                cuts.append(j)
-        true_b = boundaries(labels)
-        total.true_positives += matched_boundaries(true_b, cuts)
-        total.predicted += len(cuts)
-        total.actual += len(true_b)
-        predicted, session, cut_set = [], 0, set(cuts)
-        for j in range(len(labels)):
-            session += j in cut_set
-            predicted.append(str(session))
-        total.ari_sum += adjusted_rand_index(labels, predicted)
-        total.timelines += 1
+        if isinstance(rule, FixedGap):  # the bar scores 86 of these on every family: keep it cheap
+            threshold = rule.minutes * 60
+            cuts = [j for j, g in enumerate(gaps, 1) if g >= threshold]
+        else:
+            cuts = _window_cuts(rule, gaps)
+        true_b = boundaries(labels)  # true sessions are runs in time order, as generated
+        out.append(
+            Score(
+                matched_boundaries(true_b, cuts),
+                len(cuts),
+                len(true_b),
+                segmentation_ari(len(labels), true_b, cuts),
+                1,
+            )
+        )
+    return out
+
+
+def _window_cuts(rule: SessionRule, gaps: Sequence[float]) -> list[int]:
+    """Where `rule` cuts, asset positions j (gap j-1 precedes asset j), as segment() decides it."""
+    cuts = []
+    n = len(gaps) + 1
+    for j in range(1, n):
+        cut = rule.settled_by_length(gaps[j - 1])  # most gaps: no window needed
+        if cut is None:
+            lo, hi = max(1, j - rule.reach), min(n - 1, j + rule.reach)
+            cut = rule.is_boundary(gaps[lo - 1 : hi], j - lo)
+        if cut:
+            cuts.append(j)
+    return cuts
+
+
+def _pooled(scores: Sequence[Score]) -> Score:
+    total = Score()
+    for s in scores:
+        total.true_positives += s.true_positives
+        total.predicted += s.predicted
+        total.actual += s.actual
+        total.ari_sum += s.ari_sum
+        total.timelines += s.timelines
+    return total
+
+
+def _fast_score(rule: SessionRule, prepared: Sequence[tuple[list[float], list[str]]]) -> tuple[float, float]:
+    total = _pooled(_user_scores(rule, prepared))
     return total.f1, total.ari
 
 
@@ -91,23 +132,40 @@ def prepare(timelines: Sequence[LabelledTimeline]) -> list[tuple[list[float], li
 def candidates() -> list[SessionRule]:
     """Three families: every whole-minute fixed gap, PhotoTOC bounded, and the tempo rule."""
     grid: list[SessionRule] = [*(FixedGap(m) for m in BAR_MINUTES), PHOTOTOC]
-    for centre, k, window, floor, ceiling, offset in itertools.product(
-        ("mean", "median"), (2, 3, 3.5, 4, 4.5, 5), (5, 10, 20), (10, 20), (25, 30, 40, 60), (1, 30, 60)
+    for centre, k, window, floor, ceiling in itertools.product(
+        ("mean", "median"), (3, 4, 5), (10, 20), (10, 20), (30, 60)
     ):
-        grid.append(AdaptiveGap(k, window, floor, ceiling, offset, centre))  # type: ignore[arg-type]
+        grid.append(AdaptiveGap(k, window, floor, ceiling, 30, centre))  # type: ignore[arg-type]
     for factor, window, floor, ceiling in itertools.product(
-        (8, 10, 12, 15, 20, 25, 30), (10, 20, 40), (14, 16, 18, 20, 22, 24), (30, 40, 60, 90)
+        (8, 10, 12, 15), (20, 40, 80, 160), (20, 22, 24, 26), (60, 90)
     ):
         grid.append(TempoGap(factor, window, floor, ceiling))
     return grid
 
 
-def tune() -> list[tuple[float, float, SessionRule]]:
-    """Every candidate's (F1, ARI) on the training seed, best F1 + ARI first (about 5 minutes)."""
-    prepared = prepare(generated(TRAINING_SEED, TRAINING_USERS))
-    results = [(*_fast_score(rule, prepared), rule) for rule in candidates()]
+_TRAINING: list[tuple[list[float], list[str]]] = []  # set before the worker processes fork
+
+
+def _training_score(rule: SessionRule) -> tuple[float, float]:
+    return _fast_score(rule, _TRAINING)
+
+
+def tune() -> list[tuple[float, float, float, SessionRule]]:
+    """Every candidate's (margin, F1, ARI) on the training seed, best first (a few minutes on
+    two cores).
+
+    The objective is the issue's own test: the *smaller* of the two margins over the best fixed
+    gaps on this same data (the best by F1 and the best by ARI, each chosen with hindsight), so
+    a rule that trades one score for the other does not win; ties go to the larger F1 + ARI."""
+    _TRAINING[:] = prepare(generated(TRAINING_SEED, TRAINING_USERS))
+    rules = candidates()
+    with multiprocessing.Pool() as pool:
+        scores = dict(zip(rules, pool.map(_training_score, rules, chunksize=4), strict=True))
+    best_f1 = max(scores[FixedGap(m)][0] for m in BAR_MINUTES)
+    best_ari = max(scores[FixedGap(m)][1] for m in BAR_MINUTES)
+    results = [(min(f1 - best_f1, ari - best_ari), f1, ari, rule) for rule, (f1, ari) in scores.items()]
     # ties (a floor or ceiling the training data never reaches) go to the grid's first entry
-    results.sort(key=lambda r: -(r[0] + r[1]))
+    results.sort(key=lambda r: (-r[0], -(r[1] + r[2])))
     return results
 
 
@@ -130,7 +188,8 @@ def _rules(extra_fixed: Sequence[float] = ()) -> list[tuple[str, SessionRule]]:
     minutes = sorted(set(FIXED_MINUTES) | set(extra_fixed))
     return [
         ("**default**: " + DEFAULT_RULE.describe(), DEFAULT_RULE),
-        ("previous default: " + BOUNDED_PHOTOTOC.describe(), BOUNDED_PHOTOTOC),
+        ("previous default: " + PREVIOUS_TEMPO.describe(), PREVIOUS_TEMPO),
+        ("first default: " + BOUNDED_PHOTOTOC.describe(), BOUNDED_PHOTOTOC),
         ("PhotoTOC as published (k = log 17, d = 10, no bounds)", PHOTOTOC),
         *[(FixedGap(m).describe(), FixedGap(m)) for m in minutes],
     ]
@@ -144,25 +203,46 @@ def the_bar(
     return scores, max(scores, key=lambda m: scores[m][0]), max(scores, key=lambda m: scores[m][1])
 
 
+def _bootstrap(
+    default: Sequence[Score], f1_bar: Sequence[Score], ari_bar: Sequence[Score], draws: int = 2000
+) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """95 % intervals of ΔF1 and ΔARI over users resampled with replacement (fixed seed), and the
+    share of draws where both are above zero."""
+    rng = random.Random(0)
+    n = len(default)
+    d_f1, d_ari, both = [], [], 0
+    for _ in range(draws):
+        pick = [rng.randrange(n) for _ in range(n)]
+        d, f, a = (_pooled([s[i] for i in pick]) for s in (default, f1_bar, ari_bar))
+        d_f1.append(d.f1 - f.f1)
+        d_ari.append(d.ari - a.ari)
+        both += d.f1 > f.f1 and d.ari > a.ari
+    d_f1.sort()
+    d_ari.sort()
+    lo, hi = int(0.025 * draws), int(0.975 * draws) - 1
+    return (d_f1[lo], d_f1[hi]), (d_ari[lo], d_ari[hi]), both / draws
+
+
 def oracle_bound(held_out: Sequence[GeneratedTimeline]) -> list[tuple[str, float, float]]:
-    """What a per-tenant scale could buy at best: a rule *told* each user's true tempo (the
-    generator's own draw), cut at g >= max(floor, factor x tempo), constants chosen with
-    hindsight on the held-out data itself. No real rule can do better than its best row."""
+    """What knowing the rhythm could buy at best: a rule *told* the true tempo of the session each
+    gap ends (the generator's own draw), cut at g >= max(floor, factor x tempo), constants
+    chosen with hindsight on the held-out data itself. A real rule must estimate the tempo from
+    the gaps around it; this bounds what that estimate is worth."""
+    prepared = prepare(held_out)
     rows = []
-    for floor, factor in itertools.product((18, 20, 22, 24, 26), (8, 10, 12, 15, 20)):
+    for floor, factor in itertools.product((14, 18, 22, 26), (8, 10, 12, 15, 20, 30)):
         total = Score()
-        for t, (gaps, labels) in zip(held_out, prepare(held_out), strict=True):
-            threshold = max(floor * 60, factor * t.tempo_s)
-            cuts = [j for j in range(1, len(labels)) if gaps[j - 1] >= threshold]
+        for t, (gaps, labels) in zip(held_out, prepared, strict=True):
+            cuts = [
+                j
+                for j in range(1, len(labels))
+                if gaps[j - 1] >= max(floor * 60, factor * t.tempo_s[labels[j - 1]])
+            ]
             true_b = boundaries(labels)
             total.true_positives += matched_boundaries(true_b, cuts)
             total.predicted += len(cuts)
             total.actual += len(true_b)
-            cut_set, session, predicted = set(cuts), 0, []
-            for j in range(len(labels)):
-                session += j in cut_set
-                predicted.append(str(session))
-            total.ari_sum += adjusted_rand_index(labels, predicted)
+            total.ari_sum += segmentation_ari(len(labels), true_b, cuts)
             total.timelines += 1
         rows.append((f"told the true tempo: max({floor} min, {factor}× tempo)", total.f1, total.ari))
     return rows
@@ -205,7 +285,21 @@ def _quantiles(values: list[float], qs: Sequence[float]) -> list[str]:
     return [f"{values[round(q * (len(values) - 1))] / 60:.1f}" for q in qs]
 
 
+def burstiness_and_memory(prompts: Sequence[datetime]) -> tuple[float, float]:
+    """Goh & Barabási's (EPL 2008) burstiness B = (σ - m) / (σ + m) of the inter-event times, and
+    memory M, the correlation between consecutive inter-event times, of one user's prompts."""
+    t = [(b - a).total_seconds() for a, b in itertools.pairwise(prompts)]
+    m, sd = statistics.fmean(t), statistics.pstdev(t)
+    x, y = t[:-1], t[1:]
+    mx, my, sx, sy = statistics.fmean(x), statistics.fmean(y), statistics.pstdev(x), statistics.pstdev(y)
+    if not sx or not sy:  # a perfectly regular user: no variation to correlate
+        return (sd - m) / (sd + m), 0.0
+    covariance = statistics.fmean([(a - mx) * (b - my) for a, b in zip(x, y, strict=True)])
+    return (sd - m) / (sd + m), covariance / (sx * sy)
+
+
 def calibration(timelines: Sequence[GeneratedTimeline]) -> list[str]:
+    bm = [burstiness_and_memory(t.prompts) for t in timelines]
     pauses = [p for t in timelines for p in t.pauses_s]
     breaks = [b for t in timelines for b in t.breaks_s]
     t20, t30 = _timeout_sizes(timelines, 20), _timeout_sizes(timelines, 30)
@@ -225,6 +319,10 @@ def calibration(timelines: Sequence[GeneratedTimeline]) -> list[str]:
         f"{statistics.mean(t30):.1f} | median 4-5, mean 10-14 (Xie et al. 2023) |",
         f"| prompts per *true* session | {statistics.median(prompts):g} | {statistics.mean(prompts):.1f} | |",
         f"| images per *true* session | {statistics.median(images):g} | {statistics.mean(images):.1f} | |",
+        f"| burstiness B of a user's prompt times | {statistics.median(b for b, _ in bm):.2f} | "
+        f"{statistics.mean(b for b, _ in bm):.2f} | bursty, B > 0 (Goh & Barabási 2008) |",
+        f"| memory M of a user's prompt times | {statistics.median(m for _, m in bm):.3f} | "
+        f"{statistics.mean(m for _, m in bm):.3f} | weak for human activity (Goh & Barabási 2008) |",
         "",
         "Pauses inside sessions against breaks between them, in minutes:",
         "",
@@ -263,7 +361,8 @@ def write_report(
         "",
         f"**Default rule:** {DEFAULT_RULE.describe()}. The rule and its constants were chosen by"
         f" grid search (`--tune`, {len(candidates())} candidates in three families: every whole-minute"
-        f" fixed gap from 5 to 90 min, PhotoTOC with bounds, the tempo rule; objective F1 + ARI) on"
+        f" fixed gap from 5 to 90 min, PhotoTOC with bounds, the tempo rule; objective: the smaller of"
+        f" the two margins over the training data's best fixed gaps by F1 and by ARI) on"
         f" **training seed {TRAINING_SEED}** ({TRAINING_USERS} users) of the generator only, then"
         f" frozen; every figure below except the training table is on data the search never saw:"
         f" held-out seeds {', '.join(map(str, HELD_OUT_SEEDS))} ({USERS_PER_SEED} users each) and the"
@@ -287,17 +386,20 @@ def write_report(
         "",
         "## The generator's calibration",
         "",
-        "`CreativeRhythm` in bench/session_timelines.py documents every constant and its source."
-        " Session sizes are fitted to the published measurement itself: Xie et al. (2023) cut real"
-        " text-to-image prompt logs with 20-30 min timeouts, so the same cut is applied to the"
-        " generated prompt times. Topic changes come without pauses (Don-Yehiya et al. 2023), so"
-        " they are not modelled. Pauses are heavy-tailed (PhotoTOC; Cooper et al. 2005) and"
-        " quick returns after a break overlap long pauses inside a session. The spread of tempo"
-        " between users (tools that take seconds against minutes per image) is an assumption of"
-        " ours, not a published figure; interruptions, quick returns and long breaks are the same"
-        " for every user, because no published per-user figure for them was found (see the"
-        " generator's docstring), and Halfaker et al. (WWW 2015) find the between-session mode of"
-        " inter-activity times regular across users and domains.",
+        "`CreativeRhythm` and `TOOLS` in bench/session_timelines.py document every constant and"
+        " its source. Session sizes are fitted to the published measurement itself: Xie et al."
+        " (2023) cut real text-to-image prompt logs with 20-30 min timeouts, so the same cut is"
+        " applied to the generated prompt times. Topic changes come without pauses (Don-Yehiya et"
+        " al. 2023), so they are not modelled. Each session is worked in one of the user's 1-3"
+        " tools, whose latencies come from Midjourney's documentation and consumer-GPU benchmarks;"
+        " pauses are heavy-tailed around the session's tempo (PhotoTOC; Cooper et al. 2005), because"
+        " past about 10 s of waiting users turn to other work (Miller 1968; Nielsen). Interruptions,"
+        " quick returns and long breaks are the same for every user and tool (Halfaker et al., WWW"
+        " 2015, find the between-session mode regular across users and domains). Two figures are"
+        " our assumptions, not published ones: the spread of users' own pace and how many tools a"
+        " user keeps (the sensitivity check above sets the second to one). The generated prompt"
+        " times are bursty with weak memory, the pattern Goh & Barabási (2008) report for human"
+        " activity.",
         "",
         *calibration(held_out),
         "",
@@ -311,23 +413,32 @@ def run() -> list[dict]:
     held_out = [t for seed in HELD_OUT_SEEDS for t in per_seed[seed]]
     hand = hand_scenarios()
 
-    # the bar: the best fixed gaps chosen with hindsight on the held-out data itself
-    bar, f1_minutes, ari_minutes = the_bar(prepare(held_out))
-    f1_rule, ari_rule = FixedGap(f1_minutes), FixedGap(ari_minutes)
-
     families: dict[str, list[LabelledTimeline]] = {
         "Worked example (2 pm-3 pm, break, 5 pm-5:30 pm)": list(worked_example()),
         "Hand-written scenarios": list(hand),
         f"Generated, held-out seeds {', '.join(map(str, HELD_OUT_SEEDS))}": list(held_out),
         f"Generated, training seed {TRAINING_SEED} (the constants were chosen here)": list(training),
     }
-    rules = _rules((f1_minutes, ari_minutes))
-    scores = {family: [(name, score(rule, ts)) for name, rule in rules] for family, ts in families.items()}
-
+    # the generated families hold only timed assets in runs, so the fast scorer (checked against
+    # score() by a unit test) is exact there; the hand-written ones go through segment()
+    prepared = {family: prepare(ts) for family, ts in families.items() if family.startswith("Generated")}
     held_key = next(k for k in families if "held-out" in k)
+
+    # the bar: the best fixed gaps chosen with hindsight on the held-out data itself
+    bar, f1_minutes, ari_minutes = the_bar(prepared[held_key])
+    f1_rule, ari_rule = FixedGap(f1_minutes), FixedGap(ari_minutes)
+    rules = _rules((f1_minutes, ari_minutes))
+
+    def family_score(rule: SessionRule, family: str) -> Score:
+        if family in prepared:
+            return _pooled(_user_scores(rule, prepared[family]))
+        return score(rule, families[family])
+
+    scores = {family: [(name, family_score(rule, family)) for name, rule in rules] for family in families}
+
     default = scores[held_key][0][1]
-    f1_best = score(f1_rule, held_out)
-    ari_best = score(ari_rule, held_out)
+    f1_best = family_score(f1_rule, held_key)
+    ari_best = family_score(ari_rule, held_key)
     hand_rows = scores["Hand-written scenarios"]
     hand_fixed = [(r, s) for r, (_, s) in zip(rules, hand_rows, strict=True) if isinstance(r[1], FixedGap)]
     (hf1_name, _), hf1_best = max(hand_fixed, key=lambda rs: rs[1].f1)
@@ -343,7 +454,8 @@ def run() -> list[dict]:
     ]
     d_f1, d_ari = [], []
     for seed, timelines in per_seed.items():
-        d, f, a = score(DEFAULT_RULE, timelines), score(f1_rule, timelines), score(ari_rule, timelines)
+        seed_prepared = prepare(timelines)
+        d, f, a = (_pooled(_user_scores(r, seed_prepared)) for r in (DEFAULT_RULE, f1_rule, ari_rule))
         d_f1.append(d.f1 - f.f1)
         d_ari.append(d.ari - a.ari)
         seed_lines.append(
@@ -355,42 +467,73 @@ def run() -> list[dict]:
         f" {statistics.mean(d_ari):+.3f} ± {statistics.stdev(d_ari):.3f} |"
     )
 
+    # uncertainty: resample users, keep the bar's two gaps (chosen with hindsight on all of them)
+    ci_f1, ci_ari, both_share = _bootstrap(
+        *(_user_scores(r, prepared[held_key]) for r in (DEFAULT_RULE, f1_rule, ari_rule))
+    )
+
+    # the fixed gap a product would ship if it tuned a fixed gap the way the default was tuned
+    train_key = next(k for k in families if "training" in k)
+    train_bar, _, _ = the_bar(prepared[train_key])
+    shipped_minutes = max(train_bar, key=lambda m: sum(train_bar[m]))
+    shipped = family_score(FixedGap(shipped_minutes), held_key)
+
     oracle = oracle_bound(held_out)
     dominating = [r for r in oracle if r[1] > f1_best.f1 and r[2] > ari_best.ari]
     best_margin = max(min(r[1] - f1_best.f1, r[2] - ari_best.ari) for r in oracle)
     o_f1, o_ari = max(oracle, key=lambda r: r[1]), max(oracle, key=lambda r: r[2])
 
+    # sensitivity: the same rule and the same bar on users who each keep to one tool
+    one_tool = [t for seed in HELD_OUT_SEEDS for t in generated(seed, USERS_PER_SEED, ONE_TOOL)]
+    one_prepared = prepare(one_tool)
+    one_bar, one_f1m, one_arim = the_bar(one_prepared)
+    one_default = _fast_score(DEFAULT_RULE, one_prepared)
+
     beats = default.f1 > f1_best.f1 and default.ari > ari_best.ari
     frontier = max(bar.values(), key=lambda fa: fa[0] + fa[1])
     verdict = [
         "**Verdict on held-out generated data:** the bar is the best fixed gap chosen *with"
-        " hindsight on the held-out data*, on every whole minute from 5 to 90: "
+        " hindsight on the held-out data*, on every whole minute from 5 to 90, once per score: "
         f"{f1_rule.describe()} for F1 ({f1_best.f1:.3f}) and {ari_rule.describe()} for ARI"
-        f" ({ari_best.ari:.3f}). The default scores F1 {default.f1:.3f} ({default.f1 - f1_best.f1:+.3f},"
+        f" ({ari_best.ari:.3f}). The default scores F1 {default.f1:.3f} ({default.f1 - f1_best.f1:+.4f},"
         f" higher on {wins_f1} of {len(HELD_OUT_SEEDS)} seeds) and ARI {default.ari:.3f}"
-        f" ({default.ari - ari_best.ari:+.3f}, higher on {wins_ari} of {len(HELD_OUT_SEEDS)} seeds): it "
-        + ("beats both." if beats else "does **not** beat both.")
-        + f" Its F1 + ARI is {default.f1 + default.ari:.3f} against {frontier[0] + frontier[1]:.3f} for"
-        " the best single fixed gap on that sum. On the hand-written scenarios it scores F1 "
+        f" ({default.ari - ari_best.ari:+.4f}, higher on {wins_ari} of {len(HELD_OUT_SEEDS)} seeds): it "
+        + ("**beats both**." if beats else "does **not** beat both.")
+        + f" Resampling the {len(held_out)} held-out users (2,000 bootstrap draws) gives ΔF1"
+        f" {ci_f1[0]:+.4f} to {ci_f1[1]:+.4f} and ΔARI {ci_ari[0]:+.4f} to {ci_ari[1]:+.4f} (95 %),"
+        f" both above zero in {both_share:.0%} of draws. Against the fixed gap tuned the way the"
+        f" default was (on the training seed, best F1 + ARI: {FixedGap(shipped_minutes).describe()})"
+        f" it scores {default.f1 - shipped.f1:+.3f} F1 and {default.ari - shipped.ari:+.3f} ARI. Its"
+        f" F1 + ARI is {default.f1 + default.ari:.3f} against {frontier[0] + frontier[1]:.3f} for the"
+        " best single fixed gap on that sum. On the hand-written scenarios it scores F1 "
         f"{hand_default.f1:.3f} / ARI {hand_default.ari:.3f}, the best fixed gap "
         f"{hf1_best.f1:.3f} ({hf1_name}) / {hari_best.ari:.3f} ({hari_name}).",
+        "",
+        "The margins are small, and the report says why below: most of what is hard here (an"
+        " interruption of 10-20 min inside a session against a quick return of 15-30 min after a"
+        " break) is the same length for everyone, so no rule that sees only times can call it; what"
+        " a rhythm-aware rule can win is the slow tools' long ordinary pauses, which a fixed gap"
+        " must either cut or pay for elsewhere.",
     ]
     evidence = [
-        "## Why no rule beats the best fixed gap on both here",
+        "## What knowing the rhythm is worth, and where the margin comes from",
         "",
-        "A per-tenant scale can only help where users differ. In this generator they differ in"
-        " tempo (how fast they prompt), but the gaps that are hard to call, interruptions inside"
-        " a session (median 14 min) against quick returns after a break (median 25 min), are the"
-        " same for everyone; tempo only decides how many of a slow user's ordinary pauses reach"
-        " the 15-30 min band. The ceiling of what knowing each user's tempo is worth: a rule"
-        " *told the generator's true tempo of each user*, cut at g ≥ max(floor, factor × tempo),"
-        " with both constants chosen with hindsight on the held-out data, over"
-        f" {len(oracle)} settings: best F1 {o_f1[1]:.3f} ({o_f1[0]}, ARI {o_f1[2]:.3f}); best ARI"
-        f" {o_ari[2]:.3f} ({o_ari[0]}, F1 {o_ari[1]:.3f}). {len(dominating)} of them beat the bar on"
-        f" both, by at most {best_margin:+.3f} on the weaker of the two; a real rule must estimate"
-        " the tempo from a few dozen gaps and cannot do better than this oracle.",
+        "A rule *told the generator's true tempo of every session* (no real rule knows it), cut at"
+        " g ≥ max(floor, factor × tempo), both constants chosen with hindsight on the held-out data,"
+        f" over {len(oracle)} settings: best F1 {o_f1[1]:.3f} ({o_f1[0]}, ARI {o_f1[2]:.3f}); best ARI"
+        f" {o_ari[2]:.3f} ({o_ari[0]}, F1 {o_ari[1]:.3f}); {len(dominating)} of them beat the bar on"
+        f" both, by at most {best_margin:+.3f} on the weaker of the two. That is the ceiling the"
+        " default's margin should be read against.",
         "",
-        "Per held-out seed, the default against the bar's two fixed gaps:",
+        "**Sensitivity:** the margin does not rest on users switching tools between sessions. On the"
+        " same seeds with every user keeping to one tool (users still differ from each other in"
+        " their own pace and in which tool that is), the bar is"
+        f" {FixedGap(one_f1m).describe()} for F1 ({one_bar[one_f1m][0]:.3f}) and"
+        f" {FixedGap(one_arim).describe()} for ARI ({one_bar[one_arim][1]:.3f}); the default scores"
+        f" F1 {one_default[0]:.3f} ({one_default[0] - one_bar[one_f1m][0]:+.4f}) and ARI"
+        f" {one_default[1]:.3f} ({one_default[1] - one_bar[one_arim][1]:+.4f}).",
+        "",
+        f"Per held-out seed ({USERS_PER_SEED} users each), the default against the bar's two fixed gaps:",
         "",
         *seed_lines,
     ]
@@ -416,8 +559,8 @@ def run() -> list[dict]:
 
 if __name__ == "__main__":
     if "--tune" in sys.argv:
-        for f1, ari, rule in tune()[:15]:
-            print(f"F1 {f1:.4f}  ARI {ari:.4f}  {rule!r}")
+        for margin, f1, ari, rule in tune()[:15]:
+            print(f"margin {margin:+.4f}  F1 {f1:.4f}  ARI {ari:.4f}  {rule!r}")
     else:
         for r in run():
             print(r)

@@ -16,6 +16,7 @@ one asset (one-to-one), and the adjusted Rand index (Hubert & Arabie 1985), both
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import Counter
@@ -184,42 +185,74 @@ def hand_scenarios() -> list[LabelledTimeline]:
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A way of generating, and how long one prompt takes to come back with its images."""
+
+    name: str
+    latency_s: float  # typical seconds from sending a prompt to having its images
+    source: str
+
+
+# Latencies per prompt, with where each figure comes from. Midjourney's are its own documentation
+# ("Fast, Relax & Turbo modes"): an average job takes about a minute of GPU time in Fast mode, Turbo
+# is up to four times faster, and Relax jobs wait in a queue "typically between 0-10 minutes". Local
+# Stable Diffusion is steps / (iterations per second) on consumer GPUs (Tom's Hardware and SD.Next
+# benchmarks report roughly 2-20 it/s depending on card, model and resolution, at 20-30 steps). The
+# hosted chat tools (DALL-E in ChatGPT, Firefly, Gemini) answer in seconds to tens of seconds.
+TOOLS: tuple[Tool, ...] = (
+    Tool("local SD 1.5 / turbo on a fast GPU", 3, "20-30 steps at 10-20 it/s"),
+    Tool("local SDXL", 12, "25 steps at ~2-4 it/s on a mid-range GPU"),
+    Tool("local Flux on a consumer GPU", 45, "20-30 steps at ~0.5-1 it/s"),
+    Tool("hosted (DALL-E, Firefly, Gemini)", 15, "seconds to tens of seconds per answer"),
+    Tool("Midjourney Turbo", 15, "Midjourney docs: up to 4x faster than Fast"),
+    Tool("Midjourney Fast", 60, "Midjourney docs: about a minute of GPU time per job"),
+    Tool("Midjourney Relax", 240, "Midjourney docs: queue wait typically 0-10 min per job"),
+)
+
+
+@dataclass(frozen=True)
 class CreativeRhythm:
     """How one simulated user generates, with the source of every figure.
 
     * Prompts per true session: log-normal, median 3.5, σ 1.4. Xie et al. 2023 (arXiv
       2303.04587) cut real text-to-image prompt logs with 20-30 min timeouts and find sessions
       of median 4-5 and mean 10-14 prompts; these two constants were set so that the same
-      measurement on generated times (a 30-min timeout) lands there (the report shows it).
-      Timeout sessions come out larger than true ones because quick returns get bridged.
+      measurement on generated times (20- and 30-min timeouts) lands there (the report shows it).
     * No pause marks a topic change: Midjourney users switch topic every ~1.6 prompts without
       pausing (Don-Yehiya et al., EMNLP 2023), so topics are not modelled at all.
     * Images per prompt: 1, 2 or 4 (a Midjourney grid, an SD batch), saved at the same second.
-    * Pauses between prompts are bursty and heavy-tailed (PhotoTOC, Platt et al. 2003;
-      Cooper et al. 2005): log-normal around the user's tempo (σ 1.0), plus occasional
-      interruptions inside a session (`interruption_p`, median 14 min).
-    * Tempo differs between users because tools do: a turbo model answers in seconds, Flux on
-      a consumer GPU in minutes. Median pause per user: log-normal, median 50 s, σ 0.8 (5-95 %:
-      13 s to 3 min). This spread is our assumption, not a published figure; say so.
-    * What differs between users, and what does not. Only the tempo does. We looked for a
-      published per-user distribution of pauses or breaks in text-to-image logs (Xie et al.
-      2023 report pooled session sizes per dataset, not per-user ones; Don-Yehiya et al. 2023
-      report topic switching, not timing) and found none; Halfaker et al. (WWW 2015) find the
-      between-session mode of inter-activity times regular across users and domains. So
-      interruptions, quick returns and long breaks keep the same distribution for every user,
-      and the generator was *not* changed when the default became a per-tenant rule: giving
-      each user a private break scale would have been a number picked to suit that rule.
-      `tempo_s` is recorded only so the report can bound what knowing it is worth.
+    * A session is worked in one tool, and tools differ in latency by two orders of magnitude
+      (`TOOLS`, each figure with its source). Our users work in several tools (that is the
+      product's premise: ComfyUI, Midjourney, SD web UIs, DALL-E, Firefly...), so each user
+      has 1 to 3 of them and each session picks one: the rhythm changes from one session to
+      the next, which is PhotoTOC's premise (Platt et al. 2003: a boundary is a gap long *for
+      the rhythm around it*) and Cooper et al.'s (2005) multi-scale one.
+    * The session's tempo is the user's own pace (looking, rewriting the prompt: log-normal
+      between users, median 30 s, σ 0.6; an assumption of ours) plus the tool's latency.
+    * Pauses between prompts are bursty and heavy-tailed (PhotoTOC; Cooper et al. 2005):
+      log-normal *around the session's tempo* (σ 1.0), so a slow tool stretches the long
+      pauses too. Why the whole pause scales and not only its floor: past about 10 s of
+      waiting, users turn to other tasks while the computer works (Miller 1968; Card et al.
+      1991; Nielsen's response-time limits), and the longer the wait, the more they do before
+      coming back. Goh & Barabási (EPL 2008) find human burstiness comes from the spread of
+      inter-event times with weak memory between consecutive ones; the report measures both
+      (burstiness B and memory M) on the generated prompts.
+    * Interruptions inside a session (`interruption_p`, median 14 min) are the outside world
+      (a call, a colleague), the same for every tool and user.
     * Breaks between sessions: a mixture of quick returns (30 %, median 25 min) and long
       breaks (median 5 h, σ 1.2), so the short breaks overlap the long pauses inside sessions.
+      Breaks do not depend on the tool or the user: Halfaker et al. (WWW 2015) find the
+      between-session mode of inter-activity times regular across users and domains.
     """
 
     sessions_per_user: tuple[int, int] = (20, 50)
     prompts_median: float = 3.5
     prompts_sigma: float = 1.4
     images_per_prompt: tuple[tuple[int, float], ...] = ((1, 0.45), (2, 0.15), (4, 0.40))
-    tempo_median_s: float = 50.0
-    tempo_sigma: float = 0.8
+    tools: tuple[Tool, ...] = TOOLS
+    tools_per_user: tuple[int, int] = (1, 3)
+    pace_median_s: float = 30.0
+    pace_sigma: float = 0.6
     pause_sigma: float = 1.0
     interruption_p: float = 0.03
     interruption_median_min: float = 14.0
@@ -236,7 +269,7 @@ class GeneratedTimeline(LabelledTimeline):
     prompts: list[datetime]  # one entry per prompt, to measure prompts (not images) per session
     pauses_s: list[float]  # within-session pauses between prompts, including interruptions
     breaks_s: list[float]  # between-session breaks
-    tempo_s: float = 0.0  # the user's median pause between prompts (for the oracle bound only)
+    tempo_s: dict[str, float]  # true session label -> its tempo (for the oracle bound only)
 
 
 def generate_user(
@@ -246,7 +279,9 @@ def generate_user(
     prompts: list[datetime] = []
     pauses: list[float] = []
     breaks: list[float] = []
-    tempo = rhythm.tempo_median_s * math.exp(rng.gauss(0, rhythm.tempo_sigma))
+    tempos: dict[str, float] = {}
+    pace = rhythm.pace_median_s * math.exp(rng.gauss(0, rhythm.pace_sigma))
+    tools = rng.sample(rhythm.tools, rng.randint(*rhythm.tools_per_user))
     sizes, weights = zip(*rhythm.images_per_prompt, strict=True)
     at = datetime(2024, 1, 1, 9, tzinfo=UTC) + timedelta(minutes=rng.uniform(0, 600))
     for s in range(rng.randint(*rhythm.sessions_per_user)):
@@ -258,6 +293,8 @@ def generate_user(
             breaks.append(gap)
             at += timedelta(seconds=gap)
         b.new_session()
+        tempo = pace + rng.choice(tools).latency_s
+        tempos[f"s{b.session}"] = tempo
         n = max(1, round(rhythm.prompts_median * math.exp(rng.gauss(0, rhythm.prompts_sigma))))
         for p in range(n):
             if p:
@@ -274,7 +311,7 @@ def generate_user(
             at = at.replace(microsecond=0)
             prompts.append(at)
             b.add(at, rng.choices(sizes, weights)[0])
-    return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks, tempo)
+    return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks, tempos)
 
 
 def generated(
@@ -294,12 +331,28 @@ def _pairs(n: int) -> int:
 
 def adjusted_rand_index(truth: Sequence[str], predicted: Sequence[str]) -> float:
     """ARI of two labellings of the same items; 1 is identical, ~0 is chance."""
-    n = len(truth)
-    if n < 2:
-        return 1.0
     both = sum(_pairs(c) for c in Counter(zip(truth, predicted, strict=True)).values())
     rows = sum(_pairs(c) for c in Counter(truth).values())
     cols = sum(_pairs(c) for c in Counter(predicted).values())
+    return _ari(len(truth), both, rows, cols)
+
+
+def segmentation_ari(n: int, true_cuts: Sequence[int], predicted_cuts: Sequence[int]) -> float:
+    """The same ARI for two segmentations of one ordered list of n items, given where each
+    segment starts: every cell of the contingency table is a run between consecutive cuts of
+    either, so this costs O(cuts), not O(n) (the grid search scores hundreds of rules)."""
+
+    def pairs_in_runs(cuts: Sequence[int]) -> int:
+        edges = [0, *cuts, n]
+        return sum(_pairs(b - a) for a, b in itertools.pairwise(edges))
+
+    union = sorted(set(true_cuts) | set(predicted_cuts))
+    return _ari(n, pairs_in_runs(union), pairs_in_runs(true_cuts), pairs_in_runs(predicted_cuts))
+
+
+def _ari(n: int, both: int, rows: int, cols: int) -> float:
+    if n < 2:
+        return 1.0
     expected = rows * cols / _pairs(n)
     best = (rows + cols) / 2
     if best == expected:  # both all-singletons or both one group: nothing to adjust for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,20 @@ from session_timelines import (  # noqa: E402
     hand_scenarios,
     matched_boundaries,
     score,
+    segmentation_ari,
     worked_example,
 )
 
 from services.clustering.segmentation import DEFAULT_RULE, FixedGap  # noqa: E402
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def times(*gaps_s: float) -> list[datetime]:
+    out = [T0]
+    for g in gaps_s:
+        out.append(out[-1] + timedelta(seconds=g))
+    return out
 
 
 def test_ari_is_one_for_the_same_partition_under_other_names() -> None:
@@ -65,3 +76,50 @@ def test_the_tuning_shortcut_scores_exactly_like_segment(rule) -> None:
     full = score(rule, timelines)
     fast = bench_session_quality._fast_score(rule, bench_session_quality.prepare(timelines))
     assert fast == pytest.approx((full.f1, full.ari))
+
+
+def test_burstiness_is_minus_one_for_a_metronome_and_memory_zero() -> None:
+    b, m = bench_session_quality.burstiness_and_memory(times(60, 60, 60, 60))
+    assert (b, m) == (-1.0, 0.0)
+
+
+def test_memory_of_alternating_short_and_long_gaps_is_minus_one() -> None:
+    b, m = bench_session_quality.burstiness_and_memory(times(1, 3, 1, 3, 1))
+    assert m == pytest.approx(-1.0)
+    assert b == pytest.approx((0.96**0.5 - 1.8) / (0.96**0.5 + 1.8))
+
+
+def test_the_generated_users_are_bursty_with_weak_memory() -> None:
+    """Goh & Barabási (2008): human activity is bursty (B > 0) with weak memory; the generator
+    should look like that, not like a metronome or a strongly correlated natural process."""
+    values = [bench_session_quality.burstiness_and_memory(t.prompts) for t in generated(11, users=20)]
+    assert all(b > 0.3 for b, _ in values)
+    assert abs(sum(m for _, m in values) / len(values)) < 0.15
+
+
+def test_bootstrap_of_a_rule_against_itself_is_exactly_zero() -> None:
+    prepared = bench_session_quality.prepare(generated(5, users=6))
+    same = bench_session_quality._user_scores(FixedGap(20), prepared)
+    ci_f1, ci_ari, both = bench_session_quality._bootstrap(same, same, same, draws=50)
+    assert (ci_f1, ci_ari, both) == ((0.0, 0.0), (0.0, 0.0), 0.0)
+
+
+def test_bootstrap_sees_a_clearly_worse_rule_as_worse() -> None:
+    prepared = bench_session_quality.prepare(generated(5, users=10))
+    good = bench_session_quality._user_scores(FixedGap(25), prepared)
+    bad = bench_session_quality._user_scores(FixedGap(2), prepared)
+    ci_f1, ci_ari, both = bench_session_quality._bootstrap(good, bad, bad, draws=200)
+    assert ci_f1[0] > 0 and ci_ari[0] > 0 and both == 1.0
+
+
+@pytest.mark.parametrize(
+    ("true_cuts", "predicted_cuts"),
+    [([3], [2]), ([2, 5], [5]), ([], [1, 2, 3, 4, 5]), ([1, 4], [1, 4]), ([], []), ([3], [])],
+)
+def test_segmentation_ari_equals_the_labelled_ari(true_cuts, predicted_cuts) -> None:
+    def labels(cuts: list[int]) -> list[str]:
+        return [str(sum(c <= i for c in cuts)) for i in range(6)]
+
+    assert segmentation_ari(6, true_cuts, predicted_cuts) == pytest.approx(
+        adjusted_rand_index(labels(true_cuts), labels(predicted_cuts))
+    )
