@@ -184,17 +184,17 @@ async def _choose_covers(
     return covers
 
 
-async def _recheck_rule(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, state: TenantState, timeline: Timeline
-) -> list[Change]:
+def _recheck_rule(tenant_id: uuid.UUID, state: TenantState, timeline: Timeline) -> list[Change]:
     """Re-check every gap when the stored sessions were cut with another rule than the current one
     (the default's constants changed in a release, or the tenant predates the record): once per
     tenant, O(n·reach), so old-rule and new-rule sessions never sit side by side."""
-    if state.segmented_with == timeline.rule.describe():
+    if state.segmented_with == timeline.rule.describe() or not len(timeline):
         return []
     changes = timeline.set_rule(timeline.rule)
-    if changes:
-        log.info("sessions re-checked under the current rule", extra={"tenant_id": str(tenant_id)})
+    log.info(
+        "sessions re-checked under the current rule",
+        extra={"tenant_id": str(tenant_id), "changes": len(changes)},
+    )
     RULE_RECHECKS.inc()
     return changes
 
@@ -229,7 +229,7 @@ async def edit_timeline(
     queue the events in the outbox (returned too), and keep the cache equal to what will commit."""
     state, timeline = await open_timeline(conn, cache, tenant_id)
     try:
-        rechecked = await _recheck_rule(conn, tenant_id, state, timeline)
+        rechecked = _recheck_rule(tenant_id, state, timeline)
         edited = await edit(conn, state, timeline)
         edited.changes[:0] = rechecked
         edited.state_written |= state.segmented_with != timeline.rule.describe()
