@@ -80,17 +80,21 @@ def _user_scores(rule: SessionRule, prepared: Sequence[tuple[list[float], list[s
             cuts = [j for j, g in enumerate(gaps, 1) if g >= threshold]
         else:
             cuts = _window_cuts(rule, gaps)
-        true_b = boundaries(labels)  # true sessions are runs in time order, as generated
-        out.append(
-            Score(
-                matched_boundaries(true_b, cuts),
-                len(cuts),
-                len(true_b),
-                segmentation_ari(len(labels), true_b, cuts),
-                1,
-            )
-        )
+        out.append(_cut_score(labels, cuts))
     return out
+
+
+def _cut_score(labels: Sequence[str], cuts: Sequence[int]) -> Score:
+    """One timeline's Score for cuts at asset positions `cuts`; true sessions are runs in time
+    order, as generated."""
+    true_b = boundaries(labels)
+    return Score(
+        matched_boundaries(true_b, cuts),
+        len(cuts),
+        len(true_b),
+        segmentation_ari(len(labels), true_b, cuts),
+        1,
+    )
 
 
 def _window_cuts(rule: SessionRule, gaps: Sequence[float]) -> list[int]:
@@ -246,19 +250,19 @@ def oracle_bound(held_out: Sequence[GeneratedTimeline]) -> list[tuple[str, float
     prepared = prepare(held_out)
     rows = []
     for floor, factor in itertools.product((14, 18, 22, 26), (8, 10, 12, 15, 20, 30)):
-        total = Score()
-        for t, (gaps, labels) in zip(held_out, prepared, strict=True):
-            cuts = [
-                j
-                for j in range(1, len(labels))
-                if gaps[j - 1] >= max(floor * 60, factor * t.tempo_s[labels[j - 1]])
+        total = _pooled(
+            [
+                _cut_score(
+                    labels,
+                    [
+                        j
+                        for j in range(1, len(labels))
+                        if gaps[j - 1] >= max(floor * 60, factor * t.tempo_s[labels[j - 1]])
+                    ],
+                )
+                for t, (gaps, labels) in zip(held_out, prepared, strict=True)
             ]
-            true_b = boundaries(labels)
-            total.true_positives += matched_boundaries(true_b, cuts)
-            total.predicted += len(cuts)
-            total.actual += len(true_b)
-            total.ari_sum += segmentation_ari(len(labels), true_b, cuts)
-            total.timelines += 1
+        )
         rows.append((f"told the true tempo: max({floor} min, {factor}× tempo)", total.f1, total.ari))
     return rows
 
