@@ -9,11 +9,22 @@
    the outbox) in that same transaction;
 3. commits the transaction, then the Kafka offsets (FastStream's ack).
 A crash anywhere before 3 redelivers the batch; the inbox makes the redelivery a no-op.
-If the handler raises, the transaction rolls back and the batch is redelivered (nack).
+
+When the handler raises, the transaction rolls back and the failure is judged:
+- transient (the database, broker or object store is away: `is_transient`): the consumer
+  waits (backing off up to `MAX_BACKOFF_SECONDS`) and the batch is redelivered (nack);
+- deterministic (anything else: the same event would fail the same way): the batch is
+  replayed one event per transaction, and an event that still fails `POISON_ATTEMPTS` times
+  alone is set aside: its id goes to the inbox, the service's `on_poison` hook records why
+  (ingest quarantines the file), it goes to the dead-letter topic with the reason, and the
+  consumer moves on. One bad event can never hold up the events behind it on its partition.
+A consumer failing or stuck in one batch for longer than `stuck_after_seconds` makes the
+service's readiness check fail and shows in `atelier_consumer_stuck_seconds`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -23,10 +34,11 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from libs.common.events import Event, InvalidEvent, Payload, Topics, parse_event
 
@@ -41,8 +53,9 @@ BATCH_SECONDS = Histogram(
 )
 BATCHES_FAILED = Counter(
     "atelier_consumer_batches_failed_total",
-    "Batches whose handler raised: rolled back and redelivered (a poison batch shows here)",
-    ["group", "topic"],
+    "Batches whose handler raised and were rolled back, by whether the failure was transient "
+    "(retried after a pause) or deterministic (replayed event by event to set the poison aside)",
+    ["group", "topic", "kind"],
 )
 BATCH_SIZE = Histogram(
     "atelier_consumer_batch_size",
@@ -50,6 +63,47 @@ BATCH_SIZE = Histogram(
     ["group", "topic"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+POISON_EVENTS = Counter(
+    "atelier_consumer_poison_events_total",
+    "Events that failed the same way on every attempt and were set aside (dead-lettered, and "
+    "quarantined where the service does that)",
+    ["group", "topic"],
+)
+STUCK_SECONDS = Gauge(
+    "atelier_consumer_stuck_seconds",
+    "How long the consumer has been failing, or inside one batch, without progress (0 when it moves)",
+    ["group", "topic"],
+)
+
+# a deterministic failure is tried this many times with the event alone before it is set aside
+POISON_ATTEMPTS = 3
+MAX_BACKOFF_SECONDS = 30.0
+
+# SQLSTATE classes that say "not now" rather than "never": connection (08), resources (53),
+# operator intervention such as a shutdown (57), system errors (58), serialization or deadlock (40)
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58", "40"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure is about a dependency being away (retry the same work later) rather than
+    about the event itself (the same event would fail the same way)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return (exc.sqlstate or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    if isinstance(exc, asyncpg.InterfaceError | KafkaError | OSError | TimeoutError):
+        return True
+    # the object store's client (minio over urllib3) and httpx name their network failures so
+    module = type(exc).__module__
+    if module.startswith(("urllib3", "httpx", "httpcore")):
+        return True
+    if type(exc).__name__ == "S3Error":
+        return getattr(exc, "code", "") in {
+            "InternalError",
+            "ServiceUnavailable",
+            "SlowDown",
+            "RequestTimeout",
+        }
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_transient(cause)
 
 
 @dataclass(frozen=True)
@@ -65,6 +119,8 @@ class Delivery:
 
 
 Handler = Callable[[asyncpg.Connection, Sequence[Delivery]], Awaitable[None]]
+# Records, in the transaction that claims the event, why an event was set aside (e.g. a quarantine row).
+PoisonHook = Callable[[asyncpg.Connection, Delivery, str], Awaitable[None]]
 
 
 async def claim_new(conn: asyncpg.Connection, schema: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -82,6 +138,10 @@ async def _raw_values(message: StreamMessage[Any]) -> list[bytes]:
     return [record.value for record in message.raw_message]
 
 
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -93,9 +153,12 @@ class EventConsumer:
         topic: str,
         group_id: str,
         handler: Handler,
+        on_poison: PoisonHook | None = None,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 1500,
         max_records: int = 500,
+        stuck_after_seconds: float = 60.0,
+        retry_pause_seconds: float = 0.5,
     ) -> None:
         self.pool = pool
         self.producer = producer
@@ -103,6 +166,15 @@ class EventConsumer:
         self.topic = topic
         self.group_id = group_id
         self.handler = handler
+        self.on_poison = on_poison
+        self.stuck_after_seconds = stuck_after_seconds
+        self.retry_pause_seconds = retry_pause_seconds
+        # progress, for readiness: when the current failure streak or the batch in hand began
+        self._failing_since: float | None = None
+        self._batch_since: float | None = None
+        self._transient_failures = 0
+        self.last_error: str | None = None
+        STUCK_SECONDS.labels(group_id, topic).set_function(self.stuck_seconds)
         broker.subscriber(
             topic,
             group_id=group_id,
@@ -116,36 +188,124 @@ class EventConsumer:
             decoder=_raw_values,
         )(self.handle_batch)
 
+    # -- progress ------------------------------------------------------------------------------
+    def stuck_seconds(self) -> float:
+        """Seconds without progress: since the current run of failures began, or since the batch in
+        hand started; 0 while batches go through."""
+        began = [t for t in (self._failing_since, self._batch_since) if t is not None]
+        return time.monotonic() - min(began) if began else 0.0
+
+    def stuck_reason(self) -> str | None:
+        """Why readiness should fail, or None while the consumer makes progress."""
+        stuck = self.stuck_seconds()
+        if stuck < self.stuck_after_seconds:
+            return None
+        why = (
+            f"last error {self.last_error}" if self._failing_since is not None else "one batch still running"
+        )
+        return f"{self.group_id} on {self.topic}: no progress for {stuck:.0f} s ({why})"
+
+    # -- batches -------------------------------------------------------------------------------
     async def handle_batch(self, bodies: list[bytes]) -> None:
         started = time.perf_counter()
-        deliveries: list[Delivery] = []
-        for raw in bodies:
-            try:
-                deliveries.append(Delivery(*parse_event(raw)))
-            except InvalidEvent as exc:
-                await self._dead_letter(raw, str(exc))
-        if deliveries:
+        self._batch_since = time.monotonic()
+        try:
+            deliveries: list[Delivery] = []
+            for raw in bodies:
+                try:
+                    deliveries.append(Delivery(*parse_event(raw)))
+                except InvalidEvent as exc:
+                    await self._dead_letter(raw, str(exc))
             # the same event twice in one batch counts once: keep the first
             unique: dict[uuid.UUID, Delivery] = {}
             for d in deliveries:
                 unique.setdefault(d.event.event_id, d)
-            try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    fresh = await claim_new(conn, self.schema, list(unique))
-                    new = [d for event_id, d in unique.items() if event_id in fresh]
-                    if new:
-                        await self.handler(conn, new)
-            except Exception:
-                BATCHES_FAILED.labels(self.group_id, self.topic).inc()
-                log.exception(
-                    "batch failed; it will be redelivered",
-                    extra={"topic": self.topic, "group": self.group_id},
-                )
-                raise
-            EVENTS_CONSUMED.labels(self.group_id, self.topic, "handled").inc(len(new))
-            EVENTS_CONSUMED.labels(self.group_id, self.topic, "duplicate").inc(len(deliveries) - len(new))
+            if unique:
+                try:
+                    handled = await self._apply(list(unique.values()))
+                except Exception as exc:
+                    await self._retry_later_if_transient(exc)
+                    # deterministic: one of these events fails whatever we do; find it, set it aside
+                    log.warning(
+                        "batch failed the same way twice over; replaying it event by event",
+                        extra={"topic": self.topic, "group": self.group_id, "error": _reason(exc)},
+                    )
+                    handled = 0
+                    for d in unique.values():
+                        handled += await self._apply_alone(d)
+                EVENTS_CONSUMED.labels(self.group_id, self.topic, "handled").inc(handled)
+                EVENTS_CONSUMED.labels(self.group_id, self.topic, "duplicate").inc(len(deliveries) - handled)
+            self._failing_since, self._transient_failures, self.last_error = None, 0, None
+        finally:
+            self._batch_since = None
         BATCH_SIZE.labels(self.group_id, self.topic).observe(len(bodies))
         BATCH_SECONDS.labels(self.group_id, self.topic).observe(time.perf_counter() - started)
+
+    async def _apply(self, deliveries: list[Delivery]) -> int:
+        """One transaction: claim the ids, hand the new ones to the handler; returns how many were new."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await claim_new(conn, self.schema, [d.event.event_id for d in deliveries])
+            new = [d for d in deliveries if d.event.event_id in fresh]
+            if new:
+                await self.handler(conn, new)
+        return len(new)
+
+    async def _apply_alone(self, delivery: Delivery) -> int:
+        """Handle one event in its own transaction, trying a deterministic failure a few times
+        before setting the event aside. A transient failure is raised (the batch is redelivered;
+        events already handled are inbox no-ops then)."""
+        for attempt in range(1, POISON_ATTEMPTS + 1):
+            try:
+                return await self._apply([delivery])
+            except Exception as exc:
+                await self._retry_later_if_transient(exc)
+                reason = _reason(exc)
+                if attempt < POISON_ATTEMPTS:
+                    await asyncio.sleep(self.retry_pause_seconds * attempt)
+        await self._set_aside(delivery, reason)
+        return 0
+
+    async def _retry_later_if_transient(self, exc: Exception) -> None:
+        """Count a failure; a transient one waits out a growing pause and is raised again (nack)."""
+        now = time.monotonic()
+        self._failing_since = self._failing_since or now
+        self.last_error = _reason(exc)
+        if not is_transient(exc):
+            BATCHES_FAILED.labels(self.group_id, self.topic, "deterministic").inc()
+            return
+        BATCHES_FAILED.labels(self.group_id, self.topic, "transient").inc()
+        self._transient_failures += 1
+        pause = min(self.retry_pause_seconds * 2 ** (self._transient_failures - 1), MAX_BACKOFF_SECONDS)
+        log.warning(
+            "batch failed on a dependency; it will be redelivered",
+            extra={"topic": self.topic, "group": self.group_id, "error": self.last_error,
+                   "retry_in_seconds": pause},
+        )  # fmt: skip
+        await asyncio.sleep(pause)
+        raise exc
+
+    async def _set_aside(self, delivery: Delivery, reason: str) -> None:
+        """Claim the event so it is never handled again, let the service record why, and dead-letter it,
+        all before the offset moves on: a crash in between handles it again, never loses it."""
+        event = delivery.event
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await claim_new(conn, self.schema, [event.event_id]):
+                return  # another worker got there first
+            if self.on_poison is not None:
+                try:
+                    async with conn.transaction():  # a savepoint: the hook may fail on the same poison
+                        await self.on_poison(conn, delivery, reason)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.exception("poison hook failed; the event is dead-lettered all the same")
+            await self._dead_letter(event.to_bytes(), f"handler failed {POISON_ATTEMPTS} times: {reason}")
+        POISON_EVENTS.labels(self.group_id, self.topic).inc()
+        log.error(
+            "event set aside after failing on every attempt",
+            extra={"topic": self.topic, "group": self.group_id, "event_id": str(event.event_id),
+                   "tenant_id": str(event.tenant_id), "reason": reason},
+        )  # fmt: skip
 
     async def _dead_letter(self, raw: bytes, reason: str) -> None:
         EVENTS_CONSUMED.labels(self.group_id, self.topic, "dead_letter").inc()

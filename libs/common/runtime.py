@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from libs.common.broker import ensure_topics, make_broker, make_producer
-from libs.common.consumer import EventConsumer, Handler
+from libs.common.consumer import EventConsumer, Handler, PoisonHook
 from libs.common.db import create_pool, migrate
 from libs.common.logging import configure_logging
 from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, add_metrics_route
@@ -51,7 +51,7 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
-        self._consumer_specs: list[tuple[str, str, Handler, int]] = []
+        self._consumer_specs: list[tuple[str, str, Handler, int, PoisonHook | None]] = []
         self.consumers: list[EventConsumer] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -71,9 +71,18 @@ class ServiceRuntime:
         assert self._producer is not None, "service not started"
         return self._producer
 
-    def consume(self, topic: str, group_id: str, handler: Handler, *, max_records: int = 500) -> None:
-        """Register a batch consumer; it starts with the service."""
-        self._consumer_specs.append((topic, group_id, handler, max_records))
+    def consume(
+        self,
+        topic: str,
+        group_id: str,
+        handler: Handler,
+        *,
+        max_records: int = 500,
+        on_poison: PoisonHook | None = None,
+    ) -> None:
+        """Register a batch consumer; it starts with the service. `on_poison` records why an event that
+        fails on every attempt was set aside (see libs/common/consumer.py)."""
+        self._consumer_specs.append((topic, group_id, handler, max_records, on_poison))
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the service can reach its database, broker and store."""
@@ -94,7 +103,7 @@ class ServiceRuntime:
         await self._producer.start()
         self._relay = OutboxRelay(self._pool, self._producer, self.schema)
         await self._relay.start()
-        for topic, group_id, handler, max_records in self._consumer_specs:
+        for topic, group_id, handler, max_records, on_poison in self._consumer_specs:
             self.consumers.append(
                 EventConsumer(
                     broker=self.broker,
@@ -104,9 +113,12 @@ class ServiceRuntime:
                     topic=topic,
                     group_id=group_id,
                     handler=handler,
+                    on_poison=on_poison,
                     max_records=max_records,
                     session_timeout_ms=s.kafka_session_timeout_ms,
                     heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                    stuck_after_seconds=s.consumer_stuck_seconds,
+                    retry_pause_seconds=s.consumer_retry_pause_seconds,
                 )
             )
         if self._consumer_specs:
@@ -157,10 +169,13 @@ class ServiceRuntime:
         if self.store:
             probes.append(probe("object_store", self.store.ping()))
         await asyncio.gather(*probes)
+        # a consumer that fails or hangs on the same batch holds up its partitions: not ready
+        for consumer in self.consumers:
+            checks[f"consumer {consumer.group_id}/{consumer.topic}"] = consumer.stuck_reason() or "ok"
         return dict(sorted(checks.items()))
 
     async def healthz(self) -> JSONResponse:
-        """Readiness: 200 once the service reaches every dependency it uses."""
+        """Readiness: 200 once the service reaches every dependency it uses and its consumers make progress."""
         if not self.started.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)
         checks = await self.check_dependencies()

@@ -30,6 +30,10 @@ class CommonSettings(BaseSettings):
     s3_secure: bool = False
     s3_bucket_originals: str = "atelier-originals"
     s3_bucket_thumbnails: str = "atelier-thumbnails"
+    # a consumer failing (or inside one batch) this long without progress fails readiness
+    consumer_stuck_seconds: float = 60.0
+    # the first pause after a failed batch; it doubles per failure in a row, up to 30 s
+    consumer_retry_pause_seconds: float = 0.5
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # shared by our services for /internal/v1 calls (see libs/common/internal.py); unset on one machine

@@ -19,11 +19,13 @@ def build(settings: IngestSettings | None = None) -> ServiceRuntime:
         settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", uses_store=True
     )
     assert runtime.store is not None
+    uploaded = UploadedHandler(settings, runtime.store)
     runtime.consume(
         Topics.ASSET_UPLOADED,
         "ingest",
-        UploadedHandler(settings, runtime.store),
+        uploaded,
         max_records=settings.ingest_batch_size,
+        on_poison=uploaded.set_aside,
     )
     # connected folders: every replica watches its share (see folders.py); the gateway registers them here
     folder_watcher = FolderWatcher(settings, runtime)

@@ -103,6 +103,14 @@ class UploadedHandler:
             raise
         await add_to_outbox(conn, repository.SCHEMA, events)
 
+    async def set_aside(self, conn: asyncpg.Connection, d: Delivery, reason: str) -> None:
+        """An upload whose import failed on every attempt (the consumer's poison hook): quarantined with
+        the reason, so the person sees why, and the files behind it import."""
+        if isinstance(d.payload, AssetUploaded):
+            rejection = Rejection(d.payload, f"could not be imported ({reason})"[:1000])
+            events = await self._record(conn, d, rejection, None)
+            await add_to_outbox(conn, repository.SCHEMA, events)
+
     async def _record(
         self,
         conn: asyncpg.Connection,
