@@ -51,7 +51,9 @@ class Recorder:
 
 
 @pytest.fixture
-async def consumer_service(infra: object, tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, Recorder, str]]:
+async def consumer_service(
+    infra: object, tmp_path: Path
+) -> AsyncIterator[tuple[ServiceRuntime, Recorder, str]]:
     """A service of its own: its schema, a topic of its own, one consumer with a poison hook."""
     schema = f"failures_{uuid.uuid4().hex[:8]}"
     topic = f"test.failures.{uuid.uuid4().hex[:8]}"

@@ -24,7 +24,9 @@ WITHIN_SECONDS = 60.0
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _png(seed: int, text: bytes | None = None) -> bytes:
@@ -54,9 +56,13 @@ def _raw_multipart(filename: str, data: bytes) -> dict[str, object]:
     hostile client sends it as it is."""
     boundary = "poison-boundary-7c1f"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return {"content": body, "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"}}
 
 
@@ -104,7 +110,7 @@ async def test_poison_uploads_do_not_stall_this_or_another_workspace(new_tenant)
         return all(name in imported or name in quarantined for name, _ in poison)
 
     assert await until(poison_settled, within=WITHIN_SECONDS, every=0.25), await _names(poisoner, "poison")
-    imported, quarantined = await _names(poisoner, "poison")
+    _, quarantined = await _names(poisoner, "poison")
     for name, reason in quarantined.items():
         assert reason, f"{name} quarantined without a reason"
     # nothing anywhere still carries the NUL
