@@ -1,14 +1,22 @@
-"""Prometheus: every service serves `/metrics` from the default registry on its HTTP port,
-and counts its HTTP requests by route template (not raw path, so ids do not explode the labels)."""
+"""Prometheus: every service serves `/metrics` from the default registry, on its HTTP port or (in
+production, `ATELIER_METRICS_PORT`) on a port of its own that the public Ingress cannot reach, and
+counts its HTTP requests by route template (not raw path, so ids do not explode the labels)."""
 
 from __future__ import annotations
 
 import time
+from wsgiref.simple_server import WSGIServer
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.routing import Match
+from fastapi import FastAPI, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SERVICE_UP = Gauge("atelier_service_up", "1 while the service runs", ["service"])
 DEPENDENCY_UP = Gauge("atelier_dependency_up", "1 when the last health check reached the dependency",
@@ -24,40 +32,75 @@ HTTP_SECONDS = Histogram(
 )
 # streams stay open for minutes: their duration is not a latency
 _UNTIMED = {"/metrics", "/api/v1/events"}
+# any other method a client makes up is counted as "other", so it cannot add series either
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return getattr(route, "path", request.url.path)
-    return "unmatched"
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request (`/api/v1/assets/{asset_id}`), never the raw
+    path: a label per id would grow /metrics without end. The router leaves the route it matched in the
+    scope; a request nothing matched is "unmatched"."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
 
 
-class RequestMetrics(BaseHTTPMiddleware):
-    def __init__(self, app: object, service: str) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+class RequestMetrics:
+    """Counts and times each HTTP request by route template, method and status. Plain ASGI (not
+    BaseHTTPMiddleware), so streamed request and response bodies pass through untouched."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
         self.service = service
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_and_note_status)
         finally:
-            route = _route_template(request)
-            HTTP_REQUESTS.labels(self.service, route, request.method, str(status)).inc()
+            route = route_template(scope)
+            method = scope["method"] if route != "unmatched" and scope["method"] in _METHODS else "other"
+            HTTP_REQUESTS.labels(self.service, route, method, str(status)).inc()
             if route not in _UNTIMED:
-                HTTP_SECONDS.labels(self.service, route, request.method).observe(
-                    time.perf_counter() - started
-                )
+                HTTP_SECONDS.labels(self.service, route, method).observe(time.perf_counter() - started)
 
 
-def add_metrics_route(app: FastAPI, service: str) -> None:
+def add_metrics_route(app: FastAPI, service: str, *, on_own_port: bool = False) -> None:
+    """Count the app's requests; serve `/metrics` on the app's port unless the service serves them on a
+    port of their own (`ATELIER_METRICS_PORT`, production), which no Service or Ingress exposes."""
     app.add_middleware(RequestMetrics, service=service)
+    if on_own_port:
+        return
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsServer:
+    """`/metrics` on a port of its own, for the scraper only (prometheus_client's server, in a thread)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server: WSGIServer | None = None
+
+    def start(self) -> None:
+        self._server, _ = start_http_server(self.port, addr=self.host)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -25,7 +25,7 @@ from libs.common.broker import ensure_topics, make_broker, make_producer
 from libs.common.consumer import EventConsumer, Handler, PoisonHook
 from libs.common.db import create_pool, migrate
 from libs.common.logging import configure_logging
-from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, add_metrics_route
+from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, MetricsServer, add_metrics_route
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.storage import ObjectStore
@@ -57,7 +57,10 @@ class ServiceRuntime:
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.started = asyncio.Event()
         self.app = FastAPI(title=title or settings.service_name, lifespan=self._lifespan)
-        add_metrics_route(self.app, settings.service_name)
+        add_metrics_route(self.app, settings.service_name, on_own_port=settings.metrics_port is not None)
+        self._metrics_server = (
+            MetricsServer(settings.http_host, settings.metrics_port) if settings.metrics_port else None
+        )
         self.app.get("/healthz", include_in_schema=False)(self.healthz)
         self.app.get("/livez", include_in_schema=False)(self.livez)
 
@@ -94,6 +97,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        if self._metrics_server:
+            self._metrics_server.start()
         self._pool = await create_pool(s.database_url, max_size=s.database_pool_size)
         await migrate(self._pool, self.schema, self.migrations_dir)
         await ensure_topics(s)
@@ -144,6 +149,8 @@ class ServiceRuntime:
             await self._producer.stop()
         if self._pool:
             await self._pool.close()
+        if self._metrics_server:
+            self._metrics_server.stop()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

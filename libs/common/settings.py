@@ -36,6 +36,8 @@ class CommonSettings(BaseSettings):
     consumer_retry_pause_seconds: float = 0.5
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # serve /metrics on this port instead of http_port (production: no Service or Ingress exposes it)
+    metrics_port: int | None = None
     # shared by our services for /internal/v1 calls (see libs/common/internal.py); unset on one machine
     internal_token: str | None = None
     log_level: str = "INFO"

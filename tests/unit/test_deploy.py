@@ -122,7 +122,8 @@ def test_deployment_runs_its_service_on_its_port(service: str) -> None:
 
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == str(port)
+    # metrics on a port of their own, which the Service (and so the Ingress) does not expose
+    assert annotations["prometheus.io/port"] == str(resolve_port(c, "metrics")) != str(port)
     assert annotations["prometheus.io/path"] == "/metrics"
 
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -216,6 +217,9 @@ def test_gateway_reaches_ingest_through_its_service() -> None:
     )
 
 
+METRICS_PORT = 9100
+
+
 def test_network_policies_select_real_pods() -> None:
     pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in of_kind("Deployment")}
     reachable_from_anywhere = set()
@@ -226,7 +230,7 @@ def test_network_policies_select_real_pods() -> None:
         assert targets, f"{policy['metadata']['name']} selects no Atelier pod"
         for rule in policy["spec"].get("ingress", []):
             ports = {p["port"] for p in rule.get("ports", [])}
-            assert ports <= {default_port(s) for s in SERVICES}
+            assert ports <= {default_port(s) for s in SERVICES} | {METRICS_PORT}
             if not rule.get("from"):
                 reachable_from_anywhere |= targets
             for peer in rule.get("from", []):
@@ -238,6 +242,15 @@ def test_network_policies_select_real_pods() -> None:
     ingress = one("Ingress", "gateway")
     backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
     assert all(b["name"] == "gateway" for b in backends)
+    # the Ingress reaches the gateway's Service, which exposes the API port only, never /metrics
+    gateway_service_ports = {p["targetPort"] for p in one("Service", "gateway")["spec"]["ports"]}
+    assert all(
+        b["port"]["name"] in gateway_service_ports or b["port"].get("number") == 8000 for b in backends
+    )
+    assert METRICS_PORT not in {
+        resolve_port(container(one("Deployment", "gateway")), p) for p in gateway_service_ports
+    }
+    assert one("ConfigMap", "atelier-config")["data"]["ATELIER_METRICS_PORT"] == str(METRICS_PORT)
 
 
 def test_dockerfile_is_one_image_for_all_services() -> None:
@@ -352,6 +365,8 @@ def test_alert_rules_use_real_metrics() -> None:
         "AtelierDeadLetters",
         "AtelierOutboxLagHigh",
         "AtelierConsumerBatchSlow",
+        "AtelierConsumerStuck",
+        "AtelierPoisonEvents",
     }
     for rule in alerts:
         assert rule["labels"]["severity"] in ("critical", "warning")
