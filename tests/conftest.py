@@ -33,6 +33,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     os.environ["ATELIER_KAFKA_SESSION_TIMEOUT_MS"] = "2000"
     os.environ["ATELIER_KAFKA_HEARTBEAT_INTERVAL_MS"] = "500"
     os.environ["ATELIER_KAFKA_PARTITIONS"] = "4"
+    # internal routes always ask for the service token, as under `make run`
+    os.environ["ATELIER_INTERNAL_TOKEN"] = "test-internal-token"
     # connected folders may be registered under this root only; tests make their folders in it
     os.environ["ATELIER_FOLDER_ROOTS"] = str(tmp_path_factory.mktemp("connected-folders"))
     os.environ["ATELIER_FOLDER_RETRY_SECONDS"] = "0.5"

@@ -1,9 +1,11 @@
 """Service-to-service calls (`/internal/v1/...`): the gateway asks an owner to change its data.
 
 These routes trust the tenant id in the request, so only our own services may call them.
-Network policy keeps them off the public path; a shared token (`ATELIER_INTERNAL_TOKEN`,
-from a Secret) makes that a second lock. Without the setting (one machine, `make run`, tests)
-the services bind to 127.0.0.1 and no token is asked for.
+Network policy keeps them off the public path, and a shared token (`ATELIER_INTERNAL_TOKEN`,
+from a Secret in production; made anew by each `make run` and written to
+`.atelier/internal_token`) is always asked for: a service without one configured refuses
+every internal call, since on one machine any local process could otherwise change any
+workspace's data.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ def internal_headers(settings: CommonSettings) -> dict[str, str]:
 
 
 def require_internal_caller(settings: CommonSettings) -> Any:
-    """A FastAPI dependency refusing callers without the shared token (when one is configured)."""
+    """A FastAPI dependency refusing callers without the shared token; with no token configured, everyone."""
 
     async def check(request: Request) -> None:
         expected = settings.internal_token
-        if expected and not hmac.compare_digest(request.headers.get(HEADER, ""), expected):
+        if not expected:
+            raise HTTPException(503, "internal route: no service token configured (ATELIER_INTERNAL_TOKEN)")
+        if not hmac.compare_digest(request.headers.get(HEADER, "").encode(), expected.encode()):
             raise HTTPException(401, "internal route: missing or wrong service token")
 
     return Depends(check)

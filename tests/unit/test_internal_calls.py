@@ -1,4 +1,5 @@
-"""Internal routes refuse callers without the shared service token, once one is configured."""
+"""Internal routes refuse callers without the shared service token, and refuse everyone when none is
+configured (fail closed: on one machine any local process could call them)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,14 @@ def test_token_required_when_configured() -> None:
     assert client.get("/internal/v1/ping", headers=internal_headers(settings)).json() == {"ok": True}
 
 
-def test_no_token_asked_on_one_machine() -> None:
+def test_without_a_configured_token_every_caller_is_refused() -> None:
     settings = CommonSettings(internal_token=None)
     assert internal_headers(settings) == {}
-    assert _app(settings).get("/internal/v1/ping").status_code == 200
+    client = _app(settings)
+    assert client.get("/internal/v1/ping").status_code == 503
+    assert client.get("/internal/v1/ping", headers={HEADER: ""}).status_code == 503
+
+
+def test_a_non_ascii_token_is_refused_not_a_crash() -> None:
+    client = _app(CommonSettings(internal_token="s3cret"))
+    assert client.get("/internal/v1/ping", headers={HEADER: "sécret".encode()}).status_code == 401
