@@ -34,13 +34,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import Counter, Gauge, Histogram
 
 from libs.common.events import Event, InvalidEvent, Payload, Topics, parse_event
+from libs.common.failures import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -78,32 +78,6 @@ STUCK_SECONDS = Gauge(
 # a deterministic failure is tried this many times with the event alone before it is set aside
 POISON_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 30.0
-
-# SQLSTATE classes that say "not now" rather than "never": connection (08), resources (53),
-# operator intervention such as a shutdown (57), system errors (58), serialization or deadlock (40)
-_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58", "40"})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a failure is about a dependency being away (retry the same work later) rather than
-    about the event itself (the same event would fail the same way)."""
-    if isinstance(exc, asyncpg.PostgresError):
-        return (exc.sqlstate or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
-    if isinstance(exc, asyncpg.InterfaceError | KafkaError | OSError | TimeoutError):
-        return True
-    # the object store's client (minio over urllib3) and httpx name their network failures so
-    module = type(exc).__module__
-    if module.startswith(("urllib3", "httpx", "httpcore")):
-        return True
-    if type(exc).__name__ == "S3Error":
-        return getattr(exc, "code", "") in {
-            "InternalError",
-            "ServiceUnavailable",
-            "SlowDown",
-            "RequestTimeout",
-        }
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and is_transient(cause)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from pathlib import Path
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from libs.common.broker import ensure_topics, make_broker, make_producer
 from libs.common.consumer import EventConsumer, Handler, PoisonHook
 from libs.common.db import create_pool, migrate
+from libs.common.failures import dependency_failure_types, unavailable_dependency
 from libs.common.logging import configure_logging
 from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, MetricsServer, add_metrics_route
 from libs.common.outbox import OutboxRelay
@@ -61,6 +62,8 @@ class ServiceRuntime:
         self._metrics_server = (
             MetricsServer(settings.http_host, settings.metrics_port) if settings.metrics_port else None
         )
+        for failure in dependency_failure_types():
+            self.app.add_exception_handler(failure, _unavailable)
         self.app.get("/healthz", include_in_schema=False)(self.healthz)
         self.app.get("/livez", include_in_schema=False)(self.livez)
 
@@ -196,6 +199,23 @@ class ServiceRuntime:
     async def livez(self) -> JSONResponse:
         """Liveness: the process answers. A broker blip must not get every pod restarted."""
         return JSONResponse({"status": "alive"})
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A request that failed because a dependency is away says so (503, retry later), never a bare 500;
+    any other failure is a bug and stays a 500."""
+    dependency = unavailable_dependency(exc)
+    if dependency is None:
+        raise exc
+    log.warning(
+        "request failed on an unavailable dependency",
+        extra={"dependency": dependency, "error": repr(exc)[:300]},
+    )
+    return JSONResponse(
+        {"detail": f"{dependency} is unavailable; nothing was changed, retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def serve(runtime: ServiceRuntime) -> None:
