@@ -1,20 +1,38 @@
 """Pixels: decode an image once, safely, and make what the gallery shows.
 
-Pure functions over bytes (no I/O). Limits are explicit: a file that claims more
-pixels than `max_pixels` is refused before decoding (decompression bombs), and a
-file Pillow cannot decode is refused with Pillow's reason.
+Pure functions over bytes (no I/O). Limits are explicit, and ours are the only ones:
+- a file that claims more pixels than `max_pixels` is refused before decoding (decompression
+  bombs). Pillow's own limit (`Image.MAX_IMAGE_PIXELS`) is set to the same number, so no other
+  default (Pillow's 89 M, or a lower one some other code left behind) refuses a file under it;
+- a PNG text chunk may inflate to `max_text_chunk` bytes and all of a file's text chunks to
+  `max_text_memory` (Pillow's `PngImagePlugin.MAX_TEXT_CHUNK` / `MAX_TEXT_MEMORY`; its default
+  of 1 MB per chunk refused real ComfyUI workflows); more is refused as a decompression bomb;
+- a PNG with more chunks than the metadata reader walks (`MAX_PNG_CHUNKS`) is refused before
+  Pillow walks them all (one Python call per chunk: 200 MB of empty chunks is a minute of CPU).
+A file Pillow cannot decode is refused with Pillow's reason. Damage that does not stop the
+pixels (EXIF Pillow cannot parse, a broken chunk after a WebP's image data) is imported and
+reported in `DecodedImage.problems`.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from services.ingest.metadata.containers import MAX_CHUNKS, PNG_SIGNATURE
 
 # formats we import; anything else (PDF, SVG, TIFF scans...) is refused with a reason
 SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "AVIF", "BMP"}
+# the metadata reader stops walking a PNG after this many chunks: an imported PNG was read whole
+MAX_PNG_CHUNKS = MAX_CHUNKS
+DEFAULT_MAX_PIXELS = 80_000_000
+DEFAULT_MAX_TEXT_CHUNK = 16 * 1024 * 1024
+DEFAULT_MAX_TEXT_MEMORY = 64 * 1024 * 1024
 
 
 class ImageRejected(Exception):
@@ -36,9 +54,70 @@ class DecodedImage:
     height: int
     renditions: list[Rendition]
     dominant_colors: list[str]  # "#rrggbb", most common first
+    # damage that did not stop the pixels, for the user (the import notes it in the record)
+    problems: list[str] = field(default_factory=list)
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def configure_pillow(
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_text_chunk: int = DEFAULT_MAX_TEXT_CHUNK,
+    max_text_memory: int = DEFAULT_MAX_TEXT_MEMORY,
+) -> None:
+    """Set Pillow's process-wide limits to ours. `decode_image` calls it every time (three
+    assignments), so whatever else changed them since, the configured limits are the ones that apply."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    PngImagePlugin.MAX_TEXT_CHUNK = max_text_chunk
+    PngImagePlugin.MAX_TEXT_MEMORY = max_text_memory
+
+
+def _too_many_png_chunks(data: bytes, limit: int = MAX_PNG_CHUNKS) -> bool:
+    """Whether chunks still follow after `limit` chunk headers (only the headers are read)."""
+    pos = len(PNG_SIGNATURE)
+    for _ in range(limit):
+        if pos + 8 > len(data):
+            return False
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        if ctype == b"IEND":
+            return False
+        pos += 12 + length
+    return pos + 8 <= len(data)
+
+
+def _webp_before_damage(data: bytes) -> bytes | None:
+    """A WebP whose chunk list breaks after its image data (a chunk claiming more bytes than the
+    file holds, as a bad EXIF writer leaves it), cut before the broken chunk: a WebP libwebp
+    decodes. None when nothing is broken or the image data is not whole before the break."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    pos, has_image = 12, False
+    for _ in range(MAX_CHUNKS):
+        if pos + 8 > len(data):
+            return None  # the chunk list ends without a broken chunk: some other damage
+        ctype, length = struct.unpack_from("<4sI", data, pos)
+        if pos + 8 + length > len(data):
+            break
+        has_image = has_image or ctype in (b"VP8 ", b"VP8L", b"ANMF")
+        pos += 8 + length + (length & 1)
+    else:
+        return None
+    if not has_image:
+        return None
+    body = data[8:pos]
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _failure(exc: Exception) -> str:
+    text = str(exc)
+    if "MAX_TEXT_CHUNK" in text or "MAX_TEXT_MEMORY" in text:
+        return (
+            f"PNG text chunks inflate to more than the limit ({PngImagePlugin.MAX_TEXT_CHUNK:,} bytes per "
+            f"chunk, {PngImagePlugin.MAX_TEXT_MEMORY:,} per file): refused as a decompression bomb"
+        )
+    return text
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -55,9 +134,31 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageRejected("not an image (unrecognised file content)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"decompression bomb refused: {exc}") from None
+        # Pillow's own message names twice the limit when it is over that: say the one that applies
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "the declared size"
+        raise ImageRejected(
+            f"image too large: {size} exceed {max_pixels:,} pixels (decompression bomb refused)"
+        ) from None
     except Exception as exc:
-        raise ImageRejected(f"unreadable image: {exc}") from None
+        raise ImageRejected(f"unreadable image: {_failure(exc)}") from None
+
+
+def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, list[str]]:
+    """The opened (not yet decoded) image and the damage it was opened despite."""
+    if data.startswith(PNG_SIGNATURE) and _too_many_png_chunks(data):
+        raise ImageRejected(f"PNG has more than {MAX_PNG_CHUNKS:,} chunks")
+    try:
+        return _open_checked(data, max_pixels), []
+    except ImageRejected:
+        salvaged = _webp_before_damage(data)
+        if salvaged is None:
+            raise
+    image = _open_checked(salvaged, max_pixels)
+    return image, [
+        "WebP has a damaged chunk after its image data (it claims more bytes than the file holds); "
+        "the pixels were read from the chunks before it"
+    ]
 
 
 def _shrink(image: Image.Image, longest: int) -> None:
@@ -82,10 +183,17 @@ def dominant_colors(image: Image.Image, count: int = 5) -> list[str]:
 
 
 def decode_image(
-    data: bytes, *, card_size: int = 384, detail_size: int = 1280, max_pixels: int = 80_000_000
+    data: bytes,
+    *,
+    card_size: int = 384,
+    detail_size: int = 1280,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_text_chunk: int = DEFAULT_MAX_TEXT_CHUNK,
+    max_text_memory: int = DEFAULT_MAX_TEXT_MEMORY,
 ) -> DecodedImage:
     """Decode once and produce the card and detail renditions (WebP) and dominant colours."""
-    image = _open(data, max_pixels)
+    configure_pillow(max_pixels=max_pixels, max_text_chunk=max_text_chunk, max_text_memory=max_text_memory)
+    image, problems = _open(data, max_pixels)
     fmt = image.format or "?"
     width, height = image.size
     try:
@@ -95,9 +203,12 @@ def decode_image(
         image.seek(0)  # animated files: the first frame stands for the file
         image.load()
         if fmt in ("JPEG", "WEBP"):
-            # in place: the default returns a full copy of the decoded pixels even when there is
-            # nothing to rotate (most files), a few ms per image for nothing
-            ImageOps.exif_transpose(image, in_place=True)
+            try:
+                # in place: the default returns a full copy of the decoded pixels even when there is
+                # nothing to rotate (most files), a few ms per image for nothing
+                ImageOps.exif_transpose(image, in_place=True)
+            except Exception as exc:  # EXIF Pillow cannot parse: the pixels are fine, shown unrotated
+                problems.append(f"EXIF could not be read to orient the image ({exc}); shown as stored")
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert(
                 "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
@@ -112,11 +223,12 @@ def decode_image(
     except ImageRejected:
         raise
     except Exception as exc:
-        raise ImageRejected(f"corrupt image data: {exc}") from None
+        raise ImageRejected(f"corrupt image data: {_failure(exc)}") from None
     return DecodedImage(
         format=fmt,
         width=width,
         height=height,
         renditions=renditions,
         dominant_colors=colors,
+        problems=problems,
     )

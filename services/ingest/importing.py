@@ -1,5 +1,13 @@
 """What importing one file means, without any I/O: bytes in, an `ImportedAsset` or a
-`Rejection` out. The handler does the reading and writing around it."""
+`Rejection` out. The handler does the reading and writing around it.
+
+Text ingest writes must be text PostgreSQL accepts (no NUL, nothing that is not UTF-8), or one
+upload fails its whole import batch on every retry. What comes out of the file is cleaned by
+the metadata reader, where it builds its record; the upload's own text fields (file name, folder,
+sidecar: from a form, a folder on disk or any other producer of `asset.uploaded`) are cleaned
+here, by both outcome types, so every outcome, wherever it was made (the handler makes
+rejections of its own), carries a clean upload.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,25 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs.common.events import AssetUploaded
+from libs.common.text import clean_json, clean_optional, clean_text
 from services.ingest.imaging import DecodedImage, ImageRejected, decode_image
 from services.ingest.metadata import GenerationRecord, read_generation
 from services.ingest.settings import IngestSettings
+
+
+def clean_uploaded(uploaded: AssetUploaded) -> AssetUploaded:
+    """`uploaded` with its text fields cleaned (libs/common/text.py); the same object when they were clean."""
+    changes: dict[str, Any] = {}
+    for name in ("filename", "object_key", "folder", "tenant_tz"):
+        value = getattr(uploaded, name)
+        cleaned = clean_optional(value)
+        if cleaned != value:
+            changes[name] = cleaned
+    if uploaded.sidecar is not None:
+        sidecar = clean_json(uploaded.sidecar)
+        if sidecar != uploaded.sidecar:
+            changes["sidecar"] = sidecar
+    return uploaded.model_copy(update=changes) if changes else uploaded
 
 
 @dataclass(frozen=True)
@@ -21,11 +45,18 @@ class ImportedAsset:
     image: DecodedImage
     record: GenerationRecord
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uploaded", clean_uploaded(self.uploaded))
+
 
 @dataclass(frozen=True)
 class Rejection:
     uploaded: AssetUploaded
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uploaded", clean_uploaded(self.uploaded))
+        object.__setattr__(self, "reason", clean_text(self.reason))
 
 
 def _zone(name: str) -> Any:
@@ -37,6 +68,7 @@ def _zone(name: str) -> Any:
 
 def import_bytes(data: bytes, uploaded: AssetUploaded, settings: IngestSettings) -> ImportedAsset | Rejection:
     """Decode, read metadata and time, and check the bytes are what the upload said."""
+    uploaded = clean_uploaded(uploaded)
     digest = hashlib.sha256(data).hexdigest()
     if digest != uploaded.sha256:
         return Rejection(
@@ -48,6 +80,8 @@ def import_bytes(data: bytes, uploaded: AssetUploaded, settings: IngestSettings)
             card_size=settings.card_size,
             detail_size=settings.detail_size,
             max_pixels=settings.max_image_pixels,
+            max_text_chunk=settings.max_png_text_chunk_bytes,
+            max_text_memory=settings.max_png_text_total_bytes,
         )
     except ImageRejected as exc:
         return Rejection(uploaded, str(exc))
@@ -59,4 +93,6 @@ def import_bytes(data: bytes, uploaded: AssetUploaded, settings: IngestSettings)
         tenant_tz=_zone(uploaded.tenant_tz),
         sidecar=uploaded.sidecar,
     )
+    for problem in image.problems:
+        record.note_error(problem)
     return ImportedAsset(uploaded, image, record)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -10,52 +9,71 @@ from typing import Any
 import asyncpg
 
 from services.ingest.importing import ImportedAsset, Rejection
+from services.ingest.metadata import GenerationRecord
 
 SCHEMA = "ingest"
 
+ASSET_COLUMNS = (
+    "asset_id", "tenant_id", "sha256", "filename", "source", "folder", "size_bytes", "format",
+    "tool", "prompt", "negative_prompt", "seed", "model", "sampler", "steps", "cfg", "width", "height",
+    "generated_at", "timestamp_source", "timestamp_precision", "file_mtime", "card_key", "detail_key",
+    "dominant_colors", "metadata", "metadata_error",
+)  # fmt: skip
+QUARANTINE_COLUMNS = ("asset_id", "tenant_id", "sha256", "filename", "object_key", "reason")
+INT4_RANGE = range(-(2**31), 2**31)
+SEED_LIMIT = 10**20  # numeric(20, 0)
 
-def _json_safe(value: Any) -> Any:
-    # metadata JSON must survive a round trip through jsonb: no NaN, no bytes
-    return json.loads(json.dumps(value, default=str, allow_nan=False)) if value is not None else None
+
+def _insert(table: str, columns: tuple[str, ...], conflict: str) -> str:
+    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return (
+        f"INSERT INTO ingest.{table} ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING asset_id"
+    )
+
+
+INSERT_ASSET = _insert("assets", ASSET_COLUMNS, "tenant_id, sha256")
+INSERT_QUARANTINE = _insert("quarantine", QUARANTINE_COLUMNS, "asset_id")
+
+
+def metadata_json(record: GenerationRecord) -> dict[str, Any]:
+    """The `metadata` jsonb: the record's JSON contract (plain JSON: no NaN, no bytes; its text
+    cleaned by the reader). Numbers too large for their columns are kept here."""
+    return record.to_json()
+
+
+def _int4(value: int | None) -> int | None:
+    return value if isinstance(value, int) and value in INT4_RANGE else None
+
+
+def asset_row(tenant_id: uuid.UUID, item: ImportedAsset, keys: dict[str, str]) -> tuple[Any, ...]:
+    """The `ingest.assets` values of `item`, in `ASSET_COLUMNS` order. A number its column cannot
+    hold (Steps: 99999999999, a 30-digit seed: files say such things) is NULL there, and stays
+    in `metadata`: one file must not fail the insert of its batch."""
+    u, r, img = item.uploaded, item.record, item.image
+    seed = Decimal(r.seed) if isinstance(r.seed, int) and abs(r.seed) < SEED_LIMIT else None
+    return (
+        u.asset_id, tenant_id, u.sha256, u.filename, u.source, u.folder, u.size, img.format,
+        r.tool, r.prompt, r.negative_prompt, seed, r.model, r.sampler, _int4(r.steps), r.cfg,
+        img.width, img.height, r.generated_at, r.timestamp_source, r.timestamp_precision, u.file_mtime,
+        keys.get("card"), keys.get("detail"), img.dominant_colors, metadata_json(r), r.error,
+    )  # fmt: skip
+
+
+def quarantine_row(tenant_id: uuid.UUID, item: Rejection) -> tuple[Any, ...]:
+    u = item.uploaded
+    return (u.asset_id, tenant_id, u.sha256, u.filename, u.object_key, item.reason)
 
 
 async def insert_asset(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, item: ImportedAsset, keys: dict[str, str]
 ) -> bool:
     """Insert the asset; False when this tenant already has these bytes (a duplicate)."""
-    u, r, img = item.uploaded, item.record, item.image
-    row = await conn.fetchrow(
-        """
-        INSERT INTO ingest.assets (asset_id, tenant_id, sha256, filename, source, folder, size_bytes, format,
-            tool, prompt, negative_prompt, seed, model, sampler, steps, cfg, width, height, generated_at,
-            timestamp_source, timestamp_precision, file_mtime, card_key, detail_key, dominant_colors,
-            metadata, metadata_error)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-            $22, $23, $24, $25, $26, $27)
-        ON CONFLICT (tenant_id, sha256) DO NOTHING
-        RETURNING asset_id
-        """,
-        u.asset_id, tenant_id, u.sha256, u.filename, u.source, u.folder, u.size, img.format,
-        r.tool, r.prompt, r.negative_prompt, Decimal(r.seed) if isinstance(r.seed, int) else None,
-        r.model, r.sampler, r.steps, r.cfg, img.width, img.height, r.generated_at,
-        r.timestamp_source, r.timestamp_precision, u.file_mtime, keys.get("card"), keys.get("detail"),
-        img.dominant_colors, _json_safe(r.to_json() | {"extra": r.extra, "raw": r.raw}), r.error,
-    )  # fmt: skip
-    return row is not None
+    return await conn.fetchrow(INSERT_ASSET, *asset_row(tenant_id, item, keys)) is not None
 
 
 async def insert_quarantine(conn: asyncpg.Connection, tenant_id: uuid.UUID, item: Rejection) -> bool:
-    u = item.uploaded
-    row = await conn.fetchrow(
-        """
-        INSERT INTO ingest.quarantine (asset_id, tenant_id, sha256, filename, object_key, reason)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT (asset_id) DO NOTHING
-        RETURNING asset_id
-        """,
-        u.asset_id, tenant_id, u.sha256, u.filename, u.object_key, item.reason,
-    )  # fmt: skip
-    return row is not None
+    return await conn.fetchrow(INSERT_QUARANTINE, *quarantine_row(tenant_id, item)) is not None
 
 
 async def known_assets(

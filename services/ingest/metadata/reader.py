@@ -9,20 +9,29 @@ The pipeline for one file:
 
 Damage found on the way is reported in `record.error` (first problem) and
 `record.extra["warnings"]`; whatever could still be read is kept.
+
+Every text of the record is cleaned once, at the end (`make_storable`): no NUL, no lone
+surrogates (libs/common/text.py), so the record can be stored in PostgreSQL `text`/`jsonb` and
+sent in events. Cleaning at the end and not where each block is decoded also catches what JSON
+parsing makes of `\u0000` and `\ud800` escapes in ASCII text chunks. Raw text keeps its
+information: see `clean_raw`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from struct import error as struct_error
 from typing import Any
 
+from libs.common.text import clean_optional, clean_text
+
 from .containers import ContainerData, read_container
 from .exif import read_exif
 from .formats import FoundMetadata, read_tool_metadata
-from .record import GenerationRecord, MetadataError
+from .record import JSON_SAFE_DEPTH, GenerationRecord, MetadataError, json_safe
 from .stealth import read_stealth
 from .timestamps import (
     Rung,
@@ -45,6 +54,12 @@ MIME_TYPES = {
     "HEIC": "image/heic",
 }
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
+# the record's text fields (the others are numbers, a datetime and a Literal)
+TEXT_FIELDS = (
+    "path", "format", "tool", "prompt", "negative_prompt", "model", "sampler", "timestamp_source", "error"
+)  # fmt: skip
+# raw["original_text_utf8_base64"]: where raw text had to be cleaned, its original, losslessly
+ORIGINAL_TEXT_KEY = "original_text_utf8_base64"
 
 
 def read_generation(
@@ -70,7 +85,94 @@ def read_generation(
         _resolve_time(record, embedded, filename, folder, file_mtime, tenant_tz)
     except Exception as exc:
         record.note_error(f"unexpected {type(exc).__name__} while resolving the time: {exc}")
+    make_storable(record)
     return record
+
+
+def make_storable(record: GenerationRecord) -> None:
+    """Clean every text of `record` in place: text fields, `extra` and `raw`, both made plain JSON
+    on the way (as `json_safe` does: no bytes, NaN, datetimes or objects). `raw` keeps what
+    cleaning removed (`clean_raw`)."""
+    for name in TEXT_FIELDS:
+        setattr(record, name, clean_optional(getattr(record, name)))
+    record.extra = _storable(record.extra, "", None, 0)
+    record.raw = clean_raw(record.raw)
+
+
+def clean_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` as plain JSON with every string cleaned, and the originals of the strings that changed
+    under `raw["original_text_utf8_base64"]`: {JSON pointer of the string: base64 of its UTF-8}.
+
+    Raw chunks stay raw: a text chunk with a NUL in it (or, from a JSON document such as a C2PA
+    manifest, a lone surrogate) is kept usable as text in its place, the NUL removed like
+    everywhere else, and losslessly beside it. Base64 because PostgreSQL `jsonb` has no way to hold
+    a NUL, not even escaped; lone surrogates are encoded with "surrogatepass". Pointers follow
+    RFC 6901 (`/png_text/parameters`; "~" and "/" in keys as "~0" and "~1"). Keys are cleaned
+    without a copy (PNG keywords and tag names cannot hold a NUL).
+    """
+    originals: dict[str, str] = {}
+    cleaned = _storable(raw, "", originals, 0)
+    if not isinstance(cleaned, dict):
+        cleaned = {}
+    if originals:
+        cleaned[ORIGINAL_TEXT_KEY] = originals
+    return cleaned
+
+
+def _clean_key(key: Any) -> str:
+    key = str(key)
+    return key if key.isascii() and "\x00" not in key else clean_text(key)
+
+
+def _pointer(pointer: str, key: str) -> str:
+    return f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+
+
+def _plain(value: Any) -> bool:
+    """Already storable as it is: the leaves of nearly every document (ASCII text, ints, None)."""
+    kind = type(value)
+    return (
+        value is None
+        or kind is int
+        or kind is bool
+        or (kind is str and value.isascii() and "\x00" not in value)
+    )
+
+
+def _storable(value: Any, pointer: str, originals: dict[str, str] | None, depth: int) -> Any:
+    """`json_safe(value)` with every string cleaned, in one walk; with `originals`, the original of
+    each string cleaning changed, by its JSON pointer (made only for those: most text is clean)."""
+    if isinstance(value, str):
+        if _plain(value):
+            return value
+        cleaned = clean_text(value)
+        if originals is not None and cleaned != value:
+            encoded = value.encode("utf-8", "surrogatepass")
+            originals[clean_text(pointer)] = base64.b64encode(encoded).decode("ascii")
+        return cleaned
+    if depth > JSON_SAFE_DEPTH:
+        return None
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            key = str(key)
+            if _plain(item):
+                out[_clean_key(key)] = item
+            else:
+                child = "" if originals is None else _pointer(pointer, key)
+                out[_clean_key(key)] = _storable(item, child, originals, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [
+            item
+            if _plain(item)
+            else _storable(item, "" if originals is None else f"{pointer}/{i}", originals, depth + 1)
+            for i, item in enumerate(value)
+        ]
+    if hasattr(value, "to_dict"):
+        return _storable(value.to_dict(), pointer, originals, depth + 1)
+    leaf = json_safe(value)  # float, bytes, datetime or anything else (as text)
+    return _storable(leaf, pointer, originals, depth) if isinstance(leaf, str) else leaf
 
 
 def read_generation_file(path: str | Path, *, tenant_tz: tzinfo = UTC) -> GenerationRecord:

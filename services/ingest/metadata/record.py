@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from libs.common.text import clean_text
+
 # tool ids the product knows; None means "not an AI image as far as we can tell"
 TOOLS = (
     "a1111",
@@ -57,7 +59,11 @@ class GenerationRecord:
     error: str | None = None
 
     def note_error(self, reason: str) -> None:
-        """Keep the first problem as `error`; later ones go to extra["warnings"]."""
+        """Keep the first problem as `error`; later ones go to extra["warnings"].
+
+        Reasons quote what they found (exception texts, chunk names), so they are cleaned here like
+        all text of the record (see `reader.make_storable`): a note added after reading is clean too."""
+        reason = clean_text(reason)
         if self.error is None:
             self.error = reason
         else:
@@ -87,9 +93,12 @@ class GenerationRecord:
         }
 
 
+JSON_SAFE_DEPTH = 64
+
+
 def json_safe(value: Any, _depth: int = 0) -> Any:
     """Turn anything a reader collected into plain JSON (bytes → hex, NaN → None, depth-capped)."""
-    if _depth > 64:
+    if _depth > JSON_SAFE_DEPTH:
         return None
     if value is None or isinstance(value, bool | int | str):
         return value

@@ -24,7 +24,10 @@ from .record import MetadataError
 MAGIC_BYTES = 15
 ALPHA_MAGICS = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}  # magic → gzip-compressed
 RGB_MAGICS = {b"stealth_rgbinfo": False, b"stealth_rgbcomp": True}
-MAX_STEALTH_PIXELS = 64 * 1024 * 1024  # Pillow decode cap (also Image.MAX_IMAGE_PIXELS)
+# pixels decoded to look for hidden text at most; checked on the header's size before decoding.
+# Pillow's process-wide Image.MAX_IMAGE_PIXELS is not touched: it is the ingest service's image
+# limit (imaging.py), and setting it here made every later import refuse images over 64 M pixels
+MAX_STEALTH_PIXELS = 64 * 1024 * 1024
 MAX_STEALTH_FILE_BYTES = 128 * 1024 * 1024
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
@@ -102,11 +105,12 @@ _LSB_AS_DIGIT = bytes(ord("0") + (i & 1) for i in range(256))
 def _decode_with_pillow(data: bytes) -> StealthText | None:
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = MAX_STEALTH_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_STEALTH_PIXELS:
+                return None
             image.load()
     except Exception as exc:  # Pillow raises many types on damaged data
         raise MetadataError(f"could not decode pixels to look for stealth metadata ({exc})") from None
