@@ -32,6 +32,14 @@ def resolve_folder(requested: str, roots: Sequence[str]) -> Path:
     if "\x00" in requested:
         raise FolderRefused("the folder path contains a NUL character")
     resolved = Path(os.path.realpath(requested))
+    try:
+        # the reasons below quote `requested`, and the real path is stored: both must be text
+        requested.encode("utf-8")
+        str(resolved).encode("utf-8")
+    except UnicodeEncodeError:  # bytes of a name that is not UTF-8, as lone surrogates
+        raise FolderRefused(
+            "the folder's path is not valid UTF-8 (rename it, or connect a folder above it)"
+        ) from None
     real_roots = [Path(os.path.realpath(root)) for root in roots]
     if not any(resolved == root or resolved.is_relative_to(root) for root in real_roots):
         raise FolderRefused(

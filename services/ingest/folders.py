@@ -11,6 +11,13 @@ the folder once, then follow the change events. A file is staged once it is comp
 transaction records it in `folder_files` and queues `asset.uploaded` in the ingest outbox. The
 ingest workers do the CPU work like for any upload. Deleted files are ignored: their assets stay.
 A folder that disappears is marked `error` with the reason and tried again later.
+
+File names are bytes on Linux; one that is not UTF-8 comes out of `os.walk` with lone surrogates
+(surrogateescape), which neither PostgreSQL nor an event's JSON accepts: such a file used to stop
+its folder's watcher at every restart. The walked name is kept for the file system; the database
+key is `stored_path` (lossless) and the event's text is cleaned (`folder_upload`). watchfiles
+itself cannot report such a name (a directory so named stops it from starting): the folder is
+then watched by walking it (`folder_changes`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import logging
 import os
 import stat
 import time
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,7 @@ from libs.common.events import AssetUploaded, Event
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectStore, original_key
+from libs.common.text import clean_json, clean_text
 from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import is_candidate
 from services.ingest.folder_settle import SettleTracker, Stat
@@ -92,6 +101,84 @@ def walk_candidates(root: Path) -> list[tuple[str, Stat]]:
             if file_stat is not None:
                 found.append((relative, file_stat))
     return found
+
+
+def stored_path(relative: str) -> str:
+    """A walked relative path as the text `folder_files` keys it by: itself when it is UTF-8 (every
+    name that can be typed), else its bytes with each one that is not UTF-8 written as `\\xNN`,
+    so that two such names stay two rows and a name keeps its row from one walk to the next."""
+    try:
+        relative.encode("utf-8")
+        return relative
+    except UnicodeEncodeError:
+        return os.fsencode(relative).decode("utf-8", "backslashreplace")
+
+
+def folder_upload(
+    folder: repo.Folder,
+    relative: str,
+    digest: str,
+    size: int,
+    file_stat: Stat,
+    sidecar: dict[str, Any] | None,
+) -> AssetUploaded:
+    """The `asset.uploaded` payload of a staged file, its text cleaned for the people who read it: a
+    name that is not UTF-8 shows U+FFFD where its bad bytes were; a sidecar loses its NULs."""
+    path = Path(relative)
+    directory = path.parent.as_posix()
+    return AssetUploaded(
+        asset_id=asset_id_for(folder.tenant_id, digest), sha256=digest,
+        object_key=original_key(folder.tenant_id, digest), filename=clean_text(path.name), size=size,
+        source="folder", folder=None if directory == "." else clean_text(directory),
+        file_mtime=datetime.fromtimestamp(file_stat.mtime_ns / 1e9, UTC), tenant_tz=folder.time_zone,
+        sidecar=None if sidecar is None else clean_json(sidecar),
+    )  # fmt: skip
+
+
+def _undecodable_name(exc: BaseException) -> bool:
+    """watchfiles' Rust side gave up on a path that is not UTF-8 ("Unable to decode path")."""
+    if isinstance(exc, BaseExceptionGroup):  # awatch runs the watch in an anyio task group
+        return any(_undecodable_name(inner) for inner in exc.exceptions)
+    return type(exc).__name__ == "WatchfilesRustInternalError" and "decode path" in str(exc)
+
+
+async def folder_changes(
+    root: Path, settings: IngestSettings, stop: asyncio.Event, tick_ms: int
+) -> AsyncGenerator[set[tuple[Change, str]] | None, None]:
+    """What changed under `root`, at least every `tick_ms` (an empty set when nothing did); None
+    asks for a walk of the whole folder.
+
+    Changes come from watchfiles while it can report them. It cannot report a name that is not
+    UTF-8: a directory so named stops it from starting, a file so named stops it when written.
+    The folder is then walked every `folder_poll_delay_ms` instead, for as long as it is watched
+    (watchfiles' own polling mode, for NAS mounts, walks the tree as often: the same cost).
+    """
+    s = settings
+    try:
+        # `yield_on_timeout` gives a tick every `tick_ms` even when nothing changes
+        async for changes in awatch(
+            root, watch_filter=None, debounce=tick_ms, step=50, stop_event=stop, rust_timeout=tick_ms,
+            yield_on_timeout=True, force_polling=s.folder_force_polling, poll_delay_ms=s.folder_poll_delay_ms,
+            recursive=True, ignore_permission_denied=True,
+        ):  # fmt: skip
+            yield changes
+        return
+    except Exception as exc:
+        if not _undecodable_name(exc):
+            raise
+        log.warning(
+            "a name in a connected folder is not UTF-8 and cannot be watched; walking the folder instead",
+            extra={"folder": str(root), "reason": str(exc)},
+        )
+    walked_at = time.monotonic()
+    yield None  # what was written since the last change reported is found by this walk
+    while not stop.is_set():
+        await asyncio.sleep(tick_ms / 1000)
+        if time.monotonic() - walked_at >= s.folder_poll_delay_ms / 1000:
+            walked_at = time.monotonic()
+            yield None
+        else:
+            yield set()
 
 
 def _check_readable_dir(root: Path) -> None:
@@ -214,51 +301,50 @@ class FolderWatcher:
         def track(relative: str, file_stat: Stat | None, now: float) -> None:
             if file_stat is None:
                 tracker.forget(relative)
-            elif known.get(relative) != (file_stat.size, file_stat.mtime_ns):
+            elif known.get(stored_path(relative)) != (file_stat.size, file_stat.mtime_ns):
                 tracker.observe(relative, file_stat, now)
 
         try:
-            # the watcher is live before the walk starts, so a file written during the walk is not missed;
-            # `yield_on_timeout` gives a tick every `tick_ms` even when nothing changes
-            async for changes in awatch(
-                root, watch_filter=None, debounce=tick_ms, step=50, stop_event=stop, rust_timeout=tick_ms,
-                yield_on_timeout=True, force_polling=s.folder_force_polling, poll_delay_ms=s.folder_poll_delay_ms,
-                recursive=True, ignore_permission_denied=True,
-            ):  # fmt: skip
-                _check_readable_dir(root)
-                now = time.monotonic()
-                if scan_pending is None:
-                    walked = await asyncio.to_thread(walk_candidates, root)
-                    for relative, file_stat in walked:
-                        track(relative, file_stat, now)
-                    scan_pending = {relative for relative, _ in walked if relative in tracker}
-                for change, raw_path in changes:
-                    path = Path(raw_path)
-                    if change == Change.deleted or path == root:
-                        continue  # a deleted file's asset stays; nothing to do
-                    if path.is_dir() and not path.is_symlink():  # a directory moved in whole
-                        for inside, file_stat in await asyncio.to_thread(walk_candidates, path):
-                            relative = (path.relative_to(root) / inside).as_posix()
-                            if is_candidate(relative):
-                                track(relative, file_stat, now)
-                        continue
-                    relative = path.relative_to(root).as_posix()
-                    if is_candidate(relative):
-                        track(relative, stat_regular_file(path), now)
-                for relative in tracker.due(now):
-                    current = stat_regular_file(root / relative)
-                    if current is None:
-                        tracker.forget(relative)
-                    elif tracker.observe(relative, current, now):
-                        tracker.forget(relative)
-                        if await self._stage(folder, relative, current):
-                            known[relative] = (current.size, current.mtime_ns)
-                        else:  # it changed while we read it: wait for it to settle again
-                            track(relative, stat_regular_file(root / relative), time.monotonic())
-                scan_pending = {relative for relative in scan_pending if relative in tracker}
-                if not scan_pending and not scan_recorded:
-                    await repo.set_status(self.pool, folder.folder_id, "watching", None, datetime.now(UTC))
-                    scan_recorded = True
+            # the watcher is live before the walk starts, so a file written during the walk is not missed
+            async with contextlib.aclosing(folder_changes(root, s, stop, tick_ms)) as seen:
+                async for changes in seen:
+                    _check_readable_dir(root)
+                    now = time.monotonic()
+                    if scan_pending is None or changes is None:  # the first walk, or one asked for
+                        walked = await asyncio.to_thread(walk_candidates, root)
+                        for relative, file_stat in walked:
+                            track(relative, file_stat, now)
+                        if scan_pending is None:
+                            scan_pending = {relative for relative, _ in walked if relative in tracker}
+                    for change, raw_path in changes or ():
+                        path = Path(raw_path)
+                        if change == Change.deleted or path == root:
+                            continue  # a deleted file's asset stays; nothing to do
+                        if path.is_dir() and not path.is_symlink():  # a directory moved in whole
+                            for inside, file_stat in await asyncio.to_thread(walk_candidates, path):
+                                relative = (path.relative_to(root) / inside).as_posix()
+                                if is_candidate(relative):
+                                    track(relative, file_stat, now)
+                            continue
+                        relative = path.relative_to(root).as_posix()
+                        if is_candidate(relative):
+                            track(relative, stat_regular_file(path), now)
+                    for relative in tracker.due(now):
+                        current = stat_regular_file(root / relative)
+                        if current is None:
+                            tracker.forget(relative)
+                        elif tracker.observe(relative, current, now):
+                            tracker.forget(relative)
+                            if await self._stage(folder, relative, current):
+                                known[stored_path(relative)] = (current.size, current.mtime_ns)
+                            else:  # it changed while we read it: wait for it to settle again
+                                track(relative, stat_regular_file(root / relative), time.monotonic())
+                    scan_pending = {relative for relative in scan_pending if relative in tracker}
+                    if not scan_pending and not scan_recorded:
+                        await repo.set_status(
+                            self.pool, folder.folder_id, "watching", None, datetime.now(UTC)
+                        )
+                        scan_recorded = True
         finally:
             stop.set()
 
@@ -279,8 +365,9 @@ class FolderWatcher:
             return True
         digest = hashlib.sha256(data).hexdigest()
         asset_id = asset_id_for(folder.tenant_id, digest)
+        key = stored_path(relative)
         async with self.pool.acquire() as conn:
-            if await repo.staged_sha256(conn, folder.folder_id, relative) == digest:
+            if await repo.staged_sha256(conn, folder.folder_id, key) == digest:
                 outcome = "unchanged"  # touched, copied over with the same bytes: nothing new
             elif await repo.tenant_has_content(conn, folder.tenant_id, digest):
                 outcome = "duplicate"
@@ -291,20 +378,11 @@ class FolderWatcher:
             # the original first: an event never names bytes that are not in S3
             await self.store.put(self.store.originals, original_key(folder.tenant_id, digest), data)
             sidecar = await asyncio.to_thread(load_sidecar, path, MAX_SIDECAR_BYTES)
-            directory = Path(relative).parent.as_posix()
-            events.append(Event.of(
-                AssetUploaded(
-                    asset_id=asset_id, sha256=digest, object_key=original_key(folder.tenant_id, digest),
-                    filename=path.name, size=len(data), source="folder",
-                    folder=None if directory == "." else directory,
-                    file_mtime=datetime.fromtimestamp(file_stat.mtime_ns / 1e9, UTC),
-                    tenant_tz=folder.time_zone, sidecar=sidecar,
-                ),
-                tenant_id=folder.tenant_id,
-            ))  # fmt: skip
+            uploaded = folder_upload(folder, relative, digest, len(data), file_stat, sidecar)
+            events.append(Event.of(uploaded, tenant_id=folder.tenant_id))
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await repo.record_file(conn, folder.folder_id, relative, file_stat.size, file_stat.mtime_ns,
+                await repo.record_file(conn, folder.folder_id, key, file_stat.size, file_stat.mtime_ns,
                                        digest, asset_id)  # fmt: skip
                 await add_to_outbox(conn, SCHEMA, events)
         except asyncpg.ForeignKeyViolationError:

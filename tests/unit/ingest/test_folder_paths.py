@@ -96,3 +96,12 @@ def test_relative_paths_and_disabled_roots_are_refused(root: Path) -> None:
 )
 def test_import_candidates(relative_path: str, candidate: bool) -> None:
     assert is_candidate(relative_path) is candidate
+
+
+def test_a_folder_whose_real_path_is_not_utf8_is_refused(root: Path) -> None:
+    # a JSON body can name one with lone surrogates (os.fsdecode's surrogateescape of its bytes);
+    # PostgreSQL cannot store that path, so it is refused with a reason instead of a server error
+    name = os.fsdecode(b"caf\xe9")
+    (root / name).mkdir()
+    refused = refusal(root / name, [str(root)])
+    assert refused.status == 400 and "UTF-8" in refused.reason
