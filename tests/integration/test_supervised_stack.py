@@ -169,8 +169,9 @@ async def upload(client: httpx.AsyncClient, stack: Stack, names: list[str]) -> l
                 assert response.status_code == 200, f"{response.status_code} {response.text}\n{stack.tail()}"
                 results = response.json()
                 assert [r["filename"] for r in results] == names
-                # "duplicate": an earlier try was staged although its answer did not reach us
-                assert {r["status"] for r in results} <= {"imported", "duplicate"}, results
+                # accepted: queued (or imported) for the pipeline, or "duplicate" when an earlier try
+                # was staged although its answer did not reach us; never refused as a file
+                assert not [r for r in results if r["status"] == "rejected"], results
                 return names
             refusals.append(f"{response.status_code} {response.text[:200]}")
         if time.monotonic() > deadline:
