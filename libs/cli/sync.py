@@ -8,7 +8,8 @@ Runs on the user's own machine. Each run:
 3. asks the server (`POST /api/v1/assets/lookup`) which hashes it already has;
 4. uploads only the missing files, in batches, with their modification time and their folder
    inside DIR (the time ladder reads a `2025-03-21/` folder as the generation day);
-5. prints a summary: imported, duplicate, rejected (with the reasons).
+5. prints a summary: imported, queued (received by the server, not imported yet), duplicate,
+   rejected (with the reasons).
 
 The state file remembers, per file path, its size, mtime, hash and what the server said, and
 is saved after every batch: a run stopped by Ctrl-C, a crash or `--limit` resumes without
@@ -61,7 +62,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TOKEN_REFUSED, EXIT_INTERRUPTED = 0, 1, 2
 @dataclass
 class FileEntry:
     """What the state file knows about one file. `status` is None until the server has the bytes;
-    then imported | duplicate | rejected | known (the server had them before this client asked)."""
+    then imported | queued (the server has them and is importing them) | duplicate | rejected | known
+    (the server had them before this client asked)."""
 
     size: int
     mtime_ns: int
@@ -205,9 +207,10 @@ class SyncReport:
     unchanged: int = 0  # already on the server according to the state file
     known: int = 0  # the lookup said the server already had them
     uploaded: int = 0
-    imported: int = 0
+    imported: int = 0  # the server confirmed the import
+    # the server has the bytes and queued them for import, but had not finished when the upload answered
+    queued: int = 0
     duplicate: int = 0
-    processing: int = 0  # imported, but the pipeline had not finished when the upload answered
     rejected: list[dict[str, str]] = field(default_factory=list)
     unreadable: list[dict[str, str]] = field(default_factory=list)
     stopped_early: bool = False
@@ -218,11 +221,11 @@ class SyncReport:
     def describe(self) -> str:
         lines = [
             f"{self.found} image files; uploaded {self.uploaded} (imported {self.imported}, "
-            f"duplicate {self.duplicate}, rejected {len(self.rejected)}); "
+            f"queued {self.queued}, duplicate {self.duplicate}, rejected {len(self.rejected)}); "
             f"{self.known + self.unchanged} already on the server"
         ]
-        if self.processing:
-            lines.append(f"{self.processing} still being processed by the server")
+        if self.queued:
+            lines.append(f"{self.queued} received but still being imported by the server")
         for item in self.rejected:
             lines.append(f"rejected {item['path']}: {item['reason']}")
         for item in self.unreadable:
@@ -526,9 +529,10 @@ class SyncJob:
                 report.rejected.append({"path": rel, "reason": entry.reason or "rejected"})
             elif entry.status == "duplicate":
                 report.duplicate += 1
-            else:
+            elif entry.status == "imported":
                 report.imported += 1
-                report.processing += result.get("state") == "processing"
+            else:  # queued (or a status this client does not know): on the server, not confirmed imported
+                report.queued += 1
             progress.advance(1, len(data))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import timedelta
+from typing import BinaryIO
 
 from minio import Minio
 from minio.error import S3Error
@@ -51,6 +52,26 @@ class ObjectStore:
         await asyncio.to_thread(
             self.client.put_object, bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
+
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        stream: BinaryIO,
+        length: int,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        """Put `length` bytes read from `stream` (a file, or a window of one), never all of them in memory.
+
+        The client reads the stream one part at a time (5 MiB for anything under ~48 GiB; objects up to
+        one part go in one PUT, larger ones as a multipart upload) and sends one part at a time, so a put
+        holds about one part whatever the object's size. The stream is read from its current position and
+        not closed.
+        """
+        await asyncio.to_thread(
+            self.client.put_object, bucket, key, stream, length,
+            content_type=content_type, num_parallel_uploads=1,
+        )  # fmt: skip
 
     def _get(self, bucket: str, key: str) -> bytes:
         try:

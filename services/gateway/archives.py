@@ -1,10 +1,13 @@
 """Zip archives in the upload path: one entry at a time, each read under a hard cap.
 
-`expand_zip` takes a seekable binary file (Starlette spools an upload to a temporary
-file) and yields, in archive order, either an `IncomingFile` for an entry worth
-staging or a `RefusedEntry` saying why an entry (or the whole archive) was refused.
-Nothing here does network or database I/O and nothing raises for a hostile archive:
-a corrupt or malicious zip becomes refusals the user can read.
+`expand_zip` takes a seekable binary file (the upload's spool, see spool.py) and yields,
+in archive order, either an `IncomingFile` for an entry worth staging or a `RefusedEntry`
+saying why an entry (or the whole archive) was refused. An entry's bytes are written to a
+temporary file of its own as they are decompressed, hashed on the way, never gathered in
+memory; the `IncomingFile` owns that file (closed once the entry is staged). Nothing here
+does network or database I/O and nothing raises for a hostile archive: a corrupt or
+malicious zip becomes refusals the user can read. Names and sidecar text are cleaned
+(libs/common/text.py) before they leave.
 
 What is refused and why:
 - names that would leave the archive (`..`, absolute paths, drive letters, backslashes):
@@ -33,13 +36,17 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from libs.common.text import clean_json, clean_text
+from services.gateway.spool import HEAD_BYTES, SpooledBytes, SpoolWriter, new_spool_file
 from services.gateway.uploads import IncomingFile
 
 CHUNK_BYTES = 64 * 1024
 # the first bytes of an entry we look at to recognise a nested archive (tar's magic is at 257)
-SNIFF_BYTES = 512
+SNIFF_BYTES = HEAD_BYTES
+# a file name (the last part of a path) is cut to this many characters
+MAX_NAME_CHARS = 255
 STREAMABLE_METHODS = {
     zipfile.ZIP_STORED: "stored",
     zipfile.ZIP_DEFLATED: "deflate",
@@ -218,7 +225,7 @@ class _Budget:
             raise _ArchiveOverLimit(f"archive expands beyond {self.limit:,} bytes in total")
 
 
-def _read_capped(
+def _stream_capped(
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
     cap: int,
@@ -226,25 +233,57 @@ def _read_capped(
     budget: _Budget,
     *,
     refuse_nested: bool,
-) -> bytes:
-    """The entry's bytes, streamed in chunks and counted as they come (the header's size is not trusted)."""
+) -> Iterator[bytes]:
+    """The entry's bytes in chunks, counted as they come (the header's size is not trusted); raises
+    _Refused as soon as a cap is passed or the first bytes show an archive."""
     compressed = max(info.compress_size, 1)
-    data = bytearray()
+    size = 0
+    head = bytearray()
     sniffed = not refuse_nested
     with archive.open(info) as member:
         while chunk := member.read(CHUNK_BYTES):
-            data += chunk
+            size += len(chunk)
             budget.spend(len(chunk))
-            if not sniffed and len(data) >= SNIFF_BYTES:
-                _refuse_if_archive(data)
-                sniffed = True
-            if len(data) > cap:
+            if not sniffed:
+                head += chunk[: SNIFF_BYTES - len(head)]
+                if len(head) >= SNIFF_BYTES:
+                    _refuse_if_archive(head)
+                    sniffed = True
+            if size > cap:
                 raise _Refused(f"entry expands beyond {cap:,} bytes")
-            if len(data) > limits.ratio_floor_bytes and len(data) / compressed > limits.max_ratio:
+            if size > limits.ratio_floor_bytes and size / compressed > limits.max_ratio:
                 raise _Refused(f"compression ratio beyond {limits.max_ratio:g}:1 (a zip bomb?)")
+            yield chunk
     if not sniffed:
-        _refuse_if_archive(data)
-    return bytes(data)
+        _refuse_if_archive(head)
+
+
+def _read_capped(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, limits: ZipLimits, budget: _Budget
+) -> bytes:
+    """A small entry's bytes (a sidecar, capped at `max_sidecar_bytes`)."""
+    return b"".join(_stream_capped(archive, info, cap, limits, budget, refuse_nested=False))
+
+
+def _spool_capped(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    limits: ZipLimits,
+    budget: _Budget,
+    spool_dir: str | None,
+) -> SpooledBytes:
+    """An image entry's bytes in a temporary file of its own, hashed as they are written."""
+    file = new_spool_file(spool_dir)
+    try:
+        writer = SpoolWriter(file)
+        for chunk in _stream_capped(
+            archive, info, limits.max_entry_bytes, limits, budget, refuse_nested=True
+        ):
+            writer.write(chunk)
+        return writer.finish(owned=True)
+    except BaseException:
+        file.close()
+        raise
 
 
 def _refuse_if_archive(head: bytes | bytearray) -> None:
@@ -259,20 +298,30 @@ def _sidecar_names(name: str) -> tuple[str, str]:
     return name + ".json", stem + ".json"
 
 
-def _parse_sidecar(data: bytes) -> dict[str, object]:
+def _parse_sidecar(data: bytes) -> dict[str, Any]:
     try:
         loaded = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise _Refused("sidecar is not valid UTF-8 JSON") from None
     if not isinstance(loaded, dict):
         raise _Refused("sidecar is not a JSON object")
-    return loaded
+    # JSON escapes can carry NUL ("\u0000") and lone surrogates ("\ud800"): PostgreSQL takes neither
+    cleaned: dict[str, Any] = clean_json(loaded)
+    return cleaned
 
 
-def expand_zip(fileobj: BinaryIO, *, zone: tzinfo, limits: ZipLimits | None = None) -> Iterator[ArchiveItem]:
+def clean_name(name: str, fallback: str = "upload") -> str:
+    """A file name fit to store and show: cleaned (libs/common/text.py), cut to MAX_NAME_CHARS."""
+    return clean_text(name).strip()[:MAX_NAME_CHARS] or fallback
+
+
+def expand_zip(
+    fileobj: BinaryIO, *, zone: tzinfo, limits: ZipLimits | None = None, spool_dir: str | None = None
+) -> Iterator[ArchiveItem]:
     """Yield the archive's entries one at a time: `IncomingFile`s to stage, `RefusedEntry`s with a reason.
 
     `RefusedEntry.name` is the entry's path inside the archive, or "" when the whole archive is refused.
+    Each `IncomingFile`'s bytes are in a temporary file under `spool_dir` that it owns (`body.close()`).
     """
     limits = limits or ZipLimits()
     try:
@@ -293,11 +342,15 @@ def expand_zip(fileobj: BinaryIO, *, zone: tzinfo, limits: ZipLimits | None = No
         if _overlapping(infos):
             yield RefusedEntry("", "archive entries overlap (a zip bomb construction)")
             return
-        yield from _entries(archive, infos, limits, zone)
+        yield from _entries(archive, infos, limits, zone, spool_dir)
 
 
 def _entries(
-    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: ZipLimits, zone: tzinfo
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    limits: ZipLimits,
+    zone: tzinfo,
+    spool_dir: str | None,
 ) -> Iterator[ArchiveItem]:
     by_name = {info.filename: info for info in infos}
     # a JSON entry that some other entry names as its sidecar travels with that entry, not on its own
@@ -320,28 +373,40 @@ def _entries(
         if reason:
             yield RefusedEntry(name, reason)
             continue
+        body: SpooledBytes | None = None
         try:
-            data = _read_capped(archive, info, limits.max_entry_bytes, limits, budget, refuse_nested=True)
+            body = _spool_capped(archive, info, limits, budget, spool_dir)
             sidecar, sidecar_problem = _sidecar_for(archive, name, by_name, limits, budget)
         except _ArchiveOverLimit as exc:
+            if body is not None:
+                body.close()
             yield RefusedEntry(name, str(exc))
             yield from _refuse_rest(infos, after=info, reason=str(exc), skip=claimed_sidecars)
             return
         except _Refused as exc:
+            if body is not None:
+                body.close()
             yield RefusedEntry(name, str(exc))
             continue
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
             # bad CRC, a header size that lies, a truncated stream, a local header that disagrees
+            if body is not None:
+                body.close()
             yield RefusedEntry(name, f"corrupt entry: {exc}")
             continue
+        except BaseException:
+            if body is not None:
+                body.close()
+            raise
         if sidecar_problem and sidecar_problem[0] not in reported_sidecars:
             reported_sidecars.add(sidecar_problem[0])
             yield RefusedEntry(*sidecar_problem)
         # Windows archivers may separate folders with backslashes
-        directory, filename = posixpath.split(name.replace("\\", "/"))
+        directory, filename = posixpath.split(clean_text(name).replace("\\", "/"))
+        # from here the entry's spool is the consumer's to close
         yield IncomingFile(
-            filename=filename,
-            data=data,
+            filename=clean_name(filename),
+            body=body,
             source="zip",
             folder=directory or None,
             file_mtime=entry_mtime(info, zone),
@@ -374,7 +439,7 @@ def _sidecar_for(
     by_name: dict[str, zipfile.ZipInfo],
     limits: ZipLimits,
     budget: _Budget,
-) -> tuple[dict[str, object] | None, tuple[str, str] | None]:
+) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """The entry's JSON sidecar, if one sits next to it; or the sidecar's name and why it was ignored."""
     for candidate in _sidecar_names(name):
         info = by_name.get(candidate)
@@ -384,7 +449,7 @@ def _sidecar_for(
             reason = _refusal_before_reading(info, limits)
             if reason:
                 raise _Refused(reason)
-            raw = _read_capped(archive, info, limits.max_sidecar_bytes, limits, budget, refuse_nested=False)
+            raw = _read_capped(archive, info, limits.max_sidecar_bytes, limits, budget)
             return _parse_sidecar(raw), None
         except _ArchiveOverLimit:
             raise

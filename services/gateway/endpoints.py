@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field, StringConstraints
@@ -16,11 +15,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
 from services.gateway import repository
-from services.gateway.archive_import import stage_archive, zip_limits
-from services.gateway.archives import SNIFF_BYTES, is_zip, nested_archive_kind
 from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
 from services.gateway.settings import GatewaySettings
-from services.gateway.uploads import BatchStager, IncomingFile, wait_for_pipeline
+from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
 router = APIRouter(prefix="/api/v1")
 Subject = Annotated[AuthSubject, Depends(authenticate)]
@@ -65,105 +62,28 @@ async def me(subject: Subject) -> dict[str, str]:
     }
 
 
-def _mtime(value: str | None) -> datetime | None:
-    """A browser's File.lastModified (ms since the epoch) or an ISO 8601 time."""
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
-    except ValueError:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 # the import sources a client may name on this endpoint (zip and folder imports arrive other ways)
 UploadSource = Literal["upload", "sync"]
-MAX_FOLDER_CHARS = 1000
-FOLDER_FIELD_DOC = (
-    "per file, in order: its directory inside the synced folder (e.g. 2025-03-21); may be empty"
-)
 
 
-def _folder(value: str) -> str | None:
-    """A client's relative folder, as forward-slash path text; None when empty. Only a label for the time
-    ladder's date-folder rung and the asset record, never a path the server opens."""
-    cleaned = value.strip().replace("\\", "/").strip("/")
-    return cleaned[:MAX_FOLDER_CHARS] or None
-
-
-def _sidecar(text: str, max_bytes: int) -> dict[str, Any] | None:
-    """A sidecar's JSON object (its `enqueue_time`/`creation_date` date the image); anything else is ignored:
-    the image itself still imports."""
-    if not text or len(text.encode()) > max_bytes:
-        return None
-    try:
-        loaded = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-@router.post("/assets")
+@router.post("/assets", openapi_extra=UPLOAD_OPENAPI, responses=UPLOAD_RESPONSES)
 async def upload_assets(
     request: Request,
-    subject: Subject,
-    files: Annotated[list[UploadFile], File(description="one or more image files")],
-    last_modified: Annotated[
-        list[str] | None, Form(description="per file, in order: ms since the epoch")
-    ] = None,
-    folder: Annotated[list[str] | None, Form(description=FOLDER_FIELD_DOC)] = None,
-    sidecar: Annotated[
-        list[str] | None, Form(description="per file, in order: the text of its JSON sidecar, or empty")
-    ] = None,
+    subject: UploadSubject,
     source: Annotated[UploadSource, Query(description="the web page or `atelier sync`")] = "upload",
     wait: Annotated[bool, Query(description="wait for the pipeline's verdict")] = True,
 ) -> list[dict[str, Any]]:
-    """Stage image files; a zip (by its first bytes) is expanded into its entries, each with its own result."""
-    settings = _settings(request)
-    mtimes, folders, sidecars = last_modified or [], folder or [], sidecar or []
-    # staged in bounded batches, so an expanded zip never holds all its decompressed bytes at once
-    stager = BatchStager(
-        _runtime(request),
-        subject,
-        max_bytes=settings.max_upload_bytes,
-        batch_files=settings.zip_stage_batch_files,
-        batch_bytes=settings.zip_stage_batch_bytes,
+    """Stage image files; a zip (by its first bytes) is expanded into its entries, each with its own result.
+
+    The multipart body (`files`, and per file, in order, `last_modified`, `folder`, `sidecar`) is read as
+    it streams in, after authentication and within `ATELIER_MAX_REQUEST_BYTES` (413 otherwise), into a
+    spool on disk; a file over `ATELIER_MAX_UPLOAD_BYTES` is `rejected`. Each result's `status`: `queued`
+    (staged, the pipeline has not finished it), `imported` (only with `wait`, once ingest wrote the
+    asset), `duplicate`, or `rejected` with a `reason`. 503 (Retry-After) while the object store or the
+    broker is unreachable. See services/gateway/upload_route.py."""
+    return await receive_upload(
+        request, _runtime(request), subject, source=source, wait=wait, zone=_zone(subject.time_zone)
     )
-    for i, f in enumerate(files):
-        filename = f.filename or "upload"
-        head = await f.read(SNIFF_BYTES)
-        await f.seek(0)
-        if is_zip(head):
-            await stage_archive(
-                stager,
-                f.file,
-                archive_name=filename,
-                zone=_zone(subject.time_zone),
-                limits=zip_limits(settings),
-            )
-        elif kind := nested_archive_kind(head):
-            stager.reject(filename, f"{kind} archives are not supported; upload a zip")
-        else:
-            await stager.add(
-                IncomingFile(
-                    filename=filename,
-                    data=await f.read(),
-                    source=source,
-                    folder=_folder(folders[i]) if i < len(folders) else None,
-                    file_mtime=_mtime(mtimes[i]) if i < len(mtimes) else None,
-                    sidecar=_sidecar(sidecars[i], settings.zip_max_sidecar_bytes)
-                    if i < len(sidecars)
-                    else None,
-                )
-            )
-    await stager.flush()
-    results = stager.results
-    if wait:
-        await wait_for_pipeline(_runtime(request), subject, results, settings.upload_wait_seconds)
-    return [r.to_json() for r in results]
 
 
 MAX_LOOKUP_HASHES = 1000

@@ -12,9 +12,25 @@ class GatewaySettings(CommonSettings):
     demo_token: str | None = None
     # the ingest service's internal API (connected folders are registered there)
     ingest_url: str = "http://127.0.0.1:8001"
+    # POST /api/v1/assets, one image file: a larger one is answered `rejected` ("file too large") while the
+    # other files of the request go on; its bytes are counted as they stream and never kept past the limit.
+    # A zip is not held to this (its entries are, by zip_max_entry_bytes); only to max_request_bytes.
     max_upload_bytes: int = 200 * 1024 * 1024
+    # POST /api/v1/assets, the whole request body (ATELIER_MAX_REQUEST_BYTES): a declared Content-Length over
+    # it is answered 413 before a byte of the body is read, and a chunked body is cut off with 413 as soon
+    # as it passes it, with nothing staged. The default takes a 2 GiB zip plus the multipart framing.
+    max_request_bytes: int = 2 * 1024 * 1024 * 1024 + 64 * 1024 * 1024
+    # POST /api/v1/assets, files per request (more is a 413: send them in several requests)
+    max_upload_files: int = 1000
+    # where an upload's file parts and zip entries are spooled while a request is handled (temporary files
+    # the system deletes as soon as they are closed, even if the process dies); unset: the system temp dir.
+    # Needs room for max_request_bytes per request in flight, plus one batch of zip entries.
+    upload_spool_dir: str | None = None
+    # an upload refuses at once (503, Retry-After) while the object store or the broker is unreachable; it
+    # asks them at most once per this many seconds and reuses the answer in between
+    dependency_check_seconds: float = 1.0
     # an upload answers once the pipeline has imported its files, or after this many seconds
-    # (files still in the pipeline then are reported with "state": "processing")
+    # (files the pipeline has not confirmed by then are reported `queued`: staged, not yet imported)
     upload_wait_seconds: float = 15.0
     # clustering's internal API (session splits, merges, the tenant's gap), ATELIER_CLUSTERING_URL
     clustering_url: str = "http://127.0.0.1:8002"
@@ -36,7 +52,8 @@ class GatewaySettings(CommonSettings):
     zip_ratio_floor_bytes: int = 1024 * 1024
     # a JSON sidecar rides inside the `asset.uploaded` event, so it stays small
     zip_max_sidecar_bytes: int = 64 * 1024
-    # archive entries are staged this many at a time (or fewer when their bytes reach the second limit),
-    # so decompressed bytes never pile up in memory
+    # archive entries are staged this many at a time (or fewer when their bytes reach the second limit);
+    # each entry waits in its own temporary file (upload_spool_dir), never in memory, so these bound the
+    # open files and the disk a request holds before its batch goes to S3
     zip_stage_batch_files: int = 64
     zip_stage_batch_bytes: int = 256 * 1024 * 1024

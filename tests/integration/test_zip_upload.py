@@ -54,8 +54,9 @@ async def test_zip_of_the_corpus_imports_each_image_once_and_refuses_bad_entries
     assert "path traversal" in results[f"{ARCHIVE}/../escape.png"]["reason"]
     assert results[f"{ARCHIVE}/more/nested.zip"]["status"] == "rejected"
     assert "nested archive (zip)" in results[f"{ARCHIVE}/more/nested.zip"]["reason"]
+    # wait=false: staged and queued for the pipeline, not yet imported
     for name in images:
-        assert results[f"{ARCHIVE}/{name}"]["status"] == "imported", results[f"{ARCHIVE}/{name}"]
+        assert results[f"{ARCHIVE}/{name}"]["status"] == "queued", results[f"{ARCHIVE}/{name}"]
 
     async def every_asset():
         assets = (await client.get("/api/v1/assets", params={"limit": 500})).json()
@@ -95,7 +96,7 @@ async def test_zip_next_to_plain_files_and_a_corrupt_zip_in_one_request(new_tena
         ("files", ("photos.zip", good_zip, "application/zip")),
         ("files", ("plain.png", image, "image/png")),
     ]
-    before = {outcome: _archive_entries(outcome) for outcome in ("imported", "rejected")}
+    before = {outcome: _archive_entries(outcome) for outcome in ("queued", "rejected")}
     results = (await client.post("/api/v1/assets", files=files)).json()
     by_name = {r["filename"]: r for r in results}
     assert set(by_name) == {"broken.zip", "photos.zip/2024-05-01/night.png", "plain.png"}
@@ -111,8 +112,8 @@ async def test_zip_next_to_plain_files_and_a_corrupt_zip_in_one_request(new_tena
         "sidecar:created_at",
     )
 
-    # one entry imported from photos.zip, one refusal for broken.zip; the plain file is not an archive entry
-    assert _archive_entries("imported") - before["imported"] == 1
+    # one entry staged from photos.zip, one refusal for broken.zip; the plain file is not an archive entry
+    assert _archive_entries("queued") - before["queued"] == 1
     assert _archive_entries("rejected") - before["rejected"] == 1
     assert "atelier_gateway_archive_entries_total" in (await client.get("/metrics")).text
 

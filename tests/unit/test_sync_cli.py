@@ -20,6 +20,7 @@ from libs.cli.sync import (
     Progress,
     ServerError,
     StabilityTracker,
+    SyncJob,
     SyncReport,
     SyncState,
     TokenRefused,
@@ -177,8 +178,44 @@ def test_summary_names_each_rejected_file_and_why() -> None:
     report = SyncReport(found=3, uploaded=2, imported=1, unchanged=1,
                         rejected=[{"path": "x/bad.png", "reason": "not an image"}])  # fmt: skip
     text = report.describe()
-    assert "uploaded 2 (imported 1, duplicate 0, rejected 1)" in text
+    assert "uploaded 2 (imported 1, queued 0, duplicate 0, rejected 1)" in text
     assert "rejected x/bad.png: not an image" in text
+
+
+def test_summary_tells_queued_files_apart_from_imported_ones() -> None:
+    """`queued`: the server has the bytes but had not imported them when it answered; never counted as
+    imported."""
+    report = SyncReport(found=3, uploaded=3, imported=1, queued=2)
+    text = report.describe()
+    assert "uploaded 3 (imported 1, queued 2, duplicate 0, rejected 0)" in text
+    assert "2 received but still being imported by the server" in text
+
+
+class _AnsweringServer:
+    """Stands in for AtelierServer: knows nothing, answers each upload with the next status."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+
+    def known(self, sha256s: list[str]) -> set[str]:
+        return set()
+
+    def upload(self, files: list[tuple[str, bytes, int, str, str]]) -> list[dict[str, str]]:
+        return [{"status": self.statuses.pop(0), "reason": "broken"} for _ in files]
+
+
+def test_each_upload_status_is_counted_as_what_it_says(tmp_path: Path) -> None:
+    root = tmp_path / "pictures"
+    root.mkdir()
+    for i in range(4):
+        (root / f"{i}.png").write_bytes(PNG_HEADER + bytes([i]))
+    server = _AnsweringServer(["imported", "queued", "duplicate", "rejected"])
+    job = SyncJob(root, server, SyncState(), tmp_path / "state.json")  # type: ignore[arg-type]
+    report = job.run(scan(root, job.state), prune=True)
+    assert (report.uploaded, report.imported, report.queued, report.duplicate) == (4, 1, 1, 1)
+    assert report.rejected == [{"path": "3.png", "reason": "broken"}]
+    # a queued file is on the server: the next run does not send it again
+    assert job.state.files["1.png"].status == "queued" and job.state.files["1.png"].on_server
 
 
 # ------------------------------------------------------------------------------- retries

@@ -243,15 +243,34 @@ $("logout").addEventListener("click", async () => {
   stopLive(); await fetch("/api/v1/logout", { method: "POST" }); showSignIn();
 });
 
+// what each upload status means to the person who dropped the file
+const UPLOAD_STATUS = {
+  imported: "imported",
+  queued: "queued (received, still being imported)",
+  duplicate: "duplicate (already in your library)",
+  rejected: "rejected",
+};
+
 async function upload(files) {
   if (!files.length) return;
   const form = new FormData();
   for (const f of files) { form.append("files", f, f.name); form.append("last_modified", String(f.lastModified)); }
-  const results = await api("/api/v1/assets", { method: "POST", body: form });
   const list = $("upload-results");
+  let results;
+  try {
+    results = await api("/api/v1/assets", { method: "POST", body: form });
+  } catch (error) {
+    // 413 (too large), 503 (storage or broker down: nothing was imported, retry later), network errors
+    const li = document.createElement("li"); li.dataset.status = "error";
+    let reason = error.message;
+    try { reason = JSON.parse(reason.slice(reason.indexOf(" ") + 1)).detail || reason; } catch (_) { /* not JSON */ }
+    li.textContent = `upload failed: ${reason}`;
+    list.prepend(li);
+    return;
+  }
   for (const r of results) {
     const li = document.createElement("li"); li.dataset.status = r.status;
-    li.textContent = `${r.filename}: ${r.status}${r.reason ? " — " + r.reason : ""}${r.state ? " (" + r.state + ")" : ""}`;
+    li.textContent = `${r.filename}: ${UPLOAD_STATUS[r.status] || r.status}${r.reason ? " — " + r.reason : ""}`;
     list.prepend(li);
   }
   await refresh();

@@ -71,7 +71,7 @@ def test_images_are_staged_with_folder_name_source_and_local_mtime() -> None:
     assert refused == {}
     first, second = staged
     assert (first.filename, first.folder, first.source) == ("cat.png", "renders/2024-07-01", "zip")
-    assert first.data == png(1)
+    assert first.body.read_bytes() == png(1)
     # DOS time has no zone: read as wall-clock time where the tenant lives (Paris is UTC+2 in July)
     assert first.file_mtime == datetime(2024, 7, 1, 10, 0, tzinfo=UTC)
     assert (second.filename, second.folder) == ("top.png", None)
@@ -270,7 +270,7 @@ def test_stored_bzip2_and_lzma_entries_are_read() -> None:
         for i, method in enumerate([zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]):
             archive.writestr(f"{i}.png", png(i), compress_type=method)
     staged, refused = expand(buffer.getvalue())
-    assert [s.data for s in staged] == [png(0), png(1), png(2)] and refused == {}
+    assert [s.body.read_bytes() for s in staged] == [png(0), png(1), png(2)] and refused == {}
 
 
 def test_magic_bytes() -> None:
