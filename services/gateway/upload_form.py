@@ -255,7 +255,7 @@ class _FormReader:
 async def read_form(
     chunks: AsyncIterator[bytes], content_type: str | None, spool: BinaryIO, limits: FormLimits
 ) -> UploadForm:
-    """Parse the body from `chunks` into `spool`; raises FormRefused (400, 413, 415, 422)."""
+    """Parse the body from `chunks` into `spool`; raises FormRefused (400, 413, 415)."""
     boundary = boundary_of(content_type)
     reader = _FormReader(SpoolWriter(spool), limits)
     parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
