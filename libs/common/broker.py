@@ -4,19 +4,24 @@ and topic creation with enough partitions to scale consumer groups."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
 
 from libs.common.events import Topics
 from libs.common.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
 
 log = logging.getLogger(__name__)
 
 
 def make_broker(settings: CommonSettings) -> KafkaBroker:
+    from faststream.kafka import KafkaBroker  # only services that consume pay for FastStream's import
+
     # FastStream logs "Received" and "Processed" for every batch at its log_level: at INFO that is
     # two lines per batch on a busy consumer. DEBUG keeps them for whoever asks; failures still
     # log at ERROR, and our consumer logs what it did with each batch.
