@@ -41,7 +41,7 @@ from typing import IO, Any
 
 import httpx
 
-from services.ingest.metadata.containers import sniff_format
+from libs.common.assets import sniff_format
 from services.ingest.metadata.reader import load_sidecar
 
 STATE_VERSION = 1

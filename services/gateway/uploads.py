@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for
+from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for, sniff_format
 from libs.common.events import AssetUploaded, Event, ImportSource
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
@@ -39,7 +39,6 @@ from libs.common.storage import original_key
 from services.gateway import repository
 from services.gateway.auth import AuthSubject
 from services.gateway.spool import SpooledBytes, settled
-from services.ingest.metadata.containers import sniff_format
 
 # shared with the folder watcher (libs/common/assets.py), so every import path names an asset the same way
 IMPORTABLE = IMPORTABLE_FORMATS

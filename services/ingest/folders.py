@@ -38,7 +38,7 @@ import asyncpg
 from prometheus_client import Counter, Gauge
 from watchfiles import Change, awatch
 
-from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for
+from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for, sniff_format
 from libs.common.events import AssetUploaded, Event
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
@@ -47,7 +47,6 @@ from libs.common.text import clean_json, clean_text
 from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import is_candidate
 from services.ingest.folder_settle import SettleTracker, Stat
-from services.ingest.metadata.containers import sniff_format
 from services.ingest.metadata.reader import load_sidecar
 from services.ingest.repository import SCHEMA
 from services.ingest.settings import IngestSettings

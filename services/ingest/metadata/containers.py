@@ -14,6 +14,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from libs.common.assets import PNG_SIGNATURE, sniff_format
+
 from .record import MetadataError
 
 # --- limits (hostile input) ---
@@ -23,7 +25,6 @@ MAX_TOTAL_TEXT_BYTES = 128 * 1024 * 1024  # all text chunks of one file together
 MAX_CHUNKS = 100_000  # PNG chunks / JPEG segments / RIFF chunks walked per file
 MAX_XMP_BYTES = 16 * 1024 * 1024
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_JPEG_PREFIX = b"http://ns.adobe.com/xap/1.0/\x00"
 PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 
@@ -45,29 +46,6 @@ class ContainerData:
     idat_chunks: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) of IDAT data
     animated: bool = False
     problems: list[str] = field(default_factory=list)  # non-fatal damage found while walking
-
-
-def sniff_format(data: bytes) -> str | None:
-    """Format from magic bytes; the file extension is not trusted."""
-    if data.startswith(PNG_SIGNATURE):
-        return "PNG"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    if data[:2] == b"BM":
-        return "BMP"
-    if len(data) >= 12 and data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in (b"avif", b"avis"):
-            return "AVIF"
-        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
-            return "HEIC"
-    return None
 
 
 def read_container(data: bytes) -> ContainerData:
