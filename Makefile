@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PY := .venv/bin/python
 
-.PHONY: install chromium run run-bg stop test test-unit test-integration bench lint format clean
+.PHONY: install chromium run run-bg stop test test-unit test-integration chaos bench lint format clean
 
 # Installs what is missing: uv (with pip), the locked environment, and Chromium for the browser tests.
 install: .venv/.installed
@@ -37,6 +37,12 @@ test-unit: install
 
 test-integration: install
 	@$(PY) -m pytest -q tests/integration
+
+# Hostile conditions, minutes not seconds. For now: the API fuzz of `make test` (every route of the
+# gateway's OpenAPI document under schemathesis) with 200 examples per operation instead of 10 and a new
+# seed each run; kill tests (services and infrastructure stopped mid-run) will join it.
+chaos: install
+	@ATELIER_FUZZ_EXAMPLES=200 ATELIER_FUZZ_SEED=random $(PY) -m pytest -q -rP --show-capture=stdout tests/integration/test_api_fuzz.py
 
 # Benchmarks: prints a table and writes bench/results.json.
 bench: install

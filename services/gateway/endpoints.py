@@ -2,25 +2,93 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import Counter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
+from libs.common.text import clean_json, clean_text
 from services.gateway import repository
 from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
-router = APIRouter(prefix="/api/v1")
+
+def _printable(value: Any) -> Any:
+    """A JSON-like value that JSON text can carry: strings cleaned (libs/common/text.py), and the
+    non-finite floats Python's JSON reader takes (NaN, Infinity) written as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
+
+
+class PublicRoute(APIRoute):
+    """A public route whose 422 can always be written. FastAPI's 422 echoes the offending input, and a
+    JSON body may carry a lone surrogate ("\\ud800"), which UTF-8 cannot encode, or NaN/Infinity, which
+    strict JSON cannot write: the answer to any such body was a 500. The echo is made printable first."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = _printable(clean_json(jsonable_encoder(exc.errors())))
+                raise RequestValidationError(errors, body=None) from None
+
+        return handle
+
+
+router = APIRouter(prefix="/api/v1", route_class=PublicRoute)
 Subject = Annotated[AuthSubject, Depends(authenticate)]
+
+
+class ErrorDetail(BaseModel):
+    """Every refusal other than a request validation error (those are 422 with a list of errors)."""
+
+    detail: str
+
+
+# a route's `responses=`: status code to what it means
+Responses = dict[int | str, dict[str, Any]]
+
+
+def refusal(description: str) -> dict[str, Any]:
+    return {"model": ErrorDetail, "description": description}
+
+
+# what a route may answer besides its success and 422, for the routes' `responses=`: the document
+# says what a client can get, and the API fuzz (tests/integration/test_api_fuzz.py) holds us to it
+UNAUTHORIZED: Responses = {401: refusal("missing or invalid API token")}
+# FastAPI answers 400 when a JSON body is not even text (bytes that are not UTF-8)
+UNREADABLE_BODY: Responses = {400: refusal("the body is not UTF-8 JSON")}
+
+
+def _text(value: str) -> str:
+    """Text PostgreSQL can store and UTF-8 can encode: no NUL, no lone surrogate (JSON's "\\ud800")."""
+    if clean_text(value) != value:
+        raise ValueError("must be text without NUL characters or unpaired surrogates")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -32,10 +100,10 @@ def _settings(request: Request) -> GatewaySettings:
 
 
 class Login(BaseModel):
-    token: str
+    token: Text
 
 
-@router.post("/login")
+@router.post("/login", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
 async def login(body: Login, request: Request) -> JSONResponse:
     """Exchange an API token for an HttpOnly cookie, so the web page's <img> tags authenticate too."""
     subject = await subject_for_token(_runtime(request).pool, body.token)
@@ -53,7 +121,7 @@ async def logout() -> JSONResponse:
     return response
 
 
-@router.get("/me")
+@router.get("/me", responses=UNAUTHORIZED)
 async def me(subject: Subject) -> dict[str, str]:
     return {
         "tenant_id": str(subject.tenant_id),
@@ -97,7 +165,7 @@ class HashLookup(BaseModel):
     sha256: Annotated[list[Sha256Hex], Field(max_length=MAX_LOOKUP_HASHES)]
 
 
-@router.post("/assets/lookup")
+@router.post("/assets/lookup", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
 async def lookup_assets(body: HashLookup, request: Request, subject: Subject) -> dict[str, list[str]]:
     """Which of these SHA-256s (lowercase hex) the caller already has, staged or imported: `atelier sync`
     asks before uploading, so it sends only the bytes the server lacks."""
@@ -144,12 +212,38 @@ def _session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/sessions")
+def _not_a_number(value: Any) -> Any:
+    """Times are ISO 8601 text (2025-03-21T10:00:00Z), as the document says; pydantic would also take a
+    bare number as seconds since the epoch."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("must be a date-time such as 2025-03-21T10:00:00Z, not a number")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    """The time in UTC (one without an offset is read as UTC). A time whose UTC falls off the calendar
+    (9999-12-31T23:00:00-05:00, 0001-01-01T00:00:00+01:00) is refused here, not by the database driver."""
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
+
+
+@router.get("/sessions", responses=UNAUTHORIZED)
 async def list_sessions(
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[datetime | None, Query(description="only sessions starting before this time")] = None,
+    before: Annotated[
+        Instant | None, Query(description="only sessions starting before this time (no offset: UTC)")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """The tenant's sessions, newest first, each with its group (today, this_week, earlier)."""
     rows = await repository.sessions(_runtime(request).pool, subject, limit=limit, before=before)
@@ -187,7 +281,7 @@ def _asset_json(row: Any) -> dict[str, Any]:
     return doc
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", responses={**UNAUTHORIZED, 404: refusal("no such session")})
 async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
     """One session and its assets in time order; a merged-away id answers with the session it became."""
     pool = _runtime(request).pool
@@ -200,12 +294,16 @@ async def get_session(session_id: uuid.UUID, request: Request, subject: Subject)
     return doc
 
 
-@router.get("/assets")
+# far past any gallery, and inside PostgreSQL's bigint (asyncpg cannot even bind a larger int: it was a 500)
+MAX_OFFSET = 1_000_000_000
+
+
+@router.get("/assets", responses=UNAUTHORIZED)
 async def list_assets(
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     without_time: Annotated[
         bool, Query(description="only assets with no usable time (in no session)")
     ] = False,
@@ -217,30 +315,33 @@ async def list_assets(
     return [_asset_json(r) for r in rows]
 
 
+def _iana_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Paris") from None
+    return name
+
+
 class TimeZoneSetting(BaseModel):
-    time_zone: str  # an IANA name, e.g. "Europe/Paris"
+    # an IANA name, e.g. "Europe/Paris"; an unknown one is a 422 like any other invalid field
+    time_zone: Annotated[str, AfterValidator(_iana_zone)]
 
 
-@router.get("/settings/time-zone")
+@router.get("/settings/time-zone", responses=UNAUTHORIZED)
 async def get_time_zone(subject: Subject) -> dict[str, str]:
     return {"time_zone": subject.time_zone}
 
 
-@router.put("/settings/time-zone")
+@router.put("/settings/time-zone", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
 async def put_time_zone(body: TimeZoneSetting, request: Request, subject: Subject) -> dict[str, str]:
     """Your zone: it groups sessions into today / this week / earlier, and reads times that carry
     no zone (file names, zip entries, folder dates) in imports from now on."""
-    try:
-        ZoneInfo(body.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise HTTPException(
-            422, f"unknown time zone {body.time_zone!r}; use an IANA name such as Europe/Paris"
-        ) from None
     await repository.set_time_zone(_runtime(request).pool, subject, body.time_zone)
     return {"time_zone": body.time_zone}
 
 
-@router.get("/assets/quarantine")
+@router.get("/assets/quarantine", responses=UNAUTHORIZED)
 async def list_quarantine(
     request: Request, subject: Subject, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[dict[str, Any]]:
@@ -250,7 +351,7 @@ async def list_quarantine(
              "at": r["at"].isoformat()} for r in rows]  # fmt: skip
 
 
-@router.get("/assets/{asset_id}")
+@router.get("/assets/{asset_id}", responses={**UNAUTHORIZED, 404: refusal("no such asset")})
 async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
     row = await repository.asset(_runtime(request).pool, subject, asset_id)
     if row is None:
@@ -262,7 +363,15 @@ async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> 
     return doc
 
 
-@router.get("/assets/{asset_id}/thumbnail")
+@router.get(
+    "/assets/{asset_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/webp": {}}, "description": "the thumbnail, WebP"},
+        **UNAUTHORIZED,
+        404: refusal("no such asset, or no thumbnail of it (yet)"),
+    },
+)
 async def get_thumbnail(
     asset_id: uuid.UUID,
     request: Request,

@@ -16,13 +16,21 @@ from pydantic import BaseModel
 
 from libs.common.internal import call_internal
 from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.endpoints import UNAUTHORIZED, PublicRoute, Responses, Text, refusal
 
-router = APIRouter(prefix="/api/v1/folders", tags=["connected folders"])
+# ingest's answers when it cannot be asked, here as on every route that calls it
+INGEST_DOWN: Responses = {502: refusal("ingest failed"), 503: refusal("ingest is unreachable")}
+router = APIRouter(
+    prefix="/api/v1/folders",
+    tags=["connected folders"],
+    responses={**UNAUTHORIZED, **INGEST_DOWN},
+    route_class=PublicRoute,
+)
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
 
 class FolderRequest(BaseModel):
-    path: str
+    path: Text
 
 
 async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -32,7 +40,15 @@ async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> ht
     )
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        400: refusal("not an absolute path to a readable directory, or the body is not UTF-8 JSON"),
+        403: refusal("outside the allowed roots, or connected folders are off on this server"),
+        409: refusal("already connected"),
+    },
+)
 async def connect_folder(body: FolderRequest, request: Request, subject: Subject) -> dict[str, Any]:
     """Connect a directory on the server: it is scanned once, then new files in it are imported as they land."""
     response = await _ingest(request, "POST", "", json={
@@ -48,7 +64,7 @@ async def list_folders(request: Request, subject: Subject) -> list[dict[str, Any
     return response.json()
 
 
-@router.delete("/{folder_id}", status_code=204)
+@router.delete("/{folder_id}", status_code=204, responses={404: refusal("no such folder")})
 async def disconnect_folder(folder_id: uuid.UUID, request: Request, subject: Subject) -> Response:
     """Stop watching the folder; assets already imported from it stay."""
     await _ingest(request, "DELETE", f"/{folder_id}", params={"tenant_id": str(subject.tenant_id)})

@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge
 
 from libs.common.events import Event, InvalidEvent, Topics, parse_event
 from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.endpoints import UNAUTHORIZED, PublicRoute
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class LiveFeed:
 
 
 # -- the stream -----------------------------------------------------------------------------------
-router = APIRouter(prefix="/api/v1", tags=["live updates"])
+router = APIRouter(prefix="/api/v1", tags=["live updates"], route_class=PublicRoute)
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
 
@@ -185,7 +186,14 @@ async def _stream(
         feed.unsubscribe(subscriber)
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the stream"},
+        **UNAUTHORIZED,
+    },
+)
 async def events(request: Request, subject: Subject) -> StreamingResponse:
     """Server-Sent Events for the caller's tenant: `session.updated` and `session.merged` as they happen
     (data: the event's id, type, time and payload), `resync` when this stream fell behind and the page

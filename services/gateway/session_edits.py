@@ -19,9 +19,25 @@ from pydantic import BaseModel, Field
 from libs.common.internal import call_internal
 from services.gateway import repository
 from services.gateway.auth import AuthSubject, authenticate
-from services.gateway.endpoints import _session_json, _zone
+from services.gateway.endpoints import (
+    UNAUTHORIZED,
+    UNREADABLE_BODY,
+    PublicRoute,
+    Responses,
+    _session_json,
+    _zone,
+    refusal,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["session edits"])
+router = APIRouter(prefix="/api/v1", tags=["session edits"], responses=UNAUTHORIZED, route_class=PublicRoute)
+# what an edit may answer besides its result: clustering's refusals and failures, passed on
+CLUSTERING_DOWN: Responses = {502: refusal("clustering failed"), 503: refusal("clustering is unreachable")}
+EDIT_REFUSED: Responses = {
+    **UNREADABLE_BODY,
+    404: refusal("no such session (or asset in it) for this tenant"),
+    409: refusal("the edit cannot be made: nothing to split off, or the sessions are not neighbours"),
+    **CLUSTERING_DOWN,
+}
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
 # the gap a tenant may choose, in minutes (clustering checks the same bounds)
@@ -37,8 +53,9 @@ class MergeRequest(BaseModel):
 
 
 class SessionSettings(BaseModel):
-    # minutes of pause that start a new session; null = automatic (the default adaptive rule)
-    gap_minutes: Annotated[int, Field(ge=MIN_GAP_MINUTES, le=MAX_GAP_MINUTES)] | None
+    # minutes of pause that start a new session; null = automatic (the default adaptive rule). Strict: a
+    # JSON true or "30" is not a number of minutes (pydantic would read them as 1 and 30)
+    gap_minutes: Annotated[int, Field(ge=MIN_GAP_MINUTES, le=MAX_GAP_MINUTES, strict=True)] | None
 
 
 async def _clustering(
@@ -65,7 +82,7 @@ async def _cards(request: Request, subject: AuthSubject, session_ids: list[str])
     return [_session_json(r, now, zone) for r in rows]
 
 
-@router.post("/sessions/{session_id}/split")
+@router.post("/sessions/{session_id}/split", responses=EDIT_REFUSED)
 async def split_session(
     session_id: uuid.UUID, body: SplitRequest, request: Request, subject: Subject
 ) -> dict[str, Any]:
@@ -77,7 +94,7 @@ async def split_session(
     return {"sessions": await _cards(request, subject, result["session_ids"])}
 
 
-@router.post("/sessions/merge")
+@router.post("/sessions/merge", responses=EDIT_REFUSED)
 async def merge_sessions(body: MergeRequest, request: Request, subject: Subject) -> dict[str, Any]:
     """Join two neighbouring sessions for good; returns the survivor (the one that had more assets keeps
     its id) and the id that now redirects to it (`GET /sessions/{that id}` answers with the survivor)."""
@@ -96,7 +113,7 @@ async def get_session_settings(request: Request, subject: Subject) -> dict[str, 
     return {"gap_minutes": gap}
 
 
-@router.put("/settings/sessions")
+@router.put("/settings/sessions", responses={**UNREADABLE_BODY, **CLUSTERING_DOWN})
 async def put_session_settings(body: SessionSettings, request: Request, subject: Subject) -> dict[str, Any]:
     """Set the pause (minutes) that starts a new session, or null for automatic; re-segments the tenant's
     sessions now (hand splits and merges stay). Returns the setting and the newest sessions."""

@@ -8,23 +8,31 @@ authenticates users: only our services may call it (libs/common/internal.py).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
+from libs.common.text import clean_text
 from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import FolderRefused, resolve_folder
 from services.ingest.settings import IngestSettings
 
 
+def _text(value: str) -> str:
+    """Refused with a 422 when PostgreSQL could not store it (NUL) or UTF-8 cannot encode it (a lone surrogate)."""
+    if clean_text(value) != value:
+        raise ValueError("must be text without NUL characters or unpaired surrogates")
+    return value
+
+
 class FolderRegistration(BaseModel):
     tenant_id: uuid.UUID
-    path: str
-    time_zone: str = "UTC"
+    path: Annotated[str, AfterValidator(_text)]
+    time_zone: Annotated[str, AfterValidator(_text)] = "UTC"
 
 
 def folder_json(row: asyncpg.Record) -> dict[str, Any]:
