@@ -22,6 +22,8 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from libs.common.broker import ensure_topics, make_broker, make_producer
@@ -32,6 +34,7 @@ from libs.common.metrics import DEPENDENCY_UP, SERVICE_UP, MetricsServer, add_me
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.storage import ObjectStore
+from libs.common.text import printable_json
 
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
@@ -70,6 +73,7 @@ class ServiceRuntime:
         self._metrics_server = (
             MetricsServer(settings.http_host, settings.metrics_port) if settings.metrics_port else None
         )
+        self.app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
         for failure in dependency_failure_types():
             self.app.add_exception_handler(failure, _unavailable)
         self.app.get("/healthz", include_in_schema=False)(self.healthz)
@@ -213,6 +217,13 @@ class ServiceRuntime:
     async def livez(self) -> JSONResponse:
         """Liveness: the process answers. A broker blip must not get every pod restarted."""
         return JSONResponse({"status": "alive"})
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, written so that it can always be written: it echoes the offending input, and a JSON
+    body may carry a lone surrogate ("\\ud800"), which UTF-8 cannot encode, or NaN/Infinity, which strict
+    JSON cannot write. FastAPI's own handler answered such a body with a 500."""
+    return JSONResponse({"detail": printable_json(jsonable_encoder(exc.errors()))}, status_code=422)
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

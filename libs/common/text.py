@@ -9,6 +9,7 @@ bytes, where kept, stay as they were.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 REPLACEMENT = "\ufffd"
@@ -38,4 +39,17 @@ def clean_json(value: Any) -> Any:
         return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
+    return value
+
+
+def printable_json(value: Any) -> Any:
+    """`clean_json`, and the non-finite floats Python's JSON reader accepts (NaN, Infinity) written as
+    text: a value strict JSON can always carry (e.g. the input a 422 echoes back)."""
+    value = clean_json(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: printable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable_json(v) for v in value]
     return value

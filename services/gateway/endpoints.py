@@ -2,61 +2,25 @@
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
-from libs.common.text import clean_json, clean_text
+from libs.common.text import clean_text
 from services.gateway import repository
 from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
-
-def _printable(value: Any) -> Any:
-    """A JSON-like value that JSON text can carry: strings cleaned (libs/common/text.py), and the
-    non-finite floats Python's JSON reader takes (NaN, Infinity) written as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _printable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    return value
-
-
-class PublicRoute(APIRoute):
-    """A public route whose 422 can always be written. FastAPI's 422 echoes the offending input, and a
-    JSON body may carry a lone surrogate ("\\ud800"), which UTF-8 cannot encode, or NaN/Infinity, which
-    strict JSON cannot write: the answer to any such body was a 500. The echo is made printable first."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = _printable(clean_json(jsonable_encoder(exc.errors())))
-                raise RequestValidationError(errors, body=None) from None
-
-        return handle
-
-
-router = APIRouter(prefix="/api/v1", route_class=PublicRoute)
+router = APIRouter(prefix="/api/v1")
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from libs.common.internal import call_internal
 from services.gateway.auth import AuthSubject, authenticate
-from services.gateway.endpoints import UNAUTHORIZED, PublicRoute, Responses, Text, refusal
+from services.gateway.endpoints import UNAUTHORIZED, Responses, Text, refusal
 
 # ingest's answers when it cannot be asked, here as on every route that calls it
 INGEST_DOWN: Responses = {502: refusal("ingest failed"), 503: refusal("ingest is unreachable")}
@@ -24,7 +24,6 @@ router = APIRouter(
     prefix="/api/v1/folders",
     tags=["connected folders"],
     responses={**UNAUTHORIZED, **INGEST_DOWN},
-    route_class=PublicRoute,
 )
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 

@@ -30,7 +30,7 @@ from prometheus_client import Counter, Gauge
 
 from libs.common.events import Event, InvalidEvent, Topics, parse_event
 from services.gateway.auth import AuthSubject, authenticate
-from services.gateway.endpoints import UNAUTHORIZED, PublicRoute
+from services.gateway.endpoints import UNAUTHORIZED
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class LiveFeed:
 
 
 # -- the stream -----------------------------------------------------------------------------------
-router = APIRouter(prefix="/api/v1", tags=["live updates"], route_class=PublicRoute)
+router = APIRouter(prefix="/api/v1", tags=["live updates"])
 Subject = Annotated[AuthSubject, Depends(authenticate)]
 
 

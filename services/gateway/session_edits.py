@@ -22,14 +22,13 @@ from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import (
     UNAUTHORIZED,
     UNREADABLE_BODY,
-    PublicRoute,
     Responses,
     _session_json,
     _zone,
     refusal,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["session edits"], responses=UNAUTHORIZED, route_class=PublicRoute)
+router = APIRouter(prefix="/api/v1", tags=["session edits"], responses=UNAUTHORIZED)
 # what an edit may answer besides its result: clustering's refusals and failures, passed on
 CLUSTERING_DOWN: Responses = {502: refusal("clustering failed"), 503: refusal("clustering is unreachable")}
 EDIT_REFUSED: Responses = {

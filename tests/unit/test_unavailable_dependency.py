@@ -62,3 +62,25 @@ def test_a_failure_caused_by_an_outage_is_transient() -> None:
             raise RuntimeError("while fetching the original") from inner
     except RuntimeError as outer:
         assert unavailable_dependency(outer) == "a service it calls"
+
+
+@pytest.mark.parametrize(
+    "body", ['{"count": "\\ud800"}', '{"\\udfff": 1}', '{"count": NaN}', '{"count": Infinity}']
+)
+def test_a_422_can_always_be_written(body: str) -> None:
+    """FastAPI's 422 echoes the input: a lone surrogate or NaN in it used to make the answer a 500."""
+    from pydantic import BaseModel
+
+    class Counted(BaseModel):
+        count: int
+
+    runtime = ServiceRuntime(CommonSettings(), schema="x", migrations_dir=Path("."))
+
+    @runtime.app.post("/count")
+    async def count(item: Counted) -> int:
+        return item.count
+
+    client = TestClient(runtime.app, raise_server_exceptions=False)
+    response = client.post("/count", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"
