@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from libs.common.failures import is_transient, unavailable_dependency
 from libs.common.runtime import ServiceRuntime
@@ -64,16 +65,15 @@ def test_a_failure_caused_by_an_outage_is_transient() -> None:
         assert unavailable_dependency(outer) == "a service it calls"
 
 
+class Counted(BaseModel):
+    count: int
+
+
 @pytest.mark.parametrize(
     "body", ['{"count": "\\ud800"}', '{"\\udfff": 1}', '{"count": NaN}', '{"count": Infinity}']
 )
 def test_a_422_can_always_be_written(body: str) -> None:
     """FastAPI's 422 echoes the input: a lone surrogate or NaN in it used to make the answer a 500."""
-    from pydantic import BaseModel
-
-    class Counted(BaseModel):
-        count: int
-
     runtime = ServiceRuntime(CommonSettings(), schema="x", migrations_dir=Path("."))
 
     @runtime.app.post("/count")
