@@ -55,6 +55,9 @@ class Subscriber:
     overflowed: bool = False
 
 
+STOP_TIMEOUT_SECONDS = 10.0
+
+
 class LiveFeed:
     """This replica's subscription to session events, and the open streams it feeds."""
 
@@ -91,7 +94,15 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer:
-            await self._consumer.stop()
+            try:
+                await asyncio.wait_for(self._consumer.stop(), STOP_TIMEOUT_SECONDS)
+            except (Exception, asyncio.CancelledError):
+                # with its broker gone, aiokafka's stop() may fail or let its fetcher's cancellation out:
+                # a replica's live group dies with it anyway, and the rest of the service must still stop
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                log.warning("live feed consumer did not stop cleanly", extra={"group": self.group_id})
 
     def subscribe(self, tenant_id: uuid.UUID) -> Subscriber:
         subscriber = Subscriber(tenant_id)

@@ -18,7 +18,7 @@ from libs.common.metrics import DEPENDENCY_UP
 from libs.common.runtime import ServiceRuntime
 
 # what each dependency is called in an answer; the database is not here: without it nothing answers
-# (authentication reads it), and its failures are 500s anyway
+# (authentication reads it), and its failures answer 503 through the runtime's handler
 WHAT = {"object_store": "the object store", "broker": "the event broker"}
 RETRY_AFTER_SECONDS = 5
 
