@@ -122,6 +122,23 @@ class ManagedProcess:
         return "\n".join(text[-lines:])
 
 
+class ChildProcessPart:
+    """A part of the local stack that runs as one child process (`self.process`): what supervision
+    (libs/stack/supervise.py) reads of it. Subclasses add `is_ready()` and `restart()`."""
+
+    process: ManagedProcess | None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.is_running()
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.exit_code()
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from libs.stack.processes import (
+    ChildProcessPart,
     ManagedProcess,
     StartupError,
     free_port_with_companion,
@@ -120,7 +121,7 @@ def weed_binary() -> str:
     return str(candidate)
 
 
-class SeaweedFS:
+class SeaweedFS(ChildProcessPart):
     name = "seaweedfs"
 
     def __init__(self, data_dir: Path, log_path: Path, ports: Literal["fixed", "free"]) -> None:
@@ -188,16 +189,6 @@ class SeaweedFS:
         self.process.start()
 
     # --- for supervision (libs/stack/supervise.py) ---
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.is_running()
-
-    def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.exit_code()
 
     def is_ready(self) -> bool:
         return self._s3_answers()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from libs.stack.processes import (
+    ChildProcessPart,
     ManagedProcess,
     StartupError,
     free_ports,
@@ -35,7 +36,7 @@ def tansu_binary() -> str:
         raise StartupError(f"cannot find the Tansu broker binary: {exc}") from exc
 
 
-class Tansu:
+class Tansu(ChildProcessPart):
     name = "tansu"
 
     def __init__(self, log_path: Path, ports: Literal["fixed", "free"]) -> None:
@@ -88,16 +89,6 @@ class Tansu:
         self.process.start()
 
     # --- for supervision (libs/stack/supervise.py) ---
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.is_running()
-
-    def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.exit_code()
 
     def is_ready(self) -> bool:
         return self._metadata_answers()
