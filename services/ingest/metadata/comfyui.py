@@ -20,10 +20,31 @@ Which sampler nodes count (the rule):
   sampler already made, so they are listed in ``refiners`` and never make the result ambiguous.
 * When the graph has output nodes (class name containing "Save" or "Preview", or VHS video
   combiners), only samplers that feed one of them count; otherwise all do.
-* Top-level fields (prompt, seed, model, sampler, ...) are filled only when exactly one sampler counts
-  (width/height when all counted samplers agree),
-  and only from the API graph: a UI-only graph holds widget values as last edited (a "randomize" seed
-  moves after queueing, custom nodes compute values we cannot see), so there they stay in ``samplers``.
+
+Which pass is the headline (the rule of issue 17):
+
+* The *base pass* is the counted sampler that no other sampler feeds, through any input: its latent
+  comes from an empty latent (or, for img2img and inpainting, from an encoded image) and its
+  conditioning holds no earlier result. A hires fix, an SDXL refiner, Stable Cascade's stage B or a
+  Flux Kontext edit of the first image all read an earlier sampler's output, so they are never the
+  base; the first pass is. Its prompt, seed, model, sampler, steps and CFG are the headline fields.
+* Every counted sampler gets a ``role``: ``base``; ``refine`` (its latent comes from an earlier
+  sampler, e.g. the SDXL refiner or the second expert of Wan 2.2); ``upscale`` (the same, through a
+  resize on the way: hires fix); ``decode`` (an earlier sampler reaches it through its conditioning
+  only: Stable Cascade's stage B). Pixel-space refiners are ``detail`` (``upscale`` for tiled
+  upscalers such as UltimateSDUpscale).
+* When several samplers are independent (noisy latent composition, two generations stitched into
+  one image) there is no single headline: the fields stay empty and ``notes`` says why. A generation
+  that reaches only a preview is not the saved image, so it loses that tie.
+* The prompt is every text that reaches the base pass's positive input (through combine, area,
+  ControlNet, FluxGuidance, guider and image-to-video nodes), distinct texts kept in the order the
+  graph combines them as ``prompt_parts``; ``prompt`` is their join, one per line.
+* ``model`` is the loader's file name without folder and extension (``sd_xl_base_1.0``), as the
+  other tools report it; ``model_file`` keeps the loader's value as written.
+* Top-level fields are filled only from the API graph: a UI-only graph holds widget values as last
+  edited (a "randomize" seed moves after queueing, custom nodes compute values we cannot see), so
+  there they stay in ``samplers``. ``width``/``height`` are filled when every counted pass starts
+  from the same size (a hires fix does not).
 
 Everything is bounded (``MAX_NODES``, ``MAX_DEPTH``) and never raises on malformed graphs.
 """
@@ -39,6 +60,7 @@ MAX_DEPTH = 64  # longest link chain followed from a sampler input
 _CORE_SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
 _REFINER_MARKERS = ("detailer", "ultimatesdupscale")
 _SEED_CONTROL = {"fixed", "increment", "decrement", "randomize"}
+_WEIGHT_EXTENSIONS = {"safetensors", "sft", "ckpt", "pt", "pth", "bin", "gguf", "onnx"}
 
 # Output slot order of nodes that carry both conditionings (ControlNetApplyAdvanced,
 # InstructPixToPixConditioning, ...): slot 0 is the positive, slot 1 the negative.
@@ -47,6 +69,20 @@ _POSITIVE_NEGATIVE = ("positive", "negative")
 # Inputs that hold a node's own text, most specific first (ImpactWildcardEncode: populated_text
 # is what ran, wildcard_text the template).
 _TEXT_INPUTS = ("populated_text", "text", "wildcard_text", "prompt", "string", "value", "Text", "text_0")
+# Inputs of a text encoder that hold prompt text (CLIPTextEncode, SDXL, Flux, SD3, HiDream, Qwen
+# image edit and Hunyuan image-to-video encoders, GLIGEN boxes, Impact wildcards).
+_ENCODER_TEXT_INPUTS = (
+    "text",
+    "populated_text",
+    "wildcard_text",
+    "text_g",
+    "text_l",
+    "clip_l",
+    "clip_g",
+    "t5xxl",
+    "llama",
+    "prompt",
+)
 _MODEL_NAME_INPUTS = ("ckpt_name", "unet_name", "gguf_name", "base_ckpt_name", "model_path")
 _LATENT_INPUTS = ("latent_image", "samples", "latent", "latents")
 _SEED_INPUTS = ("seed", "noise_seed", "value", "int", "number", "seed_value")
@@ -104,6 +140,7 @@ _WIDGET_NAMES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class ComfyGeneration:
+    # Headline: the base pass's values (see the module docstring), None when there is none.
     prompt: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
@@ -119,9 +156,18 @@ class ComfyGeneration:
     # Detailers/upscalers that re-sample an existing image (same keys as `samplers`).
     refiners: list[dict[str, Any]] = field(default_factory=list)
     from_workflow: bool = False  # traced from the UI graph only (no API graph in the file)
+    base: str | None = None  # node id of the base pass
+    # The distinct texts joined into prompt / negative_prompt, in the order the graph combines them.
+    prompt_parts: list[str] = field(default_factory=list)
+    negative_prompt_parts: list[str] = field(default_factory=list)
+    model_file: str | None = None  # the loader's value as written (folder and extension kept)
+    notes: list[str] = field(default_factory=list)  # why the headline is empty, when it is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+HEADLINE = ("prompt", "negative_prompt", "seed", "model", "sampler", "steps", "cfg")
 
 
 def read_comfyui(prompt: dict | None, workflow: dict | None) -> ComfyGeneration | None:
@@ -144,37 +190,141 @@ def _read(prompt: Any, workflow: Any) -> ComfyGeneration | None:
 
     tracer = _Tracer(graph, _shown_texts(workflow))
     generators, refiners = tracer.find_samplers()
-    samplers = [tracer.describe_sampler(node_id) for node_id in generators]
+    plan = plan_passes(graph, generators, refiners)
+    samplers = [tracer.describe_sampler(node_id, plan.roles[node_id]) for node_id in generators]
     result = ComfyGeneration(
         samplers=samplers,
-        refiners=[tracer.describe_sampler(node_id) for node_id in refiners],
+        refiners=[tracer.describe_sampler(node_id, plan.roles[node_id]) for node_id in refiners],
         from_workflow=from_workflow,
     )
     # LoRAs of every counted sampler, once each (two passes often share one loader chain).
     for sampler in samplers:
         result.loras += [dict(lora) for lora in sampler["loras"] if lora not in result.loras]
     if from_workflow:
+        if samplers:
+            result.notes.append(
+                "UI graph only (no API graph): widget values are as last edited, so no headline"
+            )
         return result
 
     # The size is unambiguous when every pass starts from the same latent size.
     sizes = {(s["width"], s["height"]) for s in samplers}
     if len(sizes) == 1:
         result.width, result.height = sizes.pop()
-    if len(samplers) == 1:
-        only = samplers[0]
-        result.prompt = only["prompt"]
-        result.negative_prompt = only["negative_prompt"]
-        result.seed = only["seed"]
-        result.model = only["model"]
-        result.sampler = only["sampler"]
-        result.steps = only["steps"]
-        result.cfg = only["cfg"]
-        result.sources = {
-            key: value
-            for key, value in only["sources"].items()
-            if key in ("prompt", "negative_prompt", "seed", "model", "sampler", "steps", "cfg")
-        }
+    result.notes += plan.notes
+    base = next((s for s in samplers if s["node_id"] == plan.base), None)
+    if base is not None:
+        result.base = plan.base
+        for name in HEADLINE:
+            setattr(result, name, base[name])
+        result.prompt_parts = list(base["prompt_parts"])
+        result.negative_prompt_parts = list(base["negative_prompt_parts"])
+        result.model_file = base["model_file"]
+        result.sources = {key: value for key, value in base["sources"].items() if key in HEADLINE}
     return result
+
+
+# ---- passes: which sampler is the base, and the role of every other ---------------------------
+
+
+@dataclass
+class PassPlan:
+    base: str | None
+    roles: dict[str, str]
+    notes: list[str]
+
+
+def plan_passes(graph: dict[str, dict[str, Any]], generators: list[str], refiners: list[str]) -> PassPlan:
+    """Pick the base pass and give every sampler its role (the rule is in the module docstring).
+
+    A sampler's dependencies are found by walking its inputs backwards and stopping at other
+    samplers, so "depends on an earlier pass" needs no list of latent or conditioning node types:
+    whatever carries the earlier result (LatentUpscale, VAEDecode → VAEEncode, StageB conditioning,
+    ReferenceLatent), the walk meets the earlier sampler."""
+    others = set(generators)
+    roles: dict[str, str] = {}
+    roots: list[str] = []
+    for node_id in generators:
+        stop = others - {node_id}
+        reached = _walk_back(graph, _linked_ids(graph[node_id]["inputs"].values()), stop)
+        if not stop & reached.keys():
+            roots.append(node_id)
+            roles[node_id] = "base"
+            continue
+        latent = _latent_input(graph[node_id]["inputs"])
+        on_latent = _walk_back(graph, _linked_ids([latent]), stop)
+        earlier = [n for n in on_latent if n in stop]
+        if not earlier:
+            roles[node_id] = "decode"
+        elif any(_resizes(graph[n]["class_type"]) for n in _path_to(on_latent, earlier[0])):
+            roles[node_id] = "upscale"
+        else:
+            roles[node_id] = "refine"
+    for node_id in refiners:
+        roles[node_id] = "upscale" if "upscale" in graph[node_id]["class_type"].lower() else "detail"
+
+    if len(roots) > 1:
+        # A generation that reaches only a preview is not the saved image.
+        saved = _walk_back(graph, [n for n, node in graph.items() if _is_saved(node["class_type"])], set())
+        roots = [n for n in roots if n in saved] or roots
+    if len(roots) == 1:
+        return PassPlan(roots[0], roles, [])
+    notes = []
+    if len(roots) > 1:
+        listed = ", ".join(f"#{n} {graph[n]['class_type']}" for n in roots)
+        notes.append(
+            f"no unique base pass: {len(roots)} independent generations ({listed}) feed the saved "
+            "image, so prompt, seed and settings are per sampler only"
+        )
+    return PassPlan(None, roles, notes)
+
+
+def _walk_back(graph: dict[str, dict[str, Any]], starts: list[str], stop: set[str]) -> dict[str, str | None]:
+    """Every node reachable backwards from ``starts``, mapped to the node it was reached from.
+    The walk records ``stop`` nodes (other samplers) but does not go through them: what lies
+    behind an earlier sampler belongs to that sampler."""
+    came_from: dict[str, str | None] = {node_id: None for node_id in starts if node_id in graph}
+    pending = list(came_from)
+    while pending and len(came_from) < MAX_NODES:
+        node_id = pending.pop(0)
+        if node_id in stop:
+            continue
+        for source in _linked_ids(graph[node_id]["inputs"].values()):
+            if source in graph and source not in came_from:
+                came_from[source] = node_id
+                pending.append(source)
+    return came_from
+
+
+def _path_to(came_from: dict[str, str | None], node_id: str) -> list[str]:
+    """The nodes a walk went through from its start to ``node_id`` (the start included)."""
+    path: list[str] = []
+    current = came_from.get(node_id)
+    while current is not None and len(path) < MAX_NODES:
+        path.append(current)
+        current = came_from.get(current)
+    return path
+
+
+def _linked_ids(values: Any) -> list[str]:
+    return [link[0] for link in map(_link, values) if link]
+
+
+def _latent_input(inputs: dict[str, Any]) -> Any:
+    return next((inputs[key] for key in _LATENT_INPUTS if _link(inputs.get(key))), None)
+
+
+def _resizes(class_type: str) -> bool:
+    """LatentUpscale(By), ImageScale(By/ToTotalPixels), ImageUpscaleWithModel, NNLatentUpscale..."""
+    return "scale" in class_type.lower()
+
+
+def bare_model_name(name: str) -> str:
+    """``SDXL\\sd_xl_base_1.0.safetensors`` → ``sd_xl_base_1.0``: what a person calls the model.
+    Only known weight-file extensions are cut, so ``v1.5`` or a Civitai URN stay whole."""
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    stem, dot, extension = base.rpartition(".")
+    return stem if dot and stem and extension.lower() in _WEIGHT_EXTENSIONS else base
 
 
 def api_graph(prompt: Any) -> dict[str, dict[str, Any]] | None:
@@ -368,7 +518,7 @@ class _Tracer:
 
     # ---- one sampler ----------------------------------------------------------------------
 
-    def describe_sampler(self, node_id: str) -> dict[str, Any]:
+    def describe_sampler(self, node_id: str, role: str) -> dict[str, Any]:
         node = self.graph[node_id]
         inputs = node["inputs"]
         sources: dict[str, str] = {}
@@ -386,7 +536,9 @@ class _Tracer:
 
         cfg = self._number(node_id, inputs, ("cfg",), ("cfg",), sources, "cfg", float)
         if cfg is None and guider:
-            cfg = self._number(guider[0], guider_inputs, ("cfg",), ("cfg",), sources, "cfg", float)
+            cfg = self._number(
+                guider[0], guider_inputs, ("cfg", "cfg_conds"), ("cfg",), sources, "cfg", float
+            )
 
         sampler = self._literal_or_traced(
             node_id, inputs, "sampler_name", ("sampler_name",), sources, "sampler"
@@ -428,23 +580,23 @@ class _Tracer:
 
         loras: list[dict[str, Any]] = []
         model_link = inputs.get("model") if _link(inputs.get("model")) else guider_inputs.get("model")
-        model = self._model(model_link, loras, sources)
+        model_file = self._model(model_link, loras, sources)
 
-        conditioning = {"positive": inputs.get("positive"), "negative": inputs.get("negative")}
-        if guider:
-            conditioning["positive"] = guider_inputs.get(
-                "positive", guider_inputs.get("conditioning", guider_inputs.get("cond1"))
-            )
-            conditioning["negative"] = guider_inputs.get("negative")
-        texts: dict[str, str | None] = {}
+        # A guider holds the conditioning of custom samplers. DualCFGGuider's cond2 is the
+        # image-only or negative-text condition in the workflows that use it (HiDream E1, OmniGen2).
+        holder = guider_inputs if guider else inputs
+        conditioning = {
+            "positive": holder.get("positive", holder.get("conditioning", holder.get("cond1"))),
+            "negative": holder.get("negative"),
+        }
+        texts: dict[str, _TextTrace] = {}
         guidance: float | None = None
-        for role, link in conditioning.items():
-            trace = _TextTrace()
+        for polarity, link in conditioning.items():
+            trace = texts[polarity] = _TextTrace()
             self._conditioning(link, trace, 0, set())
-            texts[role] = trace.text()
             if trace.sources:
-                sources["prompt" if role == "positive" else "negative_prompt"] = ", ".join(trace.sources)
-            if role == "positive" and trace.guidance is not None:
+                sources["prompt" if polarity == "positive" else "negative_prompt"] = ", ".join(trace.sources)
+            if polarity == "positive" and trace.guidance is not None:
                 guidance = trace.guidance
                 sources["guidance"] = trace.guidance_source or ""
 
@@ -452,15 +604,21 @@ class _Tracer:
         return {
             "node_id": node_id,
             "class_type": node["class_type"],
+            "role": role,
             "seed": seed,
             "steps": steps,
             "cfg": cfg,
             "sampler": sampler,
             "scheduler": scheduler,
             "denoise": denoise,
-            "model": model,
-            "prompt": texts["positive"],
-            "negative_prompt": texts["negative"],
+            "start_at_step": _as_number(inputs.get("start_at_step"), int),
+            "end_at_step": _as_number(inputs.get("end_at_step"), int),
+            "model": bare_model_name(model_file) if model_file else None,
+            "model_file": model_file,
+            "prompt": texts["positive"].text(),
+            "negative_prompt": texts["negative"].text(),
+            "prompt_parts": texts["positive"].parts(),
+            "negative_prompt_parts": texts["negative"].parts(),
             "guidance": guidance,
             "width": width,
             "height": height,
@@ -585,7 +743,13 @@ class _Tracer:
     # ---- text -----------------------------------------------------------------------------
 
     def _conditioning(self, link: Any, trace: _TextTrace, depth: int, path: set[str]) -> None:
-        """Collect the prompt text behind a conditioning link into ``trace``."""
+        """Collect the prompt text behind a conditioning link into ``trace``, in graph order.
+
+        One rule covers the many nodes between a sampler and its text encoders (ConditioningCombine,
+        SetArea, ControlNet, FluxGuidance, unCLIP, ReferenceLatent, StageB, image-to-video nodes):
+        a node that carries both conditionings answers on slot 0/1 with the input of that name
+        (``positive``/``negative``); otherwise every ``conditioning*`` input is followed, in the
+        node's input order; then the node's own text, if it has one (encoders, GLIGEN boxes)."""
         found = self._node(link)
         if found is None or depth > MAX_DEPTH or found[0] in path:
             return
@@ -607,34 +771,20 @@ class _Tracer:
             if isinstance(inputs.get("style"), str):
                 self.styles.append(inputs["style"])
             return
-        if all(role in inputs for role in _POSITIVE_NEGATIVE) and slot in (0, 1):
-            self._conditioning(inputs[_POSITIVE_NEGATIVE[slot]], trace, depth + 1, path)
+        polarity = _POSITIVE_NEGATIVE[slot] if slot in (0, 1) else None
+        if polarity in inputs and _link(inputs[polarity]):
+            self._conditioning(inputs[polarity], trace, depth + 1, path)
             return
-        encoder_keys = [
-            k
-            for k in (
-                "text",
-                "populated_text",
-                "wildcard_text",
-                "text_g",
-                "text_l",
-                "t5xxl",
-                "clip_l",
-                "clip_g",
-            )
-            if k in inputs
-        ]
+        upstream = [k for k in inputs if k.startswith("conditioning") and _link(inputs[k])]
+        for key in upstream:
+            self._conditioning(inputs[key], trace, depth + 1, path)
+        encoder_keys = [k for k in _ENCODER_TEXT_INPUTS if k in inputs]
+        if "populated_text" in inputs:
+            encoder_keys = ["populated_text"]
         if encoder_keys:
-            if "populated_text" in inputs:
-                encoder_keys = ["populated_text"]
             self._encoder_texts(node_id, kind, inputs, encoder_keys, trace, depth, path)
-            return
-        combined = sorted(k for k in inputs if k.startswith("conditioning") and _link(inputs[k]))
-        if combined:
-            for key in combined:
-                self._conditioning(inputs[key], trace, depth + 1, path)
-            return
-        trace.unresolved.append(f"{node_id}:{kind}")
+        elif not upstream:
+            trace.unresolved.append(f"{node_id}:{kind}")
 
     def _encoder_texts(
         self,
@@ -646,19 +796,16 @@ class _Tracer:
         depth: int,
         path: set[str],
     ) -> None:
-        # SDXL/Flux/SD3 encoders take the prompt once per text encoder; users usually repeat it,
-        # so identical texts are kept once.
+        # SDXL/Flux/SD3/HiDream encoders take the prompt once per text encoder; users usually repeat
+        # it, so identical texts are kept once and differing ones (text_g vs text_l) are parts.
         parts = _TextTrace()
         for key in keys:
             self._text_into(inputs[key], parts, depth + 1, path, f"{node_id}:{kind}.{key}")
-        distinct: list[str] = []
-        for text in parts.texts:
-            if text not in distinct and (text or not distinct):
-                distinct.append(text)
+        distinct = list(dict.fromkeys(parts.texts))
         if len(distinct) > 1 and "" in distinct:
             distinct.remove("")
-        if distinct:
-            trace.add("\n".join(distinct), *parts.sources)
+        for text in distinct:
+            trace.add(text, *parts.sources)
         trace.unresolved += parts.unresolved
 
     def _text_into(self, value: Any, trace: _TextTrace, depth: int, path: set[str], source: str) -> None:
@@ -732,16 +879,16 @@ class _TextTrace:
         self.texts.append(text)
         self.sources += [s for s in sources if s not in self.sources]
 
+    def parts(self) -> list[str]:
+        """The distinct non-empty texts, in the order met."""
+        return [text for text in dict.fromkeys(self.texts) if text]
+
     def text(self) -> str | None:
-        """Combined conditionings (area prompts, concat) are joined one per line."""
+        """Combined conditionings (area prompts, concat, text_g + text_l) are joined one per line;
+        "" when only empty or zeroed-out conditioning reaches the input, None when no text does."""
         if not self.texts:
             return None
-        distinct: list[str] = []
-        for text in self.texts:
-            if text not in distinct:
-                distinct.append(text)
-        non_empty = [t for t in distinct if t]
-        return "\n".join(non_empty) if non_empty else ""
+        return "\n".join(self.parts())
 
 
 def _sampler_kind(node: dict[str, Any]) -> str | None:
@@ -758,8 +905,13 @@ def _sampler_kind(node: dict[str, Any]) -> str | None:
 
 
 def _is_output(class_type: str) -> bool:
+    return _is_saved(class_type) or "preview" in class_type.lower()
+
+
+def _is_saved(class_type: str) -> bool:
+    """An output that writes a file the user keeps (a preview goes to a temporary folder)."""
     lowered = class_type.lower()
-    return "save" in lowered or "preview" in lowered or lowered.startswith("vhs_videocombine")
+    return "save" in lowered or lowered.startswith("vhs_videocombine")
 
 
 def _loras_of(node_id: str, node: dict[str, Any]) -> list[dict[str, Any]]:
