@@ -86,6 +86,9 @@ _ENCODER_TEXT_INPUTS = (
 _MODEL_NAME_INPUTS = ("ckpt_name", "unet_name", "gguf_name", "base_ckpt_name", "model_path")
 _LATENT_INPUTS = ("latent_image", "samples", "latent", "latents")
 _SEED_INPUTS = ("seed", "noise_seed", "value", "int", "number", "seed_value")
+# Steps and CFG set on a scheduler/guider node or chosen by a primitive (PrimitiveInt, "Int", ...).
+_STEPS_INPUTS = ("steps", "value", "int")
+_CFG_INPUTS = ("cfg", "value", "float")
 
 # widgets_values → input names for core nodes of a UI graph (seed control values are skipped).
 _WIDGET_NAMES: dict[str, tuple[str, ...]] = {
@@ -530,14 +533,16 @@ class _Tracer:
         if seed is None and _link(inputs.get("noise")):
             seed = self._number(node_id, inputs, ("noise",), _SEED_INPUTS, sources, "seed", int)
 
-        steps = self._number(node_id, inputs, ("steps",), ("steps",), sources, "steps", int)
+        steps = self._number(node_id, inputs, ("steps",), _STEPS_INPUTS, sources, "steps", int)
         if steps is None:
-            steps = self._number(node_id, inputs, ("sigmas",), ("steps",), sources, "steps", int, ("sigmas",))
+            steps = self._number(
+                node_id, inputs, ("sigmas",), _STEPS_INPUTS, sources, "steps", int, ("sigmas",)
+            )
 
-        cfg = self._number(node_id, inputs, ("cfg",), ("cfg",), sources, "cfg", float)
+        cfg = self._number(node_id, inputs, ("cfg",), _CFG_INPUTS, sources, "cfg", float)
         if cfg is None and guider:
             cfg = self._number(
-                guider[0], guider_inputs, ("cfg", "cfg_conds"), ("cfg",), sources, "cfg", float
+                guider[0], guider_inputs, ("cfg", "cfg_conds"), _CFG_INPUTS, sources, "cfg", float
             )
 
         sampler = self._literal_or_traced(
