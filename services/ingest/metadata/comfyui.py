@@ -30,8 +30,8 @@ Which pass is the headline (the rule of issue 17):
   base; the first pass is. Its prompt, seed, model, sampler, steps and CFG are the headline fields.
 * Every counted sampler gets a ``role``: ``base``; ``refine`` (its latent comes from an earlier
   sampler, e.g. the SDXL refiner or the second expert of Wan 2.2); ``upscale`` (the same, through a
-  resize on the way: hires fix); ``decode`` (an earlier sampler reaches it through its conditioning
-  only: Stable Cascade's stage B). Pixel-space refiners are ``detail`` (``upscale`` for tiled
+  resize on the way: hires fix); ``decode`` (an earlier sampler reaches it through another input
+  than its latent: Stable Cascade's stage B conditioning, a Kontext reference latent). Pixel-space refiners are ``detail`` (``upscale`` for tiled
   upscalers such as UltimateSDUpscale).
 * When several samplers are independent (noisy latent composition, two generations stitched into
   one image) there is no single headline: the fields stay empty and ``notes`` says why. A generation
@@ -51,6 +51,7 @@ Everything is bounded (``MAX_NODES``, ``MAX_DEPTH``) and never raises on malform
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -71,7 +72,7 @@ _POSITIVE_NEGATIVE = ("positive", "negative")
 _TEXT_INPUTS = ("populated_text", "text", "wildcard_text", "prompt", "string", "value", "Text", "text_0")
 # Inputs of a text encoder that hold prompt text (CLIPTextEncode, SDXL, Flux, SD3, HiDream, Qwen
 # image edit and Hunyuan image-to-video encoders, GLIGEN boxes, Impact wildcards).
-_ENCODER_TEXT_INPUTS = (
+_ENCODER_TEXT_INPUTS = {
     "text",
     "populated_text",
     "wildcard_text",
@@ -82,7 +83,7 @@ _ENCODER_TEXT_INPUTS = (
     "t5xxl",
     "llama",
     "prompt",
-)
+}
 _MODEL_NAME_INPUTS = ("ckpt_name", "unet_name", "gguf_name", "base_ckpt_name", "model_path")
 _LATENT_INPUTS = ("latent_image", "samples", "latent", "latents")
 _SEED_INPUTS = ("seed", "noise_seed", "value", "int", "number", "seed_value")
@@ -272,14 +273,15 @@ def plan_passes(graph: dict[str, dict[str, Any]], generators: list[str], refiner
         roots = [n for n in roots if n in saved] or roots
     if len(roots) == 1:
         return PassPlan(roots[0], roles, [])
-    notes = []
-    if len(roots) > 1:
+    if roots:
         listed = ", ".join(f"#{n} {graph[n]['class_type']}" for n in roots)
-        notes.append(
+        note = (
             f"no unique base pass: {len(roots)} independent generations ({listed}) feed the saved "
             "image, so prompt, seed and settings are per sampler only"
         )
-    return PassPlan(None, roles, notes)
+    else:
+        note = "no base pass: every sampler reads another sampler's output (a cycle)"
+    return PassPlan(None, roles, [note] if generators else [])
 
 
 def _walk_back(graph: dict[str, dict[str, Any]], starts: list[str], stop: set[str]) -> dict[str, str | None]:
@@ -287,9 +289,9 @@ def _walk_back(graph: dict[str, dict[str, Any]], starts: list[str], stop: set[st
     The walk records ``stop`` nodes (other samplers) but does not go through them: what lies
     behind an earlier sampler belongs to that sampler."""
     came_from: dict[str, str | None] = {node_id: None for node_id in starts if node_id in graph}
-    pending = list(came_from)
+    pending = deque(came_from)
     while pending and len(came_from) < MAX_NODES:
-        node_id = pending.pop(0)
+        node_id = pending.popleft()
         if node_id in stop:
             continue
         for source in _linked_ids(graph[node_id]["inputs"].values()):
@@ -783,7 +785,7 @@ class _Tracer:
         upstream = [k for k in inputs if k.startswith("conditioning") and _link(inputs[k])]
         for key in upstream:
             self._conditioning(inputs[key], trace, depth + 1, path)
-        encoder_keys = [k for k in _ENCODER_TEXT_INPUTS if k in inputs]
+        encoder_keys = [k for k in inputs if k in _ENCODER_TEXT_INPUTS]  # the node's own order
         if "populated_text" in inputs:
             encoder_keys = ["populated_text"]
         if encoder_keys:

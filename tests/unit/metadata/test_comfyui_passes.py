@@ -592,3 +592,12 @@ def test_workflow_only_graph_keeps_an_empty_headline_and_says_why() -> None:
 )
 def test_bare_model_name(name: str, bare: str) -> None:
     assert bare_model_name(name) == bare
+
+
+def test_samplers_that_read_each_other_have_no_base_and_say_so() -> None:
+    graph = two_generations_stitched()
+    graph["3"]["inputs"]["latent_image"] = ["13", 0]
+    graph["13"]["inputs"]["latent_image"] = ["3", 0]
+    result = read(graph)
+    assert result.base is None and result.seed is None
+    assert result.notes == ["no base pass: every sampler reads another sampler's output (a cycle)"]
