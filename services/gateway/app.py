@@ -16,6 +16,7 @@ from services.gateway.live import LiveFeed
 from services.gateway.live import router as live_router
 from services.gateway.session_edits import router as session_edits_router
 from services.gateway.settings import GatewaySettings
+from services.gateway.upload_route import BodyRefused, refuse_body
 
 SCHEMA = "gateway"
 WEB = Path(__file__).parent / "web"
@@ -35,6 +36,8 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     )
     runtime.app.state.runtime = runtime
     runtime.app.include_router(router)
+    # an upload refused while its body still arrives: answered, then the rest drained before closing
+    runtime.app.add_exception_handler(BodyRefused, refuse_body)
     runtime.app.include_router(folders_router)
     runtime.app.include_router(session_edits_router)
     runtime.app.include_router(live_router)

@@ -16,13 +16,18 @@ the request body is described for the OpenAPI document by hand (`UPLOAD_OPENAPI`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from libs.common.runtime import ServiceRuntime
 from libs.common.text import clean_json
@@ -97,7 +102,7 @@ async def authenticate_upload(request: Request) -> AuthSubject:
     try:
         return await authenticate(request)
     except HTTPException as exc:
-        raise HTTPException(exc.status_code, exc.detail, headers={**(exc.headers or {}), **CLOSE}) from None
+        raise BodyRefused(exc.status_code, exc.detail, exc.headers) from None
 
 
 UploadSubject = Annotated[AuthSubject, Depends(authenticate_upload)]
@@ -148,6 +153,46 @@ def readiness(request: Request, runtime: ServiceRuntime, settings: GatewaySettin
     return found
 
 
+# after a refusal in the middle of a body: how much of the rest is read and dropped before closing
+LINGER_BYTES = 16 * 1024 * 1024
+LINGER_SECONDS = 2.0
+
+
+class BodyRefused(HTTPException):
+    """A refusal given while the client may still be sending its body: answered with a
+    `LingeringJSONResponse` (see `refuse_body`), and the connection closed after it."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status, detail, headers={**(headers or {}), **CLOSE})
+
+
+class LingeringJSONResponse(JSONResponse):
+    """The answer is sent whole, then what the client still sends is read and dropped (up to LINGER_BYTES
+    or LINGER_SECONDS) before the connection closes. Closing a socket that holds unread bytes makes the
+    kernel send a reset, which can destroy the answer before the client has read it: a client sending a
+    body over the limit would see "connection reset" instead of the 413 (nginx's lingering close)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        dropped = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LINGER_SECONDS):
+                while dropped < LINGER_BYTES:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    dropped += len(message.get("body", b""))
+                    if not message.get("more_body"):
+                        break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def refuse_body(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BodyRefused)
+    return LingeringJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 def _declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length", "")
     return int(value) if value.isdigit() else None
@@ -166,16 +211,15 @@ async def receive_upload(
     settings: GatewaySettings = runtime.settings  # type: ignore[assignment]
     declared = _declared_length(request)
     if declared is not None and declared > settings.max_request_bytes:
-        raise HTTPException(
+        raise BodyRefused(
             413,
             f"the upload is {declared:,} bytes; the limit per request is {settings.max_request_bytes:,} "
             "(ATELIER_MAX_REQUEST_BYTES): send fewer or smaller files per request",
-            headers=CLOSE,
         )
     gate = readiness(request, runtime, settings)
     problem = await gate.problem()
     if problem:
-        raise HTTPException(503, problem, headers={**RETRY, **CLOSE})
+        raise BodyRefused(503, problem, RETRY)
 
     limits = FormLimits(
         max_request_bytes=settings.max_request_bytes,
@@ -196,7 +240,7 @@ async def receive_upload(
         try:
             form = await read_form(request.stream(), request.headers.get("content-type"), spool, limits)
         except FormRefused as exc:
-            raise HTTPException(exc.status, exc.detail, headers=CLOSE) from None
+            raise BodyRefused(exc.status, exc.detail) from None
         except ClientDisconnect:
             raise HTTPException(400, "the client went away before the body ended", headers=CLOSE) from None
         if not form.files:
