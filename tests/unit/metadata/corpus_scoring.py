@@ -107,8 +107,11 @@ def load_expected() -> dict[str, dict[str, Any]]:
     return expected
 
 
-def score_file(name: str, expected: dict[str, Any], got: dict[str, Any]) -> tuple[int, list[Miss]]:
-    """Number of fields scored and the misses, for one file; `got` uses the to_json() keys."""
+def score_file(
+    name: str, expected: dict[str, Any], got: dict[str, Any], *, bare_comfyui_models: bool = True
+) -> tuple[int, list[Miss]]:
+    """Number of fields scored and the misses, for one file; `got` uses the to_json() keys.
+    `bare_comfyui_models=False` compares ComfyUI model names exactly, as EXPECTED.json has them."""
     misses = []
     for field in FIELDS:
         want = expected.get(field)
@@ -119,7 +122,7 @@ def score_file(name: str, expected: dict[str, Any], got: dict[str, Any]) -> tupl
         else:
             have = got.get(field)
             ok = _value_matches(field, want, have)
-            if not ok and field == "model" and expected.get("tool") == "comfyui":
+            if not ok and bare_comfyui_models and field == "model" and expected.get("tool") == "comfyui":
                 ok = (
                     isinstance(want, str)
                     and isinstance(have, str)
