@@ -52,7 +52,7 @@ Everything is bounded (``MAX_NODES``, ``MAX_DEPTH``) and never raises on malform
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 MAX_NODES = 5000  # larger graphs are cut; real workflows rarely exceed a few hundred nodes
@@ -168,7 +168,9 @@ class ComfyGeneration:
     notes: list[str] = field(default_factory=list)  # why the headline is empty, when it is
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a plain dict. Every read builds fresh lists and dicts, so no deep copy is
+        made (``dataclasses.asdict`` took a third of the time of reading a ComfyUI file)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 HEADLINE = ("prompt", "negative_prompt", "seed", "model", "sampler", "steps", "cfg")
