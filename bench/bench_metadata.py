@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.unit.metadata.corpus_scoring
 
-from services.ingest.metadata import c2pa as c2pa_module  # noqa: E402
-from services.ingest.metadata import read_generation  # noqa: E402
-from services.ingest.metadata.containers import read_png, sniff_format  # noqa: E402
+from libs.metadata import c2pa as c2pa_module  # noqa: E402
+from libs.metadata import read_generation  # noqa: E402
+from libs.metadata.containers import read_png, sniff_format  # noqa: E402
 from tests.unit.metadata.corpus_scoring import CORPUS, load_expected, score_file  # noqa: E402
 
 MIN_SECONDS = 2.0  # repeat each measurement at least this long for a stable rate

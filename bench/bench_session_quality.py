@@ -3,7 +3,7 @@
 `uv run python bench/run.py session_quality` scores the rules and (re)writes
 bench/session-quality.md. `uv run python bench/bench_session_quality.py --tune` re-runs the
 grid search that chose the default rule's constants on the training seed; copy its winner
-into DEFAULT_RULE in services/clustering/segmentation.py by hand, so the service never
+into DEFAULT_RULE in libs/sessions/segmentation.py by hand, so the service never
 depends on bench code.
 """
 
@@ -37,7 +37,7 @@ from session_timelines import (
     worked_example,
 )
 
-from services.clustering.segmentation import DEFAULT_RULE, AdaptiveGap, FixedGap, SessionRule, TempoGap
+from libs.sessions.segmentation import DEFAULT_RULE, AdaptiveGap, FixedGap, SessionRule, TempoGap
 
 REPORT = Path(__file__).resolve().parent / "session-quality.md"
 TRAINING_SEED = 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from services.clustering.segmentation import Moment, SessionRule, segment
+from libs.sessions.segmentation import Moment, SessionRule, segment
 
 
 @dataclass(frozen=True)

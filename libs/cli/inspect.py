@@ -16,7 +16,7 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.ingest.metadata import GenerationRecord, read_generation_file
+from libs.metadata import GenerationRecord, read_generation_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".heic", ".tif", ".tiff", ".bmp"}
 SUMMARY_FIELDS = ("format", "tool", "model", "sampler", "steps", "cfg", "seed")

@@ -15,7 +15,7 @@ import sys
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from services.clustering.segmentation import DEFAULT_RULE, FixedGap, Moment, SessionRule, segment
+from libs.sessions.segmentation import DEFAULT_RULE, FixedGap, Moment, SessionRule, segment
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -42,7 +42,7 @@ from typing import IO, Any
 import httpx
 
 from libs.common.assets import sniff_format
-from services.ingest.metadata.reader import load_sidecar
+from libs.metadata.reader import load_sidecar
 
 STATE_VERSION = 1
 HASH_CHUNK_BYTES = 1 << 20

@@ -24,10 +24,10 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from libs.common.runtime import ServiceRuntime
+from libs.sessions.segmentation import Timeline
 from services.clustering import repository
 from services.clustering.handlers import Edited, TimelineCache, TimelineEdit, edit_timeline, rule_for
 from services.clustering.repository import TenantState
-from services.clustering.segmentation import Timeline
 
 router = APIRouter(prefix="/internal/v1/tenants/{tenant_id}", tags=["internal: session edits"])
 

@@ -21,10 +21,7 @@ from prometheus_client import Counter, Gauge
 from libs.common.consumer import Delivery
 from libs.common.events import AssetImported, Event, SessionMerged, SessionUpdated
 from libs.common.outbox import add_to_outbox
-from services.clustering import repository
-from services.clustering.covers import COVER_SIZE, CoverCandidate, choose_cover
-from services.clustering.repository import NewMember, TenantState
-from services.clustering.segmentation import (
+from libs.sessions.segmentation import (
     DEFAULT_RULE,
     AssetsAssigned,
     Change,
@@ -35,7 +32,10 @@ from services.clustering.segmentation import (
     SessionUpserted,
     Timeline,
 )
-from services.clustering.segmentation import SessionMerged as TimelineMerged
+from libs.sessions.segmentation import SessionMerged as TimelineMerged
+from services.clustering import repository
+from services.clustering.covers import COVER_SIZE, CoverCandidate, choose_cover
+from services.clustering.repository import NewMember, TenantState
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import asyncpg
 
+from libs.sessions.segmentation import ManualEdits, Moment
 from services.clustering.covers import CoverCandidate
-from services.clustering.segmentation import ManualEdits, Moment
 
 SCHEMA = "clustering"
 

@@ -44,10 +44,10 @@ from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectStore, original_key
 from libs.common.text import clean_json, clean_text
+from libs.metadata.reader import load_sidecar
 from services.ingest import folders_repository as repo
 from services.ingest.folder_paths import is_candidate
 from services.ingest.folder_settle import SettleTracker, Stat
-from services.ingest.metadata.reader import load_sidecar
 from services.ingest.repository import SCHEMA
 from services.ingest.settings import IngestSettings
 

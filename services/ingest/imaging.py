@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from services.ingest.metadata.containers import MAX_CHUNKS, PNG_SIGNATURE
+from libs.metadata.containers import MAX_CHUNKS, PNG_SIGNATURE
 
 # formats we import; anything else (PDF, SVG, TIFF scans...) is refused with a reason
 SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "AVIF", "BMP"}

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs.common.events import AssetUploaded
 from libs.common.text import clean_json, clean_optional, clean_text
+from libs.metadata import GenerationRecord, read_generation
 from services.ingest.imaging import DecodedImage, ImageRejected, decode_image
-from services.ingest.metadata import GenerationRecord, read_generation
 from services.ingest.settings import IngestSettings
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from libs.metadata import GenerationRecord
 from services.ingest.importing import ImportedAsset, Rejection
-from services.ingest.metadata import GenerationRecord
 
 SCHEMA = "ingest"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.metadata import read_generation
+from libs.metadata import read_generation
 from tests.conftest import REPO
 from tests.polling import until
 

@@ -22,7 +22,7 @@ from session_timelines import (  # noqa: E402
     worked_example,
 )
 
-from services.clustering.segmentation import DEFAULT_RULE, FixedGap  # noqa: E402
+from libs.sessions.segmentation import DEFAULT_RULE, FixedGap  # noqa: E402
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.clustering.segmentation import (
+from libs.sessions.segmentation import (
     DEFAULT_RULE,
     AdaptiveGap,
     AssetsAssigned,

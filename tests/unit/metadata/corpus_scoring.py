@@ -20,8 +20,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from services.ingest.metadata.comfyui import bare_model_name
-from services.ingest.metadata.timestamps import parse_time_text
+from libs.metadata.comfyui import bare_model_name
+from libs.metadata.timestamps import parse_time_text
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/real"
 EXPECTED_FILE = CORPUS / "EXPECTED.json"

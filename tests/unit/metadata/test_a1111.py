@@ -1,6 +1,6 @@
 """A1111 infotext: A1111's own split rule, quoted values, absent sampler."""
 
-from services.ingest.metadata.a1111 import looks_like_infotext, parse_infotext, variant
+from libs.metadata.a1111 import looks_like_infotext, parse_infotext, variant
 
 
 def test_prompt_negative_and_parameters_are_split() -> None:

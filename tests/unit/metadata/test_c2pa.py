@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image, PngImagePlugin
 
-from services.ingest.metadata.c2pa import C2paError, C2paInfo, info_from_store, read_c2pa
+from libs.metadata.c2pa import C2paError, C2paInfo, info_from_store, read_c2pa
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/real"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "EXPECTED.json").read_text())

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from services.ingest.metadata.comfyui import (
+from libs.metadata.comfyui import (
     MAX_DEPTH,
     MAX_NODES,
     ComfyGeneration,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.metadata import read_generation
+from libs.metadata import read_generation
 
 from .test_comfyui import graphs_in
 

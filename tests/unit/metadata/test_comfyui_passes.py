@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.metadata.comfyui import HEADLINE, ComfyGeneration, bare_model_name
+from libs.metadata.comfyui import HEADLINE, ComfyGeneration, bare_model_name
 
 from .test_comfyui import node, read
 

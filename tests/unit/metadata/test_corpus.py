@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.metadata import read_generation
-from services.ingest.metadata.comfyui import bare_model_name
+from libs.metadata import read_generation
+from libs.metadata.comfyui import bare_model_name
 
 from .corpus_scoring import (
     BASE_PASS,

@@ -7,7 +7,7 @@ import json
 import piexif
 import pytest
 
-from services.ingest.metadata import read_generation
+from libs.metadata import read_generation
 
 from .builders import jpeg_with_exif, png_bytes, stealth_png, text_chunk, user_comment
 from .corpus_scoring import CORPUS

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.ingest.metadata import read_generation, read_generation_file
-from services.ingest.metadata.containers import MAX_DECOMPRESSED_TEXT_BYTES
-from services.ingest.metadata.xmp import parse_xmp
+from libs.metadata import read_generation, read_generation_file
+from libs.metadata.containers import MAX_DECOMPRESSED_TEXT_BYTES
+from libs.metadata.xmp import parse_xmp
 
 from .builders import PNG_SIGNATURE, png_bytes, png_chunk, text_chunk
 from .corpus_scoring import CORPUS, load_expected

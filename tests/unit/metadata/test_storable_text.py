@@ -7,8 +7,8 @@ import base64
 import json
 from typing import Any
 
-from services.ingest.metadata import GenerationRecord, read_generation
-from services.ingest.metadata.reader import ORIGINAL_TEXT_KEY, clean_raw
+from libs.metadata import GenerationRecord, read_generation
+from libs.metadata.reader import ORIGINAL_TEXT_KEY, clean_raw
 
 from .builders import png_bytes, text_chunk
 

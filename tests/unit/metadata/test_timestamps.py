@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from services.ingest.metadata import read_generation
-from services.ingest.metadata.timestamps import (
+from libs.metadata import read_generation
+from libs.metadata.timestamps import (
     Rung,
     TimeCandidate,
     date_from_folder,
