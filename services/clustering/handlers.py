@@ -33,6 +33,7 @@ from libs.sessions.segmentation import (
     Timeline,
 )
 from libs.sessions.segmentation import SessionMerged as TimelineMerged
+from libs.sessions.summary import summarize
 from services.clustering import repository
 from services.clustering.covers import COVER_SIZE, CoverCandidate, choose_cover
 from services.clustering.repository import NewMember, TenantState
@@ -138,9 +139,11 @@ async def persist_changes(
     covers = await _choose_covers(
         conn, tenant_id, live, old_covers, [uuid.UUID(a) for a in assigned] + new_asset_ids
     )
+    groups = await repository.member_groups(conn, tenant_id, live_ids)
     await repository.upsert_sessions(
         conn, tenant_id,
-        [(uuid.UUID(sid), up.start, up.end, up.count, up.precision, covers[uuid.UUID(sid)]) for sid, up in live.items()],
+        [(uuid.UUID(sid), up.start, up.end, up.count, up.precision, covers[uuid.UUID(sid)],
+          summarize(groups[uuid.UUID(sid)])) for sid, up in live.items()],
     )  # fmt: skip
 
     events = [
@@ -300,7 +303,16 @@ async def _place(
     for moment in placed:
         p = imported[moment.asset_id]
         members.append(
-            NewMember(p.asset_id, moment.at, moment.precision, p.prompt, p.dominant_color, p.thumbnail_key)
+            NewMember(
+                p.asset_id,
+                moment.at,
+                moment.precision,
+                p.prompt,
+                p.dominant_color,
+                p.thumbnail_key,
+                p.tool,
+                p.model,
+            )
         )
     PLACED.labels("placed").inc(len(placed))
     return Edited(changes, new_members=members)

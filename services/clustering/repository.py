@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from libs.sessions.segmentation import ManualEdits, Moment
+from libs.sessions.summary import MemberGroup
 from services.clustering.covers import CoverCandidate
 
 SCHEMA = "clustering"
@@ -31,6 +33,8 @@ class NewMember:
     prompt: str | None
     dominant_color: str | None
     thumbnail_key: str | None
+    tool: str | None = None
+    model: str | None = None
 
 
 async def lock_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> TenantState:
@@ -118,11 +122,12 @@ async def insert_members(
         return
     await conn.execute(
         """
-        INSERT INTO clustering.members
-            (asset_id, tenant_id, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key)
-        SELECT asset_id, $1, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key
-        FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[])
-            AS m(asset_id, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key)
+        INSERT INTO clustering.members (asset_id, tenant_id, session_id, generated_at, precision, prompt,
+            dominant_color, thumbnail_key, tool, model)
+        SELECT asset_id, $1, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key, tool, model
+        FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::text[])
+            AS m(asset_id, session_id, generated_at, precision, prompt, dominant_color, thumbnail_key, tool, model)
         ON CONFLICT (asset_id) DO UPDATE SET session_id = EXCLUDED.session_id
             WHERE members.tenant_id = EXCLUDED.tenant_id
         """,
@@ -134,6 +139,8 @@ async def insert_members(
         [m.prompt for m, _ in members],
         [m.dominant_color for m, _ in members],
         [m.thumbnail_key for m, _ in members],
+        [m.tool for m, _ in members],
+        [m.model for m, _ in members],
     )
 
 
@@ -176,22 +183,44 @@ async def move_members(
 async def upsert_sessions(
     conn: asyncpg.Connection,
     tenant_id: uuid.UUID,
-    rows: Sequence[tuple[uuid.UUID, datetime, datetime, int, str, list[uuid.UUID]]],
+    rows: Sequence[tuple[uuid.UUID, datetime, datetime, int, str, list[uuid.UUID], dict[str, Any]]],
 ) -> None:
-    """(session_id, start, end, count, precision, cover) rows."""
+    """(session_id, start, end, count, precision, cover, summary) rows."""
     await conn.executemany(
         """
-        INSERT INTO clustering.sessions (session_id, tenant_id, start_at, end_at, asset_count, precision, cover_asset_ids)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO clustering.sessions
+            (session_id, tenant_id, start_at, end_at, asset_count, precision, cover_asset_ids, summary)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (session_id) DO UPDATE SET start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
             asset_count = EXCLUDED.asset_count, precision = EXCLUDED.precision,
-            cover_asset_ids = EXCLUDED.cover_asset_ids, merged_into = NULL, updated_at = now()
+            cover_asset_ids = EXCLUDED.cover_asset_ids, summary = EXCLUDED.summary, merged_into = NULL,
+            updated_at = now()
         """,
         [
-            (sid, tenant_id, start, end, count, precision, cover)
-            for sid, start, end, count, precision, cover in rows
+            (sid, tenant_id, start, end, count, precision, cover, summary)
+            for sid, start, end, count, precision, cover, summary in rows
         ],
     )
+
+
+async def member_groups(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[MemberGroup]]:
+    """Each session's members grouped by (prompt, tool, model) with their count: the summary's input, one
+    indexed query for every session a batch touched (a session's images share a few prompts)."""
+    rows = await conn.fetch(
+        """
+        SELECT session_id, prompt, tool, model, count(*) AS n FROM clustering.members
+        WHERE tenant_id = $1 AND session_id = ANY($2::uuid[])
+        GROUP BY session_id, prompt, tool, model
+        """,
+        tenant_id,
+        list(session_ids),
+    )
+    groups: dict[uuid.UUID, list[MemberGroup]] = {sid: [] for sid in session_ids}
+    for r in rows:
+        groups[r["session_id"]].append(MemberGroup(r["prompt"], r["tool"], r["model"], r["n"]))
+    return groups
 
 
 async def current_covers(
