@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from libs.common.runtime import ServiceRuntime
+from services.gateway.accounts.endpoints import router as accounts_router
 from services.gateway.auth import ensure_tenant, new_token
 from services.gateway.endpoints import router
 from services.gateway.folders import router as folders_router
@@ -35,6 +36,7 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
         title="Atelier API",
     )
     runtime.app.state.runtime = runtime
+    runtime.app.include_router(accounts_router)
     runtime.app.include_router(router)
     # an upload refused while its body still arrives: answered, then the rest drained before closing
     runtime.app.add_exception_handler(BodyRefused, refuse_body)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
@@ -16,7 +15,7 @@ from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound
 from libs.common.text import clean_text
 from services.gateway import repository
-from services.gateway.auth import COOKIE, AuthSubject, authenticate, subject_for_token
+from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
@@ -63,35 +62,7 @@ def _settings(request: Request) -> GatewaySettings:
     return request.app.state.runtime.settings
 
 
-class Login(BaseModel):
-    token: Text
-
-
-@router.post("/login", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
-async def login(body: Login, request: Request) -> JSONResponse:
-    """Exchange an API token for an HttpOnly cookie, so the web page's <img> tags authenticate too."""
-    subject = await subject_for_token(_runtime(request).pool, body.token)
-    if subject is None:
-        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
-    response = JSONResponse({"tenant": subject.tenant_name})
-    response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", max_age=30 * 24 * 3600)
-    return response
-
-
-@router.post("/logout")
-async def logout() -> JSONResponse:
-    response = JSONResponse({"ok": True})
-    response.delete_cookie(COOKIE)
-    return response
-
-
-@router.get("/me", responses=UNAUTHORIZED)
-async def me(subject: Subject) -> dict[str, str]:
-    return {
-        "tenant_id": str(subject.tenant_id),
-        "tenant": subject.tenant_name,
-        "time_zone": subject.time_zone,
-    }
+# sign-up, sign-in and out, /me and API tokens: services/gateway/accounts/endpoints.py
 
 
 # the import sources a client may name on this endpoint (zip and folder imports arrive other ways)

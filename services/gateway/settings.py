@@ -57,3 +57,18 @@ class GatewaySettings(CommonSettings):
     # open files and the disk a request holds before its batch goes to S3
     zip_stage_batch_files: int = 64
     zip_stage_batch_bytes: int = 256 * 1024 * 1024
+    # accounts (services/gateway/accounts): our own origin as browsers see it, `https://atelier.example`,
+    # when a proxy in front changes the scheme, host or port (ATELIER_PUBLIC_ORIGIN); unset: the request's.
+    # Cookie-authenticated changes must come from it (CSRF), and the session cookie is Secure when it is https.
+    public_origin: str | None = None
+    # how many proxies of ours stand in front and append to X-Forwarded-For (ATELIER_TRUSTED_PROXY_HOPS);
+    # 0: the client address is the connection's, and X-Forwarded-For (anyone can send one) is ignored
+    trusted_proxy_hops: int = 0
+    # a browser session lasts this long from sign-in, whatever its use (a fixed lifetime: no write per request)
+    session_days: int = 30
+    # sign-in slow-down (services/gateway/accounts/slowdown.py): failures in the window, per email and per
+    # address, before each further one doubles the wait, starting from the first wait
+    sign_in_window_minutes: int = 15
+    sign_in_failures_per_email: int = 5
+    sign_in_failures_per_address: int = 20
+    sign_in_first_wait_seconds: float = 30.0
