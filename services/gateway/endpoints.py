@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
@@ -16,6 +17,16 @@ from libs.common.storage import ObjectNotFound
 from libs.common.text import clean_text
 from services.gateway import repository
 from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.pagination import (
+    NOT_MODIFIED,
+    AssetsCursor,
+    SessionAssetsCursor,
+    SessionsCursor,
+    cached,
+    encode_cursor,
+    page,
+    position,
+)
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
@@ -171,19 +182,31 @@ def _utc(value: datetime) -> datetime:
 Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
 
 
-@router.get("/sessions", responses=UNAUTHORIZED)
+PAGED: Responses = {**UNAUTHORIZED, **NOT_MODIFIED}
+
+
+@router.get("/sessions", responses=PAGED)
 async def list_sessions(
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: SessionsCursor = None,
     before: Annotated[
         Instant | None, Query(description="only sessions starting before this time (no offset: UTC)")
     ] = None,
 ) -> list[dict[str, Any]]:
-    """The tenant's sessions, newest first, each with its group (today, this_week, earlier)."""
-    rows = await repository.sessions(_runtime(request).pool, subject, limit=limit, before=before)
+    """The tenant's sessions, newest first, each with its group (today, this_week, earlier).
+
+    One page of cards; when there are more, `X-Next-Cursor` (and `Link: <...>; rel="next"`) carry the
+    cursor of the next page. Weak ETag: `If-None-Match` with it answers 304 while the page is unchanged."""
+    rows = await repository.sessions(
+        _runtime(request).pool, subject, limit=limit + 1, before=before, after=position("sessions", cursor)
+    )
     now, zone = datetime.now(UTC), _zone(subject.time_zone)
-    return [_session_json(r, now, zone) for r in rows]
+    # one row more than the page says whether there is a next page (no empty last page)
+    last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
+    next_cursor = encode_cursor("sessions", last["start_at"], last["session_id"]) if last else None
+    return page(request, [_session_json(r, now, zone) for r in rows], next_cursor)  # type: ignore[return-value]
 
 
 def _asset_json(row: Any) -> dict[str, Any]:
@@ -216,9 +239,10 @@ def _asset_json(row: Any) -> dict[str, Any]:
     return doc
 
 
-@router.get("/sessions/{session_id}", responses={**UNAUTHORIZED, 404: refusal("no such session")})
+@router.get("/sessions/{session_id}", responses={**PAGED, 404: refusal("no such session")})
 async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
-    """One session and its assets in time order; a merged-away id answers with the session it became."""
+    """One session and its assets in time order; a merged-away id answers with the session it became.
+    (`GET /sessions/{id}/assets` pages through a large session's assets.) Weak ETag, 304 as the lists."""
     pool = _runtime(request).pool
     row, resolved = await repository.session(pool, subject, session_id)
     if row is None:
@@ -226,28 +250,58 @@ async def get_session(session_id: uuid.UUID, request: Request, subject: Subject)
     doc = _session_json(row, datetime.now(UTC), _zone(subject.time_zone))
     doc["merged_from"] = str(session_id) if resolved != session_id else None
     doc["assets"] = [_asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
-    return doc
+    return cached(request, JSONResponse(doc))  # type: ignore[return-value]
 
 
-# far past any gallery, and inside PostgreSQL's bigint (asyncpg cannot even bind a larger int: it was a 500)
-MAX_OFFSET = 1_000_000_000
+@router.get("/sessions/{session_id}/assets", responses={**PAGED, 404: refusal("no such session")})
+async def list_session_assets(
+    session_id: uuid.UUID,
+    request: Request,
+    subject: Subject,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: SessionAssetsCursor = None,
+) -> list[dict[str, Any]]:
+    """The session's assets in generation order, a page at a time (`X-Next-Cursor`, as `GET /sessions`);
+    a merged-away id pages through the session it became."""
+    pool = _runtime(request).pool
+    resolved = await repository.resolve_session(pool, subject, session_id)
+    after = position("session-assets", cursor)
+    rows = await repository.session_assets(pool, subject, resolved, limit=limit + 1, after=after)
+    if not rows and (await repository.session(pool, subject, resolved))[0] is None:
+        raise HTTPException(404, "no such session")
+    last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
+    next_cursor = encode_cursor("session-assets", last["generated_at"], last["asset_id"]) if last else None
+    return page(request, [_asset_json(a) for a in rows], next_cursor)  # type: ignore[return-value]
 
 
-@router.get("/assets", responses=UNAUTHORIZED)
+@router.get("/assets", responses=PAGED)
 async def list_assets(
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: AssetsCursor = None,
     without_time: Annotated[
         bool, Query(description="only assets with no usable time (in no session)")
     ] = False,
 ) -> list[dict[str, Any]]:
-    """The gallery: every asset, newest generation first; assets without a time come last."""
+    """The gallery: every asset, newest generation first; assets without a time come last (newest
+    import first). Paged by cursor (`X-Next-Cursor`, as `GET /sessions`), with a weak ETag."""
     rows = await repository.assets(
-        _runtime(request).pool, subject, limit=limit, offset=offset, without_time=without_time
+        _runtime(request).pool,
+        subject,
+        limit=limit + 1,
+        after=position("assets", cursor),
+        without_time=without_time,
     )
-    return [_asset_json(r) for r in rows]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        if last["generated_at"] is not None:
+            next_cursor = encode_cursor("assets", last["generated_at"], last["asset_id"])
+        else:
+            next_cursor = encode_cursor("assets", last["imported_at"], last["asset_id"], untimed=True)
+    return page(request, [_asset_json(r) for r in rows], next_cursor)  # type: ignore[return-value]
 
 
 def _iana_zone(name: str) -> str:

@@ -1,47 +1,124 @@
 """Every read the gateway makes, each scoped to the `AuthSubject` asking.
 
-Reads go through the owners' read contracts (views in `ingest` and `clustering`),
-never their tables, and every statement filters on the subject's tenant: there is
-no function here that can return another tenant's row.
+Reads go through the owners' read contracts (views in `ingest` and `clustering`), never their tables.
+As Polar's `get_readable_statement(auth_subject)` does, each contract has ONE function here that opens a
+statement on it already scoped to the subject's tenant (`readable_assets`, `readable_sessions`, ...);
+every read below starts from one of them and only narrows it. No route, and no read here, writes its
+own tenant filter: a read that does not start from a `readable_*` statement cannot name a view.
+
+Lists are keyset-paginated (services/gateway/pagination.py): each page is one indexed query (the
+gallery: at most two, timed assets then those without a time), never OFFSET.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.gateway.auth import AuthSubject
+from services.gateway.pagination import Cursor
+
+
+@dataclass
+class Statement:
+    """A read of one contract, scoped to one subject: `FROM source WHERE <tenant> AND ...`, `$1` the
+    tenant. Narrow it with `where`, binding values with `bind` (which numbers the placeholders)."""
+
+    source: str
+    args: list[Any]
+    conditions: list[str] = field(default_factory=list)
+
+    def bind(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def where(self, condition: str) -> Statement:
+        self.conditions.append(condition)
+        return self
+
+    def select(self, columns: str, tail: str = "") -> tuple[Any, ...]:
+        """The SQL and its arguments, for `pool.fetch(*statement.select(...))`."""
+        sql = f"SELECT {columns} FROM {self.source} WHERE {' AND '.join(self.conditions)} {tail}".rstrip()
+        return (sql, *self.args)
+
+
+def _scoped(source: str, *tenant_columns: str, subject: AuthSubject) -> Statement:
+    """`source` with every one of its relations' tenant columns bound to the subject's tenant."""
+    return Statement(source, [subject.tenant_id], [f"{column} = $1" for column in tenant_columns])
+
+
+def readable_assets(subject: AuthSubject) -> Statement:
+    """ingest.asset_cards as `a`, with the asset's session membership (`m`, NULL when in none)."""
+    return _scoped(
+        "ingest.asset_cards a LEFT JOIN clustering.session_members m "
+        "ON m.asset_id = a.asset_id AND m.tenant_id = $1",
+        "a.tenant_id",
+        subject=subject,
+    )
+
+
+def readable_asset_status(subject: AuthSubject) -> Statement:
+    """ingest.asset_status as `st`: every asset's pipeline status, quarantined ones included."""
+    return _scoped("ingest.asset_status st", "st.tenant_id", subject=subject)
+
+
+def readable_uploads(subject: AuthSubject) -> Statement:
+    """gateway.uploads as `u`: what this gateway staged."""
+    return _scoped("gateway.uploads u", "u.tenant_id", subject=subject)
+
+
+def readable_sessions(subject: AuthSubject) -> Statement:
+    """clustering.session_cards as `s`: live sessions (merged-away ones are in `readable_redirects`)."""
+    return _scoped("clustering.session_cards s", "s.tenant_id", subject=subject)
+
+
+def readable_redirects(subject: AuthSubject) -> Statement:
+    """clustering.session_redirects as `r`: merged-away session ids and the session they became."""
+    return _scoped("clustering.session_redirects r", "r.tenant_id", subject=subject)
+
+
+def readable_session_assets(subject: AuthSubject) -> Statement:
+    """clustering.session_members as `m` joined to their asset cards `a`."""
+    return _scoped(
+        "clustering.session_members m JOIN ingest.asset_cards a ON a.asset_id = m.asset_id AND a.tenant_id = $1",
+        "m.tenant_id",
+        subject=subject,
+    )
+
+
+def readable_session_settings(subject: AuthSubject) -> Statement:
+    """clustering.session_settings as `ss`."""
+    return _scoped("clustering.session_settings ss", "ss.tenant_id", subject=subject)
 
 
 async def statuses(
     pool: asyncpg.Pool, subject: AuthSubject, asset_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, asyncpg.Record]:
-    rows = await pool.fetch(
-        "SELECT asset_id, status, reason FROM ingest.asset_status WHERE tenant_id = $1 AND asset_id = ANY($2::uuid[])",
-        subject.tenant_id, asset_ids,
-    )  # fmt: skip
+    q = readable_asset_status(subject)
+    q.where(f"st.asset_id = ANY({q.bind(asset_ids)}::uuid[])")
+    rows = await pool.fetch(*q.select("st.asset_id, st.status, st.reason"))
     return {r["asset_id"]: r for r in rows}
 
 
 async def staged(conn: asyncpg.Connection, subject: AuthSubject, sha256s: list[str]) -> dict[str, uuid.UUID]:
-    rows = await conn.fetch(
-        "SELECT sha256, asset_id FROM gateway.uploads WHERE tenant_id = $1 AND sha256 = ANY($2::text[])",
-        subject.tenant_id, sha256s,
-    )  # fmt: skip
+    q = readable_uploads(subject)
+    q.where(f"u.sha256 = ANY({q.bind(sha256s)}::text[])")
+    rows = await conn.fetch(*q.select("u.sha256, u.asset_id"))
     return {r["sha256"]: r["asset_id"] for r in rows}
 
 
 async def known_sha256s(pool: asyncpg.Pool, subject: AuthSubject, sha256s: list[str]) -> set[str]:
     """The subset of `sha256s` the tenant already has: staged here, or imported by ingest another way
     (a connected folder does not pass through gateway.uploads)."""
-    rows = await pool.fetch(
-        "SELECT sha256 FROM gateway.uploads WHERE tenant_id = $1 AND sha256 = ANY($2::text[]) "
-        "UNION SELECT sha256 FROM ingest.asset_status WHERE tenant_id = $1 AND sha256 = ANY($2::text[])",
-        subject.tenant_id, sha256s,
-    )  # fmt: skip
-    return {r["sha256"] for r in rows}
+    uploads, imported = readable_uploads(subject), readable_asset_status(subject)
+    uploads.where(f"u.sha256 = ANY({uploads.bind(sha256s)}::text[])")
+    imported.where(f"st.sha256 = ANY({imported.bind(sha256s)}::text[])")
+    known = {r["sha256"] for r in await pool.fetch(*uploads.select("u.sha256"))}
+    return known | {r["sha256"] for r in await pool.fetch(*imported.select("st.sha256"))}
 
 
 async def record_upload(
@@ -58,54 +135,59 @@ async def record_upload(
 
 # what a session card shows, from clustering's read contract
 SESSION_CARD_COLUMNS = (
-    "session_id, start_at, end_at, asset_count, precision, cover_asset_ids, updated_at, reflection_summary"
+    "s.session_id, s.start_at, s.end_at, s.asset_count, s.precision, s.cover_asset_ids, s.updated_at, "
+    "s.reflection_summary"
 )
 
 
 async def sessions(
-    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, before: Any = None
+    pool: asyncpg.Pool,
+    subject: AuthSubject,
+    *,
+    limit: int,
+    before: datetime | None = None,
+    after: Cursor | None = None,
 ) -> list[asyncpg.Record]:
+    """Newest first by (start_at, session_id); `after` is the last card of the previous page."""
+    q = readable_sessions(subject)
+    if before is not None:
+        q.where(f"s.start_at < {q.bind(before)}")
+    if after is not None:
+        q.where(f"(s.start_at, s.session_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
     return await pool.fetch(
-        f"SELECT {SESSION_CARD_COLUMNS} "
-        "FROM clustering.session_cards WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR start_at < $2) "
-        "ORDER BY start_at DESC LIMIT $3",
-        subject.tenant_id, before, limit,
-    )  # fmt: skip
+        *q.select(SESSION_CARD_COLUMNS, f"ORDER BY s.start_at DESC, s.session_id DESC LIMIT {q.bind(limit)}")
+    )
+
+
+async def resolve_session(pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID) -> uuid.UUID:
+    """The id a session id stands for now: the survivor when it was merged away, else itself."""
+    q = readable_redirects(subject)
+    q.where(f"r.session_id = {q.bind(session_id)}")
+    return await pool.fetchval(*q.select("r.merged_into")) or session_id
 
 
 async def session(
     pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID
 ) -> tuple[asyncpg.Record | None, uuid.UUID]:
     """The session, following a merge redirect; returns (row, the id it resolved to)."""
-    target = await pool.fetchval(
-        "SELECT merged_into FROM clustering.session_redirects WHERE tenant_id = $1 AND session_id = $2",
-        subject.tenant_id, session_id,
-    )  # fmt: skip
-    resolved = target or session_id
-    row = await pool.fetchrow(
-        f"SELECT {SESSION_CARD_COLUMNS} "
-        "FROM clustering.session_cards WHERE tenant_id = $1 AND session_id = $2",
-        subject.tenant_id, resolved,
-    )  # fmt: skip
-    return row, resolved
+    resolved = await resolve_session(pool, subject, session_id)
+    q = readable_sessions(subject)
+    q.where(f"s.session_id = {q.bind(resolved)}")
+    return await pool.fetchrow(*q.select(SESSION_CARD_COLUMNS)), resolved
 
 
 async def sessions_by_id(
     pool: asyncpg.Pool, subject: AuthSubject, session_ids: list[uuid.UUID]
 ) -> list[asyncpg.Record]:
     """These live sessions' cards, in time order (ids merged away or of other tenants are left out)."""
-    return await pool.fetch(
-        f"SELECT {SESSION_CARD_COLUMNS} FROM clustering.session_cards "
-        "WHERE tenant_id = $1 AND session_id = ANY($2::uuid[]) ORDER BY start_at, session_id",
-        subject.tenant_id, session_ids,
-    )  # fmt: skip
+    q = readable_sessions(subject)
+    q.where(f"s.session_id = ANY({q.bind(session_ids)}::uuid[])")
+    return await pool.fetch(*q.select(SESSION_CARD_COLUMNS, "ORDER BY s.start_at, s.session_id"))
 
 
 async def session_gap_minutes(pool: asyncpg.Pool, subject: AuthSubject) -> int | None:
     """The tenant's own session gap; None when it uses the default rule (or never set anything)."""
-    return await pool.fetchval(
-        "SELECT gap_minutes FROM clustering.session_settings WHERE tenant_id = $1", subject.tenant_id
-    )
+    return await pool.fetchval(*readable_session_settings(subject).select("ss.gap_minutes"))
 
 
 ASSET_COLUMNS = (
@@ -116,26 +198,51 @@ ASSET_COLUMNS = (
 
 
 async def session_assets(
-    pool: asyncpg.Pool, subject: AuthSubject, session_id: uuid.UUID
+    pool: asyncpg.Pool,
+    subject: AuthSubject,
+    session_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    after: Cursor | None = None,
 ) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        f"SELECT {ASSET_COLUMNS} FROM clustering.session_members m "
-        "JOIN ingest.asset_cards a ON a.asset_id = m.asset_id AND a.tenant_id = m.tenant_id "
-        "WHERE m.tenant_id = $1 AND m.session_id = $2 ORDER BY m.generated_at, m.asset_id",
-        subject.tenant_id, session_id,
-    )  # fmt: skip
+    """The session's assets in generation order, (generated_at, asset_id); `after`: the previous page's last."""
+    q = readable_session_assets(subject)
+    q.where(f"m.session_id = {q.bind(session_id)}")
+    if after is not None:
+        q.where(f"(m.generated_at, m.asset_id) > ({q.bind(after.at)}, {q.bind(after.id)})")
+    tail = "ORDER BY m.generated_at, m.asset_id" + (f" LIMIT {q.bind(limit)}" if limit is not None else "")
+    return await pool.fetch(*q.select(ASSET_COLUMNS, tail))
 
 
 async def assets(
-    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, offset: int, without_time: bool = False
+    pool: asyncpg.Pool,
+    subject: AuthSubject,
+    *,
+    limit: int,
+    after: Cursor | None = None,
+    without_time: bool = False,
 ) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        f"SELECT {ASSET_COLUMNS}, m.session_id FROM ingest.asset_cards a "
-        "LEFT JOIN clustering.session_members m ON m.asset_id = a.asset_id AND m.tenant_id = a.tenant_id "
-        "WHERE a.tenant_id = $1 AND (NOT $4 OR a.generated_at IS NULL) "
-        "ORDER BY a.generated_at DESC NULLS LAST, a.imported_at DESC LIMIT $2 OFFSET $3",
-        subject.tenant_id, limit, offset, without_time,
-    )  # fmt: skip
+    """The gallery: assets with a generation time, newest first by (generated_at, asset_id), then those
+    without one, newest import first by (imported_at, asset_id). Two keysets rather than one ordering
+    with NULLS LAST: a row comparison never matches a NULL, and each part has its own index. A page is
+    one query, or two when it crosses from the first part into the second."""
+    rows: list[asyncpg.Record] = []
+    if not without_time and (after is None or not after.untimed):
+        q = readable_assets(subject).where("a.generated_at IS NOT NULL")
+        if after is not None:
+            q.where(f"(a.generated_at, a.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
+        rows = await pool.fetch(*q.select(
+            f"{ASSET_COLUMNS}, m.session_id", f"ORDER BY a.generated_at DESC, a.asset_id DESC LIMIT {q.bind(limit)}"
+        ))  # fmt: skip
+    if len(rows) < limit:
+        q = readable_assets(subject).where("a.generated_at IS NULL")
+        if after is not None and after.untimed:
+            q.where(f"(a.imported_at, a.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
+        rows += await pool.fetch(*q.select(
+            f"{ASSET_COLUMNS}, m.session_id",
+            f"ORDER BY a.imported_at DESC, a.asset_id DESC LIMIT {q.bind(limit - len(rows))}",
+        ))  # fmt: skip
+    return rows
 
 
 async def set_time_zone(pool: asyncpg.Pool, subject: AuthSubject, time_zone: str) -> None:
@@ -145,18 +252,15 @@ async def set_time_zone(pool: asyncpg.Pool, subject: AuthSubject, time_zone: str
 
 
 async def asset(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -> asyncpg.Record | None:
+    q = readable_assets(subject)
+    q.where(f"a.asset_id = {q.bind(asset_id)}")
     return await pool.fetchrow(
-        f"SELECT {ASSET_COLUMNS}, a.metadata, a.card_key, a.detail_key, a.sha256, m.session_id "
-        "FROM ingest.asset_cards a "
-        "LEFT JOIN clustering.session_members m ON m.asset_id = a.asset_id AND m.tenant_id = a.tenant_id "
-        "WHERE a.tenant_id = $1 AND a.asset_id = $2",
-        subject.tenant_id, asset_id,
-    )  # fmt: skip
+        *q.select(f"{ASSET_COLUMNS}, a.metadata, a.card_key, a.detail_key, a.sha256, m.session_id")
+    )
 
 
 async def quarantined(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int) -> list[asyncpg.Record]:
+    q = readable_asset_status(subject).where("st.status = 'quarantined'")
     return await pool.fetch(
-        "SELECT asset_id, filename, reason, at FROM ingest.asset_status WHERE tenant_id = $1 AND status = 'quarantined' "
-        "ORDER BY at DESC LIMIT $2",
-        subject.tenant_id, limit,
-    )  # fmt: skip
+        *q.select("st.asset_id, st.filename, st.reason, st.at", f"ORDER BY st.at DESC LIMIT {q.bind(limit)}")
+    )

@@ -1,0 +1,387 @@
+"""Two workspaces, every route of the OpenAPI document: nothing of one is reachable from the other.
+
+Workspace A (the owner) and workspace B (the asker) each import corpus files and a few generated images
+in two sessions, have a quarantined file, a connected folder and an API token. Then, for every operation
+the gateway's `/openapi.json` lists, a check in `CHECKS` runs as B against A's things: a route that takes
+an id answers 404 for each of A's ids of that kind, a list never shows one of A's rows (ids compared),
+and a write touches only B's workspace. `CHECKS` must name every operation of the document: a new route
+fails this test until it says how it is kept apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from tests.polling import until
+
+pytestmark = pytest.mark.integration
+
+SHARED = "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg"  # both import it
+OWN = {
+    "a": ["a1111/automatic1111_cropped.png", "novelai/sample-0316.png"],
+    "b": ["a1111/automatic1111_cropped.jpg", "novelai/novelai1_cropped.png"],
+}
+NOBODY = "00000000-0000-4000-8000-000000000000"
+
+
+def _png(seed: int) -> bytes:
+    image = Image.new("RGB", (16, 16), ((seed * 53) % 256, (seed * 97) % 256, (seed * 29) % 256))
+    info = PngInfo()
+    info.add_text("parameters", f"a walled garden\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}")
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+@dataclass
+class Workspace:
+    token: str
+    client: httpx.AsyncClient
+    tenant_id: str = ""
+    assets: set[str] = field(default_factory=set)
+    sha256s: set[str] = field(default_factory=set)
+    sessions: list[str] = field(default_factory=list)
+    quarantined: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+
+
+@dataclass
+class World:
+    a: Workspace  # the owner of the ids B asks for
+    b: Workspace  # the asker
+    documented: set[tuple[str, str]]
+    gateway_url: str
+    folder_root: Path
+    corpus: Path
+
+
+async def _populate(
+    name: str, ws: Workspace, corpus: Path, folder_root: Path, seed: int, documented: Any
+) -> None:
+    client = ws.client
+    ws.tenant_id = (await client.get("/api/v1/me")).json()["tenant_id"]
+    files = [
+        ("files", (Path(p).name, (corpus / p).read_bytes(), "application/octet-stream"))
+        for p in [SHARED, *OWN[name]]
+    ]
+    t0 = datetime(2022, 9, 1 + seed % 20, 10, 0, tzinfo=UTC)
+    times = [t0, t0 + timedelta(minutes=1), t0 + timedelta(hours=4), t0 + timedelta(hours=4, minutes=1)]
+    generated = [("files", (f"{name}-{i}.png", _png(seed + i), "image/png")) for i in range(len(times))]
+    response = await client.post(
+        "/api/v1/assets",
+        files=generated,
+        data={"last_modified": [str(int(t.timestamp() * 1000)) for t in times]},
+    )
+    assert [r["status"] for r in response.json()] == ["imported"] * len(times), response.text
+    response = await client.post("/api/v1/assets", files=files)
+    assert response.status_code == 200, response.text
+    broken = (
+        "files",
+        (f"{name}-broken.png", b"\x89PNG\r\n\x1a\n not an image " + name.encode(), "image/png"),
+    )
+    (await client.post("/api/v1/assets", files=[broken])).raise_for_status()
+
+    async def settled() -> bool:
+        cards = (await client.get("/api/v1/sessions")).json()
+        quarantine = (await client.get("/api/v1/assets/quarantine")).json()
+        return len(cards) >= 2 and len(quarantine) == 1
+
+    assert await until(settled)
+    assets = (await client.get("/api/v1/assets", params={"limit": 500})).json()
+    ws.assets = {a["asset_id"] for a in assets}
+    assert len(ws.assets) >= len(times) + 1
+    for asset_id in ws.assets:
+        ws.sha256s.add((await client.get(f"/api/v1/assets/{asset_id}")).json()["sha256"])
+    ws.sessions = [c["id"] for c in (await client.get("/api/v1/sessions")).json()]
+    ws.quarantined = {q["asset_id"] for q in (await client.get("/api/v1/assets/quarantine")).json()}
+    folder = folder_root / f"isolation-{name}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    response = await client.post("/api/v1/folders", json={"path": str(folder)})
+    assert response.status_code == 201, response.text
+    ws.folders = {response.json()["id"]}
+    if ("post", "/api/v1/tokens") in documented:
+        response = await client.post("/api/v1/tokens", json={"label": f"isolation {name}"})
+        assert response.status_code in (200, 201), response.text
+        ws.tokens = {response.json()["id"]}
+
+
+async def _all_pages(client: httpx.AsyncClient, url: str, limit: int = 2, **query: Any) -> list[Any]:
+    rows: list[Any] = []
+    cursor = None
+    while True:
+        response = await client.get(
+            url, params={"limit": limit, **query, **({"cursor": cursor} if cursor else {})}
+        )
+        assert response.status_code == 200, (url, response.text)
+        rows += response.json()
+        cursor = response.headers.get("x-next-cursor")
+        if cursor is None:
+            return rows
+
+
+async def _each_is_404(client: httpx.AsyncClient, method: str, urls: list[str], **kwargs: Any) -> None:
+    assert urls
+    for url in urls:
+        response = await client.request(method, url, **kwargs)
+        assert response.status_code == 404, (method, url, response.status_code, response.text)
+
+
+# --- one check per operation: B asks, A's things must stay out of reach --------------------------------
+
+
+async def list_assets(w: World) -> None:
+    for query in ({}, {"without_time": "true"}):
+        seen = {a["asset_id"] for a in await _all_pages(w.b.client, "/api/v1/assets", **query)}
+        assert seen and not seen & w.a.assets and seen <= w.b.assets
+
+
+async def upload_assets(w: World) -> None:
+    # bytes A also has are B's own asset (a duplicate of B's, never A's)
+    data = (w.corpus / SHARED).read_bytes()
+    [result] = (
+        await w.b.client.post("/api/v1/assets", files=[("files", ("again.jpeg", data, "image/jpeg"))])
+    ).json()
+    assert result["status"] == "duplicate" and result.get("asset_id") not in w.a.assets
+
+
+async def lookup_assets(w: World) -> None:
+    only_a = sorted(w.a.sha256s - w.b.sha256s)
+    assert only_a
+    response = await w.b.client.post("/api/v1/assets/lookup", json={"sha256": only_a})
+    assert response.json() == {"known": []}
+
+
+async def get_asset(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/assets/{a}" for a in w.a.assets])
+
+
+async def get_thumbnail(w: World) -> None:
+    for size in ("card", "detail"):
+        await _each_is_404(
+            w.b.client, "GET", [f"/api/v1/assets/{a}/thumbnail?size={size}" for a in w.a.assets]
+        )
+
+
+async def list_quarantine(w: World) -> None:
+    seen = {
+        q["asset_id"]
+        for q in (await w.b.client.get("/api/v1/assets/quarantine", params={"limit": 500})).json()
+    }
+    assert seen == w.b.quarantined and not seen & w.a.quarantined
+
+
+async def list_sessions(w: World) -> None:
+    seen = [c["id"] for c in await _all_pages(w.b.client, "/api/v1/sessions", limit=1)]
+    assert seen and not set(seen) & set(w.a.sessions)
+
+
+async def get_session(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}" for s in w.a.sessions])
+
+
+async def list_session_assets(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}/assets" for s in w.a.sessions])
+    for s in w.b.sessions:  # and B's own sessions list only B's assets
+        seen = {a["asset_id"] for a in await _all_pages(w.b.client, f"/api/v1/sessions/{s}/assets")}
+        assert seen and seen <= w.b.assets
+
+
+async def split_session(w: World) -> None:
+    for session in w.a.sessions:
+        for asset in sorted(w.a.assets)[:2]:
+            await _each_is_404(
+                w.b.client, "POST", [f"/api/v1/sessions/{session}/split"], json={"asset_id": asset}
+            )
+    # B's own session, A's asset
+    await _each_is_404(
+        w.b.client,
+        "POST",
+        [f"/api/v1/sessions/{w.b.sessions[0]}/split"],
+        json={"asset_id": sorted(w.a.assets)[0]},
+    )
+
+
+async def merge_sessions(w: World) -> None:
+    for pair in (w.a.sessions[:2], [w.a.sessions[0], w.b.sessions[0]], [w.b.sessions[0], w.a.sessions[0]]):
+        await _each_is_404(w.b.client, "POST", ["/api/v1/sessions/merge"], json={"session_ids": pair})
+
+
+async def get_time_zone(w: World) -> None:
+    assert (await w.a.client.get("/api/v1/settings/time-zone")).json()["time_zone"] == "Europe/Paris"
+    assert (await w.b.client.get("/api/v1/settings/time-zone")).json()["time_zone"] == "UTC"
+
+
+async def put_time_zone(w: World) -> None:
+    response = await w.b.client.put("/api/v1/settings/time-zone", json={"time_zone": "Asia/Tokyo"})
+    assert response.status_code == 200
+    assert (await w.a.client.get("/api/v1/settings/time-zone")).json()["time_zone"] == "Europe/Paris"
+
+
+async def get_session_settings(w: World) -> None:
+    assert (await w.b.client.get("/api/v1/settings/sessions")).json()["gap_minutes"] is None
+
+
+async def put_session_settings(w: World) -> None:
+    response = await w.b.client.put("/api/v1/settings/sessions", json={"gap_minutes": 45})
+    assert response.status_code == 200, response.text
+    assert {c["id"] for c in response.json()["sessions"]}.isdisjoint(w.a.sessions)
+    assert (await w.a.client.get("/api/v1/settings/sessions")).json()["gap_minutes"] is None
+    assert [c["id"] for c in (await w.a.client.get("/api/v1/sessions")).json()] == w.a.sessions
+
+
+async def list_folders(w: World) -> None:
+    seen = {f["id"] for f in (await w.b.client.get("/api/v1/folders")).json()}
+    assert seen == w.b.folders
+
+
+async def connect_folder(w: World) -> None:
+    folder = w.folder_root / f"isolation-b2-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    response = await w.b.client.post("/api/v1/folders", json={"path": str(folder)})
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] not in {f["id"] for f in (await w.a.client.get("/api/v1/folders")).json()}
+
+
+async def disconnect_folder(w: World) -> None:
+    await _each_is_404(w.b.client, "DELETE", [f"/api/v1/folders/{f}" for f in w.a.folders])
+    assert {f["id"] for f in (await w.a.client.get("/api/v1/folders")).json()} == w.a.folders
+
+
+async def events(w: World) -> None:
+    """B's stream carries none of A's changes while A's library changes."""
+    lines: list[str] = []
+    async with httpx.AsyncClient(base_url=w.gateway_url, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {w.b.token}"}
+        async with http.stream("GET", "/api/v1/events", headers=headers) as stream:
+            assert stream.status_code == 200 and stream.headers["content-type"].startswith(
+                "text/event-stream"
+            )
+
+            async def read() -> None:
+                async for line in stream.aiter_lines():
+                    lines.append(line)
+
+            reader = asyncio.create_task(read())
+            late = datetime(2022, 12, 1, 8, 0, tzinfo=UTC)
+            response = await w.a.client.post(
+                "/api/v1/assets",
+                files=[("files", ("late.png", _png(99_001), "image/png"))],
+                data={"last_modified": [str(int(late.timestamp() * 1000))]},
+            )
+            assert response.json()[0]["status"] == "imported"
+            await asyncio.sleep(2)
+            reader.cancel()
+    assert not [line for line in lines if line.startswith(("event:", "data:"))], lines
+
+
+async def me(w: World) -> None:
+    doc = (await w.b.client.get("/api/v1/me")).json()
+    assert doc["tenant_id"] == w.b.tenant_id != w.a.tenant_id
+
+
+async def login(w: World) -> None:
+    # an API token signs its browser into that token's workspace only
+    async with httpx.AsyncClient(transport=w.b.client._transport, base_url="http://localhost") as browser:
+        assert (await browser.post("/api/v1/login", json={"token": w.b.token})).status_code == 200
+        assert (await browser.get("/api/v1/me")).json()["tenant_id"] == w.b.tenant_id
+        seen = {a["asset_id"] for a in (await browser.get("/api/v1/assets", params={"limit": 500})).json()}
+        assert seen and not seen & w.a.assets
+
+
+async def logout(w: World) -> None:
+    assert (await w.b.client.post("/api/v1/logout")).status_code in (200, 204)
+    assert (await w.a.client.get("/api/v1/me")).status_code == 200
+
+
+async def sign_up(w: World) -> None:
+    async with httpx.AsyncClient(transport=w.b.client._transport, base_url="http://localhost") as browser:
+        email = f"isolation-{uuid.uuid4().hex[:8]}@example.com"
+        response = await browser.post(
+            "/api/v1/accounts", json={"email": email, "password": "a long walled garden 42", "name": "C"}
+        )
+        assert response.status_code == 201, response.text
+        doc = response.json()
+        assert doc.get("workspace_id", doc.get("tenant_id")) not in (None, w.a.tenant_id, w.b.tenant_id)
+        assert (await browser.get("/api/v1/assets")).json() == []
+        assert (await browser.get("/api/v1/sessions")).json() == []
+
+
+async def list_tokens(w: World) -> None:
+    seen = {t["id"] for t in (await w.b.client.get("/api/v1/tokens")).json()}
+    assert seen >= w.b.tokens and not seen & w.a.tokens
+
+
+async def create_token(w: World) -> None:
+    response = await w.b.client.post("/api/v1/tokens", json={"label": "another"})
+    assert response.status_code in (200, 201), response.text
+    assert response.json()["id"] not in {t["id"] for t in (await w.a.client.get("/api/v1/tokens")).json()}
+
+
+async def revoke_token(w: World) -> None:
+    await _each_is_404(w.b.client, "DELETE", [f"/api/v1/tokens/{t}" for t in w.a.tokens])
+    assert {t["id"] for t in (await w.a.client.get("/api/v1/tokens")).json()} >= w.a.tokens
+
+
+# every operation of the document and its check, in the order they run (reads first, then writes);
+# an entry whose operation the document does not list (yet) is not run
+CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
+    ("get", "/api/v1/assets"): list_assets,
+    ("post", "/api/v1/assets/lookup"): lookup_assets,
+    ("get", "/api/v1/assets/{asset_id}"): get_asset,
+    ("get", "/api/v1/assets/{asset_id}/thumbnail"): get_thumbnail,
+    ("get", "/api/v1/assets/quarantine"): list_quarantine,
+    ("get", "/api/v1/sessions"): list_sessions,
+    ("get", "/api/v1/sessions/{session_id}"): get_session,
+    ("get", "/api/v1/sessions/{session_id}/assets"): list_session_assets,
+    ("get", "/api/v1/settings/time-zone"): get_time_zone,
+    ("get", "/api/v1/settings/sessions"): get_session_settings,
+    ("get", "/api/v1/folders"): list_folders,
+    ("get", "/api/v1/me"): me,
+    ("get", "/api/v1/tokens"): list_tokens,
+    ("post", "/api/v1/sessions/{session_id}/split"): split_session,
+    ("post", "/api/v1/sessions/merge"): merge_sessions,
+    ("delete", "/api/v1/folders/{folder_id}"): disconnect_folder,
+    ("delete", "/api/v1/tokens/{token_id}"): revoke_token,
+    ("post", "/api/v1/assets"): upload_assets,
+    ("put", "/api/v1/settings/time-zone"): put_time_zone,
+    ("put", "/api/v1/settings/sessions"): put_session_settings,
+    ("post", "/api/v1/folders"): connect_folder,
+    ("post", "/api/v1/tokens"): create_token,
+    ("post", "/api/v1/login"): login,
+    ("post", "/api/v1/accounts"): sign_up,
+    ("get", "/api/v1/events"): events,
+    ("post", "/api/v1/logout"): logout,
+}
+
+
+async def test_no_route_reaches_another_workspace(new_tenant, corpus, folder_root, gateway_url) -> None:
+    a_token, a_client = await new_tenant("Europe/Paris")
+    b_token, b_client = await new_tenant()
+    document = (await b_client.get("/openapi.json")).json()
+    documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
+    uncovered = documented - set(CHECKS)
+    assert not uncovered, f"routes without an isolation check in CHECKS: {sorted(uncovered)}"
+
+    a, b = Workspace(a_token, a_client), Workspace(b_token, b_client)
+    await _populate("a", a, corpus, folder_root, 61_000, documented)
+    await _populate("b", b, corpus, folder_root, 62_000, documented)
+    world = World(a, b, documented, gateway_url, folder_root, corpus)
+    for operation, check in CHECKS.items():
+        if operation in documented:
+            try:
+                await check(world)
+            except AssertionError as failure:
+                raise AssertionError(f"{operation}: {failure}") from failure
