@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # module name under libs.cli, in the order `atelier --help` lists them
-COMMANDS = ["inspect", "sessions", "sync"]
+COMMANDS = ["inspect", "sessions", "sync", "admin"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -231,3 +231,64 @@ async def test_failed_sign_ins_are_slowed_down_per_address(browser, stack, monke
     assert (
         await browser(_address()).post("/api/v1/login", json={"email": _email(), "password": "x" * 12})
     ).status_code == 401
+
+
+async def _admin(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    """`atelier admin ...` as an operator runs it: a process of its own, over the test database."""
+    import asyncio
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "libs.cli.main", "admin", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate(stdin.encode() if stdin is not None else b"")
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def test_admin_create_list_reset_disable(browser) -> None:
+    email = _email()
+    code, output = await _admin("create-account", "--email", email, "--name", "Grace", stdin=PASSWORD + "\n")
+    assert code == 0, output
+    code, output = await _admin(
+        "create-account", "--email", email.lower(), "--name", "G", "--password", PASSWORD
+    )
+    assert code == 2 and "exists" in output
+    code, output = await _admin("create-account", "--email", _email(), "--name", "G", "--password", "short")
+    assert code == 2 and "at least 10" in output
+    code, output = await _admin("list-accounts")
+    assert code == 0 and email in output and "active" in output
+
+    client = browser(_address())
+    assert (
+        await client.post("/api/v1/login", json={"email": email, "password": PASSWORD})
+    ).status_code == 200
+    token = (await client.post("/api/v1/tokens", json={"label": "script"})).json()["token"]
+
+    # a reset ends the browser sessions (the old password no longer opens one), tokens go on
+    code, output = await _admin("reset-password", "--email", email, "--password", "a brand new passphrase")
+    assert code == 0, output
+    assert (await client.get("/api/v1/me")).status_code == 401
+    assert (
+        await client.post("/api/v1/login", json={"email": email, "password": PASSWORD})
+    ).status_code == 401
+    assert (
+        await client.post("/api/v1/login", json={"email": email, "password": "a brand new passphrase"})
+    ).status_code == 200
+    with_token = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=with_token)).status_code == 200
+
+    # disabled: no sign-in, and its session and tokens stop working at once
+    code, output = await _admin("disable-account", "--email", email)
+    assert code == 0, output
+    assert (await client.get("/api/v1/me")).status_code == 401
+    assert (await client.get("/api/v1/me", headers=with_token)).status_code == 401
+    assert (
+        await browser(_address()).post(
+            "/api/v1/login", json={"email": email, "password": "a brand new passphrase"}
+        )
+    ).status_code == 401
+    code, output = await _admin("list-accounts")
+    assert "disabled" in output
+    assert (await _admin("disable-account", "--email", _email()))[0] == 1

@@ -1,0 +1,107 @@
+"""`atelier admin`: the operator's account commands, run on the server side against the database.
+
+    atelier admin create-account --email ada@example.com --name Ada [--password ...]
+    atelier admin list-accounts
+    atelier admin reset-password --email ada@example.com [--password ...]
+    atelier admin disable-account --email ada@example.com
+
+Without `--password` the password is asked twice on a terminal, or read as the first line of
+standard input (`... < file`), so it need not sit in the shell's history or the process list.
+
+Why it lives here and how `atelier admin` reaches it: the rules of accounts (argon2, the strength
+check, which sessions a reset ends) are the gateway's, and `libs/` never imports `services/`
+(tests/unit/test_import_arrows.py). So this module is the command, runnable as
+`python -m services.gateway.accounts.admin`, and libs/cli/admin.py only starts it as a child
+process with the same interpreter, naming it by its module path, never importing it: the `atelier`
+command stays one entry point, and a machine that has the CLI without the server code says so
+instead of failing at import. It reads the gateway's settings (`ATELIER_DATABASE_URL`, ...) and
+applies the gateway's pending migrations first, so it works before the gateway has ever started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+
+from libs.common.db import create_pool, migrate
+from services.gateway.accounts import service
+from services.gateway.settings import GatewaySettings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+def _password(given: str | None, *, confirm: bool = True) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise SystemExit("the two passwords differ")
+    return first
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = GatewaySettings()
+    pool = await create_pool(settings.database_url, max_size=2)
+    try:
+        await migrate(pool, "gateway", MIGRATIONS)
+        if args.command == "create-account":
+            account = await service.create_account(pool, args.email, args.name, _password(args.password))
+            print(f"account {account.account_id} ({account.email}), workspace {account.tenant_id}")
+        elif args.command == "list-accounts":
+            for row in await service.list_accounts(pool):
+                state = f"disabled {row['disabled_at']:%Y-%m-%d}" if row["disabled_at"] else "active"
+                print(f"{row['account_id']}  {row['email']}  {row['name']!r}  workspace {row['tenant_id']}  "
+                      f"created {row['created_at']:%Y-%m-%d}  {state}")  # fmt: skip
+        elif args.command == "reset-password":
+            await service.reset_password(pool, args.email, _password(args.password))
+            print(f"password of {args.email} reset; its browser sessions are ended")
+        elif args.command == "disable-account":
+            await service.disable_account(pool, args.email)
+            print(f"{args.email} disabled: it cannot sign in, and its sessions and API tokens no longer work")
+    except service.WeakPassword as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except service.EmailTaken:
+        print("refused: an account with this email exists", file=sys.stderr)
+        return 2
+    except service.NoSuchAccount as exc:
+        print(f"no account with the email {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await pool.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atelier admin", description="Accounts, server side (talks to the database)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-account", help="make an account and its workspace")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--password", help="otherwise asked (or read from standard input)")
+    commands.add_parser("list-accounts", help="every account, with its workspace and state")
+    reset = commands.add_parser(
+        "reset-password", help="set a new password and end the account's browser sessions"
+    )
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password", help="otherwise asked (or read from standard input)")
+    disable = commands.add_parser(
+        "disable-account", help="no more sign-in; its sessions and tokens stop working"
+    )
+    disable.add_argument("--email", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(_run(build_parser().parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
