@@ -218,6 +218,18 @@ async def test_failed_sign_ins_are_slowed_down(signed_up, browser) -> None:
     ).status_code == 429
 
 
+async def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_one_at_a_time(signed_up, browser) -> None:
+    import asyncio
+
+    email, _ = signed_up
+    answers = await asyncio.gather(*(
+        browser(_address()).post("/api/v1/login", json={"email": email, "password": f"guess number {n}"})
+        for n in range(20)
+    ))  # fmt: skip
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * 5 + [429] * 15
+
+
 async def test_failed_sign_ins_are_slowed_down_per_address(browser, stack, monkeypatch) -> None:
     settings = stack["gateway"].settings
     monkeypatch.setattr(settings, "sign_in_failures_per_address", 3)

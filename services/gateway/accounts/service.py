@@ -79,17 +79,16 @@ async def check_password(pool: asyncpg.Pool, email: str, password: str, address:
     """The account these credentials open, or `BadCredentials`; `SlowDown` before even looking
     while this email or address must wait (see slowdown.py)."""
     email = normalise_email(email)
-    wait = await slowdown.retry_after(pool, email, address, policy)
-    if wait > 0:
+    wait, stamp = await slowdown.begin_attempt(pool, email, address, policy)
+    if stamp is None:
         raise SlowDown(wait)
     row = await repository.account_by_email(pool, email)
     # an unknown email costs the same hashing as a wrong password: the time does not say which
     stored = row["password_hash"] if row is not None else passwords.DUMMY_HASH
     ok = await asyncio.to_thread(passwords.verify_password, stored, password)
     if row is None or not ok or row["disabled_at"] is not None:
-        await slowdown.record_failure(pool, email, address, policy)
-        raise BadCredentials
-    await slowdown.clear(pool, email)
+        raise BadCredentials  # the attempt stays counted as a failure
+    await slowdown.succeeded(pool, email, address, stamp)
     return Account(row["account_id"], row["tenant_id"], row["email"], row["name"])
 
 

@@ -50,13 +50,12 @@ def address_key(address: str) -> str:
     return f"address:{address}"
 
 
-async def retry_after(pool: asyncpg.Pool, email: str, address: str, policy: Policy) -> int:
-    """Seconds this sign-in must still wait (0: it may be tried)."""
-    rows = await pool.fetch(
-        "SELECT subject, count(*) AS failures, max(failed_at) AS last, now() AS now "
+async def _retry_after(conn: asyncpg.Connection, keys: list[str], policy: Policy) -> int:
+    rows = await conn.fetch(
+        "SELECT subject, count(*) AS failures, max(failed_at) AS last, clock_timestamp() AS now "
         "FROM gateway.sign_in_failures WHERE subject = ANY($1::text[]) AND failed_at > now() - $2::interval "
         "GROUP BY subject",
-        [email_key(email), address_key(address)], policy.window,
+        keys, policy.window,
     )  # fmt: skip
     waits = [0]
     for row in rows:
@@ -67,14 +66,43 @@ async def retry_after(pool: asyncpg.Pool, email: str, address: str, policy: Poli
     return max(waits)
 
 
-async def record_failure(pool: asyncpg.Pool, email: str, address: str, policy: Policy) -> None:
-    keys = [email_key(email), address_key(address)]
+async def begin_attempt(
+    pool: asyncpg.Pool, email: str, address: str, policy: Policy
+) -> tuple[int, datetime | None]:
+    """Claim one sign-in attempt: `(seconds to wait, None)` when it must wait, else `(0, stamp)`.
+
+    The attempt is written down as a failure *before* the password is checked (and taken back by
+    `succeeded`), under a lock on its email and address held only for this short transaction: so
+    parallel attempts see each other, and a burst of a thousand requests sent the moment a wait ends
+    gets no more guesses than one request at a time would. Checking first and recording after the
+    (slow) password check would let all of them through."""
+    keys = sorted([email_key(email), address_key(address)])
     async with pool.acquire() as conn, conn.transaction():
+        for key in keys:  # always in the same order: two attempts never wait on each other's second lock
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", key)
+        wait = await _retry_after(conn, keys, policy)
+        if wait > 0:
+            return wait, None
+        # rows past the window count for nothing: drop a few each time, whoever they belong to
         await conn.execute(
-            "DELETE FROM gateway.sign_in_failures WHERE subject = ANY($1::text[]) AND failed_at <= now() - $2::interval",
-            keys, policy.window,
+            "DELETE FROM gateway.sign_in_failures WHERE ctid = ANY(ARRAY(SELECT ctid FROM gateway.sign_in_failures "
+            "WHERE failed_at <= now() - $1::interval LIMIT 100))",
+            policy.window,
         )  # fmt: skip
-        await conn.execute("INSERT INTO gateway.sign_in_failures (subject) SELECT unnest($1::text[])", keys)
+        stamp: datetime = await conn.fetchval(
+            "INSERT INTO gateway.sign_in_failures (subject, failed_at) "
+            "SELECT unnest($1::text[]), clock_timestamp() RETURNING failed_at",
+            keys,
+        )
+    return 0, stamp
+
+
+async def succeeded(pool: asyncpg.Pool, email: str, address: str, stamp: datetime) -> None:
+    """The attempt was right: its email starts afresh; its address keeps its other failures."""
+    await pool.execute(
+        "DELETE FROM gateway.sign_in_failures WHERE subject = $1 OR (subject = $2 AND failed_at = $3)",
+        email_key(email), address_key(address), stamp,
+    )  # fmt: skip
 
 
 async def clear(pool: asyncpg.Pool, email: str) -> None:
