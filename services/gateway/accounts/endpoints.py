@@ -47,18 +47,24 @@ def _policy(settings: GatewaySettings) -> slowdown.Policy:
     )
 
 
-def client_address(request: Request) -> str:
-    """The connection's address; behind `ATELIER_TRUSTED_PROXY_HOPS` proxies of ours, the address
-    the outermost of them saw (X-Forwarded-For from the right: entries further left are whatever
-    the client chose to send)."""
-    direct = request.client.host if request.client else "unknown"
-    hops = _settings(request).trusted_proxy_hops
+def forwarded_client(direct: str, forwarded_for: str, hops: int) -> str:
+    """The client's address: the connection's (`direct`), or behind `hops` proxies of ours, the address
+    the outermost of them saw: X-Forwarded-For read from the right, since each proxy appends the
+    address it got the request from and entries further left are whatever the client chose to send."""
     if hops <= 0:
         return direct
-    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    forwarded = [a.strip() for a in forwarded_for.split(",") if a.strip()]
     if not forwarded:
         return direct
     return forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
+
+
+def client_address(request: Request) -> str:
+    """Where a sign-in comes from, for its slow-down (`ATELIER_TRUSTED_PROXY_HOPS`)."""
+    direct = request.client.host if request.client else "unknown"
+    return forwarded_client(
+        direct, request.headers.get("x-forwarded-for", ""), _settings(request).trusted_proxy_hops
+    )
 
 
 def _login_csrf(request: Request) -> None:

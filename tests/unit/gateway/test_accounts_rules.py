@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.gateway.accounts import csrf, passwords
+from services.gateway.accounts.endpoints import forwarded_client
 from services.gateway.accounts.slowdown import Policy, wait_seconds
 
 
@@ -93,3 +94,13 @@ def test_wait_counts_from_the_last_failure() -> None:
     assert wait_seconds(6, NOW - timedelta(seconds=45), NOW, threshold=5, policy=POLICY) == 15
     assert wait_seconds(6, NOW - timedelta(seconds=60), NOW, threshold=5, policy=POLICY) == 0
     assert wait_seconds(5, NOW - timedelta(seconds=29.5), NOW, threshold=5, policy=POLICY) == 1
+
+
+def test_client_address_trusts_only_our_own_proxies() -> None:
+    # no proxy of ours: whatever X-Forwarded-For says is the client's own claim
+    assert forwarded_client("203.0.113.9", "1.2.3.4", hops=0) == "203.0.113.9"
+    # one proxy (the Ingress): the entry it appended, not the one the client sent before it
+    assert forwarded_client("10.0.0.5", "1.2.3.4, 198.51.100.7", hops=1) == "198.51.100.7"
+    assert forwarded_client("10.0.0.5", "198.51.100.7, 10.1.1.1", hops=2) == "198.51.100.7"
+    assert forwarded_client("10.0.0.5", "", hops=1) == "10.0.0.5"
+    assert forwarded_client("10.0.0.5", "198.51.100.7", hops=3) == "198.51.100.7"
