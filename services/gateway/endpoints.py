@@ -20,6 +20,7 @@ from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.pagination import (
     NOT_MODIFIED,
     AssetsCursor,
+    QuarantineCursor,
     SessionAssetsCursor,
     SessionsCursor,
     cached,
@@ -330,14 +331,22 @@ async def put_time_zone(body: TimeZoneSetting, request: Request, subject: Subjec
     return {"time_zone": body.time_zone}
 
 
-@router.get("/assets/quarantine", responses=UNAUTHORIZED)
+@router.get("/assets/quarantine", responses=PAGED)
 async def list_quarantine(
-    request: Request, subject: Subject, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    request: Request,
+    subject: Subject,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: QuarantineCursor = None,
 ) -> list[dict[str, Any]]:
-    """Files that could not be imported, with the reason."""
-    rows = await repository.quarantined(_runtime(request).pool, subject, limit=limit)
-    return [{"asset_id": str(r["asset_id"]), "filename": r["filename"], "reason": r["reason"],
-             "at": r["at"].isoformat()} for r in rows]  # fmt: skip
+    """Files that could not be imported, with the reason, newest first; paged as `GET /sessions`."""
+    rows = await repository.quarantined(
+        _runtime(request).pool, subject, limit=limit + 1, after=position("quarantine", cursor)
+    )
+    last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
+    next_cursor = encode_cursor("quarantine", last["at"], last["asset_id"]) if last else None
+    items = [{"asset_id": str(r["asset_id"]), "filename": r["filename"], "reason": r["reason"],
+              "at": r["at"].isoformat()} for r in rows]  # fmt: skip
+    return page(request, items, next_cursor)  # type: ignore[return-value]
 
 
 @router.get("/assets/{asset_id}", responses={**UNAUTHORIZED, 404: refusal("no such asset")})

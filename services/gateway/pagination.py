@@ -98,6 +98,7 @@ AssetsCursor = Annotated[Annotated[str, _valid("assets")] | None, _cursor_query(
 SessionAssetsCursor = Annotated[
     Annotated[str, _valid("session-assets")] | None, _cursor_query("session-assets")
 ]
+QuarantineCursor = Annotated[Annotated[str, _valid("quarantine")] | None, _cursor_query("quarantine")]
 
 
 def position(kind: str, cursor: str | None) -> Cursor | None:

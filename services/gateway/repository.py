@@ -259,8 +259,13 @@ async def asset(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -
     )
 
 
-async def quarantined(pool: asyncpg.Pool, subject: AuthSubject, *, limit: int) -> list[asyncpg.Record]:
+async def quarantined(
+    pool: asyncpg.Pool, subject: AuthSubject, *, limit: int, after: Cursor | None = None
+) -> list[asyncpg.Record]:
+    """Quarantined files, newest first by (at, asset_id); `after`: the previous page's last."""
     q = readable_asset_status(subject).where("st.status = 'quarantined'")
-    return await pool.fetch(
-        *q.select("st.asset_id, st.filename, st.reason, st.at", f"ORDER BY st.at DESC LIMIT {q.bind(limit)}")
-    )
+    if after is not None:
+        q.where(f"(st.at, st.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
+    return await pool.fetch(*q.select(
+        "st.asset_id, st.filename, st.reason, st.at", f"ORDER BY st.at DESC, st.asset_id DESC LIMIT {q.bind(limit)}"
+    ))  # fmt: skip

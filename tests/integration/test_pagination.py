@@ -46,6 +46,12 @@ async def _seeded(new_tenant: Any) -> httpx.AsyncClient:
     files = [("files", (f"untimed-{i}.png", _png(8200 + i), "image/png")) for i in range(UNTIMED)]
     response = await client.post("/api/v1/assets", files=files)
     assert [r["status"] for r in response.json()] == ["imported"] * UNTIMED, response.text
+    files = [
+        ("files", (f"broken-{i}.png", b"\x89PNG\r\n\x1a\n not an image %d" % i, "image/png"))
+        for i in range(3)
+    ]
+    response = await client.post("/api/v1/assets", files=files)
+    assert [r["status"] for r in response.json()] == ["rejected"] * 3, response.text
 
     async def sessions_settled() -> bool:
         cards = (await client.get("/api/v1/sessions")).json()
@@ -111,6 +117,11 @@ async def test_every_list_pages_by_cursor_without_losing_or_repeating_a_row(new_
         generated = [a["generated_at"] for a in rows]
         assert generated == sorted(generated)
 
+    quarantine = (await client.get("/api/v1/assets/quarantine")).json()
+    assert len(quarantine) == 3
+    rows, pages = await _walk(client, "/api/v1/assets/quarantine", 2)
+    assert [q["asset_id"] for q in rows] == [q["asset_id"] for q in quarantine] and pages == 2
+
     # a merged-away id pages through the session it became
     response = await client.post("/api/v1/sessions/merge", json={"session_ids": [c["id"] for c in cards]})
     assert response.status_code == 200, response.text
@@ -170,7 +181,7 @@ async def test_an_unchanged_page_is_a_304(new_tenant) -> None:
     client = await _seeded(new_tenant)
     cards = (await client.get("/api/v1/sessions")).json()
     urls = ["/api/v1/sessions", "/api/v1/assets?limit=2", f"/api/v1/sessions/{cards[0]['id']}",
-            f"/api/v1/sessions/{cards[0]['id']}/assets"]  # fmt: skip
+            f"/api/v1/sessions/{cards[0]['id']}/assets", "/api/v1/assets/quarantine"]  # fmt: skip
     etags = {}
     for url in urls:
         response = await client.get(url)

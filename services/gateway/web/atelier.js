@@ -114,6 +114,8 @@ async function refresh() {
 async function showSession(id) {
   openSession = id;
   const s = await api(`/api/v1/sessions/${id}`);
+  // a live redraw may have started this just before the page went back to the list: stay there
+  if (openSession !== id) return;
   $("sessions").hidden = true; $("session-detail").hidden = false;
   $("session-title").textContent = `${when(s)} · ${s.asset_count} image${s.asset_count === 1 ? "" : "s"}`;
   if (!sessionList.length) sessionList = await api("/api/v1/sessions");
