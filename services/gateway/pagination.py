@@ -1,7 +1,7 @@
 """Keyset pagination and ETags for the gateway's lists.
 
 A list answers one page as a JSON list (the body every client already reads) and says where the next
-page starts in two headers: `X-Next-Cursor: <cursor>` and `Link: <same URL with cursor=...>; rel="next"`
+page starts in two headers: `X-Next-Cursor: <cursor>` and `Link: <same path and query with cursor=...>; rel="next"`
 (RFC 8288). The last page has neither. We kept the list body rather than wrapping it in
 `{"items", "next_cursor"}` so that the web page, `atelier sync` and scripts written against the first
 version keep working; a client that wants more pages follows the header.
@@ -111,7 +111,10 @@ def page(request: Request, items: list[Any], next_cursor: str | None) -> Respons
     headers = {}
     if next_cursor is not None:
         headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+        # relative (RFC 8288 resolves it against the request's URL): behind a proxy the gateway does not
+        # know the scheme and host the client used
+        following = request.url.include_query_params(cursor=next_cursor)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     return cached(request, response, extra=next_cursor or "", headers=headers)
 
 

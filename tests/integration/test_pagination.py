@@ -82,6 +82,7 @@ async def _walk(client: httpx.AsyncClient, url: str, limit: int, **query: Any) -
             'rel="next"'
         )
         assert len(response.json()) == limit
+        assert response.headers["link"].startswith(f"<{url}?")  # relative: right behind any proxy
         assert pages < 50, "the cursor does not advance"
 
 
