@@ -156,6 +156,8 @@ def _session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
         "cover": [{"asset_id": str(a), "thumbnail_url": _thumb_url(a)} for a in row["cover_asset_ids"]],
         "updated_at": row["updated_at"].isoformat(),
         "reflection_summary": row["reflection_summary"],  # null until the session has a reflection
+        # before any reflection: top prompt phrases, tools and models, kept by clustering
+        "summary": row["summary"],
     }
 
 

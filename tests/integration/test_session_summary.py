@@ -47,8 +47,13 @@ async def test_a_session_summary_follows_its_images(stack, new_tenant) -> None:
         return row["summary"] if row and row["asset_count"] == len(prompts) else None
 
     found = await until(summary, within=30.0)
-    assert found == {
+    expected = {
         "phrases": ["a lighthouse at dusk", "oil painting", "watercolor"],
         "tools": [{"name": "a1111", "count": 5}],
         "models": [{"name": "juggernautXL", "count": 5}],
     }
+    assert found == expected
+    # the card and the detail carry it
+    [card] = (await client.get("/api/v1/sessions")).json()
+    assert card["summary"] == expected
+    assert (await client.get(f"/api/v1/sessions/{card['id']}")).json()["summary"] == expected
