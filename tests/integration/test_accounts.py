@@ -126,6 +126,17 @@ async def test_sign_in_sign_out(signed_up, browser) -> None:
     ).status_code == 401
 
 
+async def test_signing_in_again_ends_the_browsers_previous_session(signed_up) -> None:
+    email, client = signed_up
+    first = client.cookies["atelier_session"]
+    assert (
+        await client.post("/api/v1/login", json={"email": email, "password": PASSWORD})
+    ).status_code == 200
+    assert client.cookies["atelier_session"] != first
+    assert (await client.get("/api/v1/me")).status_code == 200
+    assert (await client.get("/api/v1/me", headers={"Cookie": f"atelier_session={first}"})).status_code == 401
+
+
 async def test_demo_token_sign_in_makes_a_session_not_a_token_cookie(browser) -> None:
     client = browser()
     response = await client.post("/api/v1/login", json={"token": "test-demo-token"})

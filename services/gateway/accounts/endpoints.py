@@ -93,7 +93,11 @@ def _me(subject: AuthSubject) -> dict[str, Any]:
 async def _signed_in(request: Request, subject: AuthSubject, status_code: int = 200) -> JSONResponse:
     settings = _settings(request)
     lifetime = timedelta(days=settings.session_days)
-    session_id = await service.start_session(_pool(request), subject.tenant_id, subject.account_id, lifetime)
+    pool = _pool(request)
+    # a session this browser already had ends: one sign-in, one live session per cookie
+    if previous := request.cookies.get(COOKIE):
+        await service.end_session(pool, previous)
+    session_id = await service.start_session(pool, subject.tenant_id, subject.account_id, lifetime)
     response = JSONResponse(_me(subject), status_code=status_code)
     response.set_cookie(COOKIE, session_id, max_age=int(lifetime.total_seconds()), path="/", httponly=True,
                         secure=_secure_cookie(request), samesite="lax")  # fmt: skip
@@ -119,16 +123,7 @@ async def sign_up(body: schemas.SignUp, request: Request) -> JSONResponse:
         ) from None
     except service.EmailTaken:
         raise HTTPException(409, "this email cannot be used to sign up") from None
-    return await _signed_in(request, await _subject_of(pool, account), status_code=201)
-
-
-async def _subject_of(pool: asyncpg.Pool, account: service.Account) -> AuthSubject:
-    row = await pool.fetchrow(
-        "SELECT name, time_zone FROM gateway.tenants WHERE tenant_id = $1", account.tenant_id
-    )
-    assert row is not None
-    return AuthSubject(account.tenant_id, row["name"], row["time_zone"], account.account_id, account.email,
-                       account.name, "session")  # fmt: skip
+    return await _signed_in(request, await service.subject_of(pool, account), status_code=201)
 
 
 @router.post(
@@ -158,7 +153,7 @@ async def login(body: schemas.SignIn, request: Request) -> JSONResponse:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     except service.BadCredentials:
         raise HTTPException(401, "wrong email or password") from None
-    return await _signed_in(request, await _subject_of(pool, account))
+    return await _signed_in(request, await service.subject_of(pool, account))
 
 
 @router.post("/logout", responses=FOREIGN_ORIGIN)

@@ -23,6 +23,12 @@ async def insert_tenant(conn: Executor, tenant_id: uuid.UUID, name: str) -> None
     await conn.execute("INSERT INTO gateway.tenants (tenant_id, name) VALUES ($1, $2)", tenant_id, name)
 
 
+async def tenant(conn: Executor, tenant_id: uuid.UUID) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT name, time_zone FROM gateway.tenants WHERE tenant_id = $1", tenant_id)
+    assert row is not None, "an account's workspace goes only with the account (ON DELETE CASCADE)"
+    return row
+
+
 async def insert_account(conn: Executor, account_id: uuid.UUID, tenant_id: uuid.UUID, email: str, name: str,
                          password_hash: str) -> None:  # fmt: skip
     await conn.execute(

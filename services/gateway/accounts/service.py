@@ -92,6 +92,13 @@ async def check_password(pool: asyncpg.Pool, email: str, password: str, address:
     return Account(row["account_id"], row["tenant_id"], row["email"], row["name"])
 
 
+async def subject_of(pool: asyncpg.Pool, account: Account) -> AuthSubject:
+    """The subject a browser session of this account will be (its workspace's name and time zone)."""
+    tenant = await repository.tenant(pool, account.tenant_id)
+    return AuthSubject(account.tenant_id, tenant["name"], tenant["time_zone"], account.account_id, account.email,
+                       account.name, "session")  # fmt: skip
+
+
 async def start_session(pool: asyncpg.Pool, tenant_id: uuid.UUID, account_id: uuid.UUID | None,
                         lifetime: timedelta) -> str:  # fmt: skip
     """A new browser session; returns its id, which only the cookie will hold."""
