@@ -15,6 +15,7 @@ rows older than the window are deleted as new failures are written.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,7 +48,17 @@ def email_key(email: str) -> str:
 
 
 def address_key(address: str) -> str:
-    return f"address:{address}"
+    """An IPv4 address counts alone; an IPv6 one by its /64, the block a single subscriber usually
+    gets (counting each of its 2^64 addresses apart would let one guesser never be slowed)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"address:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:203.0.113.9 is 203.0.113.9
+            return f"address:{ip.ipv4_mapped}"
+        return f"address:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"address:{ip}"
 
 
 async def _retry_after(conn: asyncpg.Connection, keys: list[str], policy: Policy) -> int:

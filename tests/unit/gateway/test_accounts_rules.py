@@ -8,7 +8,7 @@ import pytest
 
 from services.gateway.accounts import csrf, passwords
 from services.gateway.accounts.endpoints import forwarded_client
-from services.gateway.accounts.slowdown import Policy, wait_seconds
+from services.gateway.accounts.slowdown import Policy, address_key, wait_seconds
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,13 @@ def test_client_address_trusts_only_our_own_proxies() -> None:
     assert forwarded_client("10.0.0.5", "198.51.100.7, 10.1.1.1", hops=2) == "198.51.100.7"
     assert forwarded_client("10.0.0.5", "", hops=1) == "10.0.0.5"
     assert forwarded_client("10.0.0.5", "198.51.100.7", hops=3) == "198.51.100.7"
+
+
+def test_ipv6_addresses_count_by_their_64_block() -> None:
+    assert (
+        address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9") == "address:2001:db8:1:2::/64"
+    )
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("203.0.113.9") == "address:203.0.113.9" != address_key("203.0.113.10")
+    assert address_key("::ffff:203.0.113.9") == "address:203.0.113.9"
+    assert address_key("unknown") == "address:unknown"
