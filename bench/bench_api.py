@@ -8,15 +8,21 @@ one request at a time, REQUESTS times per case after a warm-up of 10:
 - `sessions.first_page`: `GET /api/v1/sessions?limit=50`;
 - `sessions.deep_page`: the page after 5,000 sessions (the cursor found by walking 100 pages once);
 - `session.assets`: `GET /api/v1/sessions/{id}/assets?limit=100` of the largest session;
-- `gallery.first_page` and `gallery.page_100`: `GET /api/v1/assets?limit=100`, first and 100th page.
+- `gallery.first_page` and `gallery.page_100`: `GET /api/v1/assets?limit=100`, first and 100th page;
+- `gallery.search_one_word`: `?q=lighthouse` (~6% of the library matches), ranked;
+- `gallery.search_two_filters`: `?q=dragon&tool=comfyui&lora=film_grain`;
+- `facets`: `GET /api/v1/facets` over the whole library (the filter menus' first load), and
+  `facets.search`: under `?q=lighthouse`.
 
 The figure is the p95 in milliseconds (p50 and p99 printed and stored too); the baseline beside it is the
 database's own time for the page: the statements the gateway's repository runs for it (recorded by calling
 the same repository function), each run with EXPLAIN ANALYZE 20 times, median execution plus planning
 time, summed over the page's statements. Target (issue 10): p95 below 50 ms for each case.
 
-`BENCH_API_ASSETS` / `BENCH_API_SESSIONS` shrink the library for a quick run. Search and facets are not
-measured yet: those routes are still to come.
+A gallery page's statements include its count (`X-Total-Count`: an exact count of up to 10,001 rows,
+then, past 10,000, the planner's estimate, timed as a round trip since EXPLAIN ANALYZE cannot wrap it).
+
+`BENCH_API_ASSETS` / `BENCH_API_SESSIONS` shrink the library for a quick run.
 """
 
 from __future__ import annotations
@@ -74,12 +80,30 @@ async def database_ms(pool: Any, call: Callable[[Any], Awaitable[Any]]) -> float
     total = 0.0
     for sql, args in recorder.statements:
         times = []
+        if sql.startswith("EXPLAIN"):  # the count's estimate: planning only, timed as a round trip
+            for _ in range(20):
+                started = time.perf_counter()
+                await pool.fetchval(sql, *args)
+                times.append((time.perf_counter() - started) * 1000)
+            total += statistics.median(times)
+            continue
         for _ in range(20):
             plan = await pool.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
             doc = (json.loads(plan) if isinstance(plan, str) else plan)[0]
             times.append(doc["Execution Time"] + doc["Planning Time"])
         total += statistics.median(times)
     return total
+
+
+async def _gallery(
+    pool: Any, subject: Any, filters: Any = None, *, limit: int = 101, after: Any = None
+) -> None:
+    """What `GET /api/v1/assets` reads: the page, then how many match."""
+    from services.gateway import repository
+
+    filters = filters or repository.AssetFilter()
+    await repository.assets(pool, subject, limit=limit, after=after, filters=filters)
+    await repository.count_assets(pool, subject, filters)
 
 
 async def _wait_ready(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -137,6 +161,7 @@ async def run_async() -> list[dict[str, Any]]:
     from services.gateway import repository
     from services.gateway.auth import ensure_tenant, subject_for_token
     from services.gateway.pagination import decode_cursor
+    from services.gateway.repository import AssetFilter
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, LocalInfra(Path(tmp) / "infra") as infra:
@@ -183,9 +208,17 @@ async def run_async() -> list[dict[str, Any]]:
                     ("session.assets", f"/api/v1/sessions/{largest}/assets?limit=100",
                      lambda p: repository.session_assets(p, subject, largest, limit=101)),
                     ("gallery.first_page", "/api/v1/assets?limit=100",
-                     lambda p: repository.assets(p, subject, limit=101)),
+                     lambda p: _gallery(p, subject)),
                     ("gallery.page_100", f"/api/v1/assets?limit=100&cursor={page_100}",
-                     lambda p: repository.assets(p, subject, limit=101, after=decode_cursor("assets", page_100))),
+                     lambda p: _gallery(p, subject, limit=101, after=decode_cursor("assets", page_100))),
+                    ("gallery.search_one_word", "/api/v1/assets?limit=100&q=lighthouse",
+                     lambda p: _gallery(p, subject, AssetFilter(q="lighthouse"))),
+                    ("gallery.search_two_filters", "/api/v1/assets?limit=100&q=dragon&tool=comfyui&lora=film_grain",
+                     lambda p: _gallery(p, subject, AssetFilter(q="dragon", tool="comfyui", lora="film_grain"))),
+                    ("facets", "/api/v1/facets",
+                     lambda p: repository.facets(p, subject, AssetFilter())),
+                    ("facets.search", "/api/v1/facets?q=lighthouse",
+                     lambda p: repository.facets(p, subject, AssetFilter(q="lighthouse"))),
                 ]  # fmt: skip
                 for name, path, call in cases:
                     latencies = await _latencies(client, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -277,34 +278,90 @@ async def list_session_assets(
     return page(request, [_asset_json(a) for a in rows], next_cursor)  # type: ignore[return-value]
 
 
+FilterText = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+
+
+def asset_filters(
+    q: Annotated[
+        Annotated[Text, StringConstraints(max_length=500)] | None,
+        Query(
+            description="full text over prompts and negative prompts (every word, each also as a "
+            "prefix); results then come best match first"
+        ),
+    ] = None,
+    tool: Annotated[FilterText | None, Query(description="only this tool (a1111, comfyui, ...)")] = None,
+    model: Annotated[FilterText | None, Query(description="only this model, as the file names it")] = None,
+    lora: Annotated[
+        FilterText | None,
+        Query(description="only assets using this LoRA (name without folder or extension, any case)"),
+    ] = None,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="generated at or after (UTC if no offset)")
+    ] = None,
+    to: Annotated[Instant | None, Query(description="generated before (UTC if no offset)")] = None,
+    has_time: Annotated[
+        bool | None, Query(description="only assets with (true) or without (false) a time")
+    ] = None,
+    session: Annotated[uuid.UUID | None, Query(description="only this session's assets")] = None,
+) -> repository.AssetFilter:
+    """The gallery's filters, shared by `GET /assets` and `GET /facets`; they combine."""
+    return repository.AssetFilter(
+        q=q, tool=tool, model=model, lora=lora, from_=from_, to=to, has_time=has_time, session=session
+    )
+
+
+Filters = Annotated[repository.AssetFilter, Depends(asset_filters)]
+
+
 @router.get("/assets", responses=PAGED)
 async def list_assets(
     request: Request,
     subject: Subject,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: AssetsCursor = None,
     without_time: Annotated[
-        bool, Query(description="only assets with no usable time (in no session)")
+        bool, Query(description="only assets with no usable time (in no session); as has_time=false")
     ] = False,
 ) -> list[dict[str, Any]]:
-    """The gallery: every asset, newest generation first; assets without a time come last (newest
-    import first). Paged by cursor (`X-Next-Cursor`, as `GET /sessions`), with a weak ETag."""
+    """The gallery and search: every asset, newest generation first; assets without a time come last
+    (newest import first). With `q`, the matches best first (full-text rank, then id). Filters combine.
+    Paged by cursor (`X-Next-Cursor`, as `GET /sessions`), with a weak ETag. `X-Total-Count` says how
+    many match: exact up to 10,000 (`X-Total-Count-Exact: true`), beyond that the planner's estimate
+    (`false`)."""
+    pool = _runtime(request).pool
+    after = position("assets", cursor)
+    searching = filters.tsquery() is not None
+    if after is not None and searching != (after.rank is not None):
+        raise HTTPException(422, "the cursor belongs to another ordering (with or without q)")
     rows = await repository.assets(
-        _runtime(request).pool,
-        subject,
-        limit=limit + 1,
-        after=position("assets", cursor),
-        without_time=without_time,
+        pool, subject, limit=limit + 1, after=after, without_time=without_time, filters=filters
     )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        if last["generated_at"] is not None:
+        if searching:
+            at = last["generated_at"] or last["imported_at"]
+            next_cursor = encode_cursor("assets", at, last["asset_id"], rank=float(last["rank"]))
+        elif last["generated_at"] is not None:
             next_cursor = encode_cursor("assets", last["generated_at"], last["asset_id"])
         else:
             next_cursor = encode_cursor("assets", last["imported_at"], last["asset_id"], untimed=True)
-    return page(request, [_asset_json(r) for r in rows], next_cursor)  # type: ignore[return-value]
+    if without_time:
+        filters = replace(filters, has_time=False)
+    total, exact = await repository.count_assets(pool, subject, filters)
+    response = page(request, [_asset_json(r) for r in rows], next_cursor)
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Total-Count-Exact"] = "true" if exact else "false"
+    return response  # type: ignore[return-value]
+
+
+@router.get("/facets", responses=UNAUTHORIZED)
+async def get_facets(request: Request, subject: Subject, filters: Filters) -> dict[str, list[dict[str, Any]]]:
+    """For filter menus: the values of tool, model and LoRA with how many assets have each, among the
+    assets the same filters as `GET /assets` leave (the 50 most frequent of each)."""
+    return await repository.facets(_runtime(request).pool, subject, filters)
 
 
 def _iana_zone(name: str) -> str:
@@ -380,6 +437,14 @@ async def get_thumbnail(
 ) -> Response:
     runtime = _runtime(request)
     row = await repository.asset(runtime.pool, subject, asset_id)
+    return await thumbnail_response(runtime, row, size)
+
+
+async def thumbnail_response(
+    runtime: ServiceRuntime, row: Any, size: str, cache_control: str = "private, max-age=86400"
+) -> Response:
+    """The asset's thumbnail from the object store (`row`: an asset read, None when there is none), or
+    404. Also serves the thumbnails of a share link (services/gateway/sharing)."""
     key = row and (row["card_key"] if size == "card" else row["detail_key"])
     if not key:
         raise HTTPException(404, "no such thumbnail")
@@ -388,4 +453,4 @@ async def get_thumbnail(
         data = await runtime.store.get(runtime.store.thumbnails, key)
     except ObjectNotFound:
         raise HTTPException(404, "no such thumbnail") from None
-    return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+    return Response(data, media_type="image/webp", headers={"Cache-Control": cache_control})

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,10 +48,16 @@ class Cursor:
     at: datetime
     id: uuid.UUID
     untimed: bool = False
+    # a search's pages go by (rank, id): the last row's rank (`at` is then its time, for the record)
+    rank: float | None = None
 
 
-def encode_cursor(kind: str, at: datetime, id: uuid.UUID, *, untimed: bool = False) -> str:
-    doc = {"v": CURSOR_VERSION, "k": kind, "t": at.isoformat(), "id": str(id), "n": untimed}
+def encode_cursor(
+    kind: str, at: datetime, id: uuid.UUID, *, untimed: bool = False, rank: float | None = None
+) -> str:
+    doc: dict[str, Any] = {"v": CURSOR_VERSION, "k": kind, "t": at.isoformat(), "id": str(id), "n": untimed}
+    if rank is not None:
+        doc["r"] = rank
     raw = json.dumps(doc, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -66,11 +73,13 @@ def decode_cursor(kind: str, text: str) -> Cursor:
         raise ValueError("is not a cursor this list gave out") from None
     if not isinstance(doc, dict) or doc.get("v") != CURSOR_VERSION or doc.get("k") != kind:
         raise ValueError("is not a cursor this list gave out")
-    at, id_, untimed = doc.get("t"), doc.get("id"), doc.get("n")
+    at, id_, untimed, rank = doc.get("t"), doc.get("id"), doc.get("n"), doc.get("r")
     if not isinstance(id_, str) or not isinstance(at, str) or not isinstance(untimed, bool):
         raise ValueError("is not a cursor this list gave out")
+    if rank is not None and (not isinstance(rank, float) or not math.isfinite(rank)):
+        raise ValueError("is not a cursor this list gave out")
     try:
-        position = Cursor(kind, datetime.fromisoformat(at), uuid.UUID(id_), untimed)
+        position = Cursor(kind, datetime.fromisoformat(at), uuid.UUID(id_), untimed, rank)
     except ValueError:
         raise ValueError("is not a cursor this list gave out") from None
     if position.at.tzinfo is None:

@@ -12,8 +12,10 @@ gallery: at most two, timed assets then those without a time), never OFFSET.
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -214,6 +216,51 @@ async def session_assets(
     return await pool.fetch(*q.select(ASSET_COLUMNS, tail))
 
 
+@dataclass(frozen=True)
+class AssetFilter:
+    """What the gallery is narrowed to; every field is optional and they combine (AND)."""
+
+    q: str | None = None  # full text over prompt and negative prompt (ingest.assets.search)
+    tool: str | None = None
+    model: str | None = None
+    lora: str | None = None  # a LoRA name as ingest stores it: lower-case, no folder or extension
+    from_: datetime | None = None  # generated at or after
+    to: datetime | None = None  # generated before
+    has_time: bool | None = None
+    session: uuid.UUID | None = None
+
+    def tsquery(self) -> str | None:
+        """`q` as a to_tsquery('simple', ...) text: every word required, each also as a prefix (`word:*`).
+        Words are letters/digits/underscore only, so no tsquery operator from the user reaches PostgreSQL;
+        None when `q` has no word at all."""
+        words = re.findall(r"\w+", (self.q or "").lower())[:16]
+        return " & ".join(f"{w}:*" for w in words) or None
+
+    def narrow(self, q: Statement) -> Statement:
+        """`q` (a `readable_assets` statement) narrowed to these filters."""
+        if (text := self.tsquery()) is not None:
+            q.where(f"a.search @@ to_tsquery('simple', {q.bind(text)})")
+        if self.tool is not None:
+            q.where(f"a.tool = {q.bind(self.tool)}")
+        if self.model is not None:
+            q.where(f"a.model = {q.bind(self.model)}")
+        if self.lora is not None:
+            q.where(f"a.loras @> ARRAY[{q.bind(self.lora.lower())}::text]")
+        if self.from_ is not None:
+            q.where(f"a.generated_at >= {q.bind(self.from_)}")
+        if self.to is not None:
+            q.where(f"a.generated_at < {q.bind(self.to)}")
+        if self.has_time is not None:
+            q.where("a.generated_at IS NOT NULL" if self.has_time else "a.generated_at IS NULL")
+        if self.session is not None:
+            q.where(f"m.session_id = {q.bind(self.session)}")
+        return q
+
+    @property
+    def timed_only(self) -> bool:
+        return self.has_time is True or self.from_ is not None or self.to is not None
+
+
 async def assets(
     pool: asyncpg.Pool,
     subject: AuthSubject,
@@ -221,21 +268,28 @@ async def assets(
     limit: int,
     after: Cursor | None = None,
     without_time: bool = False,
+    filters: AssetFilter | None = None,
 ) -> list[asyncpg.Record]:
     """The gallery: assets with a generation time, newest first by (generated_at, asset_id), then those
     without one, newest import first by (imported_at, asset_id). Two keysets rather than one ordering
     with NULLS LAST: a row comparison never matches a NULL, and each part has its own index. A page is
-    one query, or two when it crosses from the first part into the second."""
+    one query, or two when it crosses from the first part into the second. `filters` narrow both parts;
+    with a full-text `q` the page is `search` instead (by rank)."""
+    filters = filters or AssetFilter()
+    if without_time:
+        filters = replace(filters, has_time=False)
+    if filters.tsquery() is not None:
+        return await search(pool, subject, filters, limit=limit, after=after)
     rows: list[asyncpg.Record] = []
-    if not without_time and (after is None or not after.untimed):
-        q = readable_assets(subject).where("a.generated_at IS NOT NULL")
+    if filters.has_time is not False and (after is None or not after.untimed):
+        q = filters.narrow(readable_assets(subject).where("a.generated_at IS NOT NULL"))
         if after is not None:
             q.where(f"(a.generated_at, a.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
         rows = await pool.fetch(*q.select(
             f"{ASSET_COLUMNS}, m.session_id", f"ORDER BY a.generated_at DESC, a.asset_id DESC LIMIT {q.bind(limit)}"
         ))  # fmt: skip
-    if len(rows) < limit:
-        q = readable_assets(subject).where("a.generated_at IS NULL")
+    if len(rows) < limit and not filters.timed_only:
+        q = filters.narrow(readable_assets(subject).where("a.generated_at IS NULL"))
         if after is not None and after.untimed:
             q.where(f"(a.imported_at, a.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
         rows += await pool.fetch(*q.select(
@@ -243,6 +297,67 @@ async def assets(
             f"ORDER BY a.imported_at DESC, a.asset_id DESC LIMIT {q.bind(limit - len(rows))}",
         ))  # fmt: skip
     return rows
+
+
+async def search(
+    pool: asyncpg.Pool, subject: AuthSubject, filters: AssetFilter, *, limit: int, after: Cursor | None = None
+) -> list[asyncpg.Record]:
+    """Full-text search, best match first by (rank, asset_id): `ts_rank` of the words over the prompt
+    (weight A) and negative prompt (weight D). Keyset on the rank itself: the cursor carries the last
+    row's rank (a `real`, exact through JSON). One query, the GIN index finding the matches."""
+    q = filters.narrow(readable_assets(subject))
+    rank = f"ts_rank(a.search, to_tsquery('simple', {q.bind(filters.tsquery())}))"
+    if after is not None:
+        q.where(f"({rank}, a.asset_id) < ({q.bind(after.rank or 0.0)}::real, {q.bind(after.id)})")
+    return await pool.fetch(*q.select(
+        f"{ASSET_COLUMNS}, m.session_id, {rank} AS rank", f"ORDER BY rank DESC, a.asset_id DESC LIMIT {q.bind(limit)}"
+    ))  # fmt: skip
+
+
+EXACT_COUNT_UP_TO = 10_000
+
+
+async def count_assets(pool: asyncpg.Pool, subject: AuthSubject, filters: AssetFilter) -> tuple[int, bool]:
+    """How many assets match: (count, exact). Exact up to 10,000 (a count over at most 10,001 index
+    entries); beyond, the planner's estimate of the same statement (EXPLAIN, no execution)."""
+    q = filters.narrow(readable_assets(subject))
+    sql, *args = q.select("1")
+    counted = await pool.fetchval(f"SELECT count(*) FROM ({sql} LIMIT {EXACT_COUNT_UP_TO + 1}) c", *args)
+    if counted <= EXACT_COUNT_UP_TO:
+        return counted, True
+    plan = await pool.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), False
+
+
+FACET_LIMIT = 50
+
+
+async def facets(
+    pool: asyncpg.Pool, subject: AuthSubject, filters: AssetFilter
+) -> dict[str, list[dict[str, Any]]]:
+    """The values of tool, model and LoRA with their counts among the assets `filters` leave, the 50
+    most frequent of each: one statement (the matches read once, grouped three ways)."""
+    q = filters.narrow(readable_assets(subject))
+    sql, *args = q.select("a.tool, a.model, a.loras")
+    rows = await pool.fetch(
+        f"""
+        WITH f AS MATERIALIZED ({sql})
+        (SELECT 'tool' AS facet, tool AS value, count(*) AS n FROM f WHERE tool IS NOT NULL
+         GROUP BY tool ORDER BY n DESC, value LIMIT {FACET_LIMIT})
+        UNION ALL
+        (SELECT 'model', model, count(*) AS n FROM f WHERE model IS NOT NULL
+         GROUP BY model ORDER BY n DESC, model LIMIT {FACET_LIMIT})
+        UNION ALL
+        (SELECT 'lora', l, count(*) AS n FROM f, unnest(f.loras) AS l
+         GROUP BY l ORDER BY n DESC, l LIMIT {FACET_LIMIT})
+        """,
+        *args,
+    )
+    out: dict[str, list[dict[str, Any]]] = {"tool": [], "model": [], "lora": []}
+    for r in rows:
+        out[r["facet"]].append({"value": r["value"], "count": r["n"]})
+    return out
 
 
 async def set_time_zone(pool: asyncpg.Pool, subject: AuthSubject, time_zone: str) -> None:

@@ -143,9 +143,22 @@ async def _each_is_404(client: httpx.AsyncClient, method: str, urls: list[str], 
 
 
 async def list_assets(w: World) -> None:
-    for query in ({}, {"without_time": "true"}):
+    for query in ({}, {"without_time": "true"}, {"q": "walled garden"}, {"q": "garden", "tool": "a1111"}):
         seen = {a["asset_id"] for a in await _all_pages(w.b.client, "/api/v1/assets", **query)}
         assert seen and not seen & w.a.assets and seen <= w.b.assets
+    response = await w.b.client.get("/api/v1/assets")
+    assert int(response.headers["X-Total-Count"]) == len(w.b.assets)
+    for session in w.a.sessions:  # A's session named as a filter: nothing
+        response = await w.b.client.get("/api/v1/assets", params={"session": session})
+        assert response.json() == [] and response.headers["X-Total-Count"] == "0"
+
+
+async def get_facets(w: World) -> None:
+    facets = (await w.b.client.get("/api/v1/facets")).json()
+    assert 0 < sum(v["count"] for v in facets["tool"]) <= len(w.b.assets)
+    for session in w.a.sessions:
+        facets = (await w.b.client.get("/api/v1/facets", params={"session": session})).json()
+        assert facets == {"tool": [], "model": [], "lora": []}
 
 
 async def upload_assets(w: World) -> None:
@@ -339,6 +352,7 @@ async def revoke_token(w: World) -> None:
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/assets"): list_assets,
+    ("get", "/api/v1/facets"): get_facets,
     ("post", "/api/v1/assets/lookup"): lookup_assets,
     ("get", "/api/v1/assets/{asset_id}"): get_asset,
     ("get", "/api/v1/assets/{asset_id}/thumbnail"): get_thumbnail,

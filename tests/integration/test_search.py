@@ -1,0 +1,154 @@
+"""Search and facets over the real stack: `GET /api/v1/assets?q=&tool=&model=&lora=&from=&to=...` and
+`GET /api/v1/facets`, with A1111 PNGs whose prompts, models and LoRA tags we know."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image, PngImagePlugin
+
+from tests.polling import until
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)
+
+# (name, prompt, negative prompt, model)
+IMAGES = [
+    ("fox-snow", "a red fox in snow, <lora:film_grain:0.8>", "blurry", "juggernautXL"),
+    ("fox-portrait", "red fox, fox portrait, fox fur, fox eyes", "", "sdxl_base"),
+    ("whale", "a blue whale in the ocean", "fox, cat", "juggernautXL"),
+    ("cat", "a cat on a roof, <lora:Ink_Wash:0.6>", "", "sdxl_base"),
+    ("city", "a city at night, <lora:film_grain:1>, <lora:add_detail:0.5>", "", "juggernautXL"),
+]
+
+
+def _a1111_png(seed: int, prompt: str, negative: str, model: str) -> bytes:
+    text = prompt + (f"\nNegative prompt: {negative}" if negative else "")
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters", f"{text}\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}, Model: {model}"
+    )
+    out = io.BytesIO()
+    Image.new("RGB", (24, 24), (seed * 40 % 256, 80, 120)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+async def _upload(
+    client: httpx.AsyncClient, images: list[tuple[str, str, str, str]], seed0: int
+) -> dict[str, str]:
+    files = [
+        ("files", (f"{name}.png", _a1111_png(seed0 + i, prompt, neg, model), "image/png"))
+        for i, (name, prompt, neg, model) in enumerate(images)
+    ]
+    times = [str(int((T0 + timedelta(minutes=i)).timestamp() * 1000)) for i in range(len(images))]
+    response = await client.post("/api/v1/assets", files=files, data={"last_modified": times})
+    assert [r["status"] for r in response.json()] == ["imported"] * len(images), response.text
+
+    async def all_there() -> list[dict[str, Any]] | None:
+        rows = (await client.get("/api/v1/assets")).json()
+        return rows if len(rows) == len(images) else None
+
+    rows = await until(all_there, within=30.0)
+    assert rows
+    return {r["filename"].removesuffix(".png"): r["asset_id"] for r in rows}
+
+
+async def _names(client: httpx.AsyncClient, ids: dict[str, str], **params: str) -> list[str]:
+    by_id = {v: k for k, v in ids.items()}
+    response = await client.get("/api/v1/assets", params=params)
+    assert response.status_code == 200, response.text
+    return [by_id[a["asset_id"]] for a in response.json()]
+
+
+async def test_search_filters_counts_and_facets(stack, new_tenant) -> None:
+    _, client = await new_tenant()
+    _, other = await new_tenant()
+    ids = await _upload(client, IMAGES, 1)
+    other_ids = await _upload(other, [("other-fox", "a red fox, fox, fox, fox", "", "juggernautXL")], 50)
+
+    # one word finds its images, best first: four "fox" in the prompt, then one, then only the negative
+    assert await _names(client, ids, q="fox") == ["fox-portrait", "fox-snow", "whale"]
+    # every word is required, each also as a prefix
+    assert await _names(client, ids, q="red fo") == ["fox-portrait", "fox-snow"]
+    assert await _names(client, ids, q="unicorn") == []
+    # filters combine, with and without q
+    assert await _names(client, ids, q="fox", model="juggernautXL") == ["fox-snow", "whale"]
+    assert set(await _names(client, ids, lora="film_grain")) == {"fox-snow", "city"}
+    assert await _names(client, ids, lora="INK_WASH") == ["cat"]
+    assert await _names(client, ids, q="fox", lora="film_grain", model="juggernautXL") == ["fox-snow"]
+    assert await _names(client, ids, model="sdxl_base", tool="a1111") == [
+        "cat",
+        "fox-portrait",
+    ]  # newest first
+    since = (T0 + timedelta(minutes=2)).isoformat()
+    until_ = (T0 + timedelta(minutes=4)).isoformat()
+    assert await _names(client, ids, **{"from": since, "to": until_}) == ["cat", "whale"]
+    assert await _names(client, ids, q="fox", **{"from": since}) == ["whale"]
+    assert await _names(client, ids, has_time="false") == []
+
+    # counts ride in headers; the body stays a list
+    response = await client.get("/api/v1/assets", params={"q": "fox", "limit": 1})
+    assert response.headers["X-Total-Count"] == "3" and response.headers["X-Total-Count-Exact"] == "true"
+    response = await client.get("/api/v1/assets", params={"model": "juggernautXL"})
+    assert response.headers["X-Total-Count"] == "3"
+
+    # a ranked search pages by (rank, id): page by page it gives what one page gives
+    seen, cursor = [], None
+    while True:
+        params = {"q": "fox", "limit": "1", **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/api/v1/assets", params=params)
+        seen += [a["asset_id"] for a in response.json()]
+        cursor = response.headers.get("X-Next-Cursor")
+        if not cursor:
+            break
+    assert seen == [ids[n] for n in ("fox-portrait", "fox-snow", "whale")]
+    # a search cursor is not a gallery cursor
+    first = await client.get("/api/v1/assets", params={"q": "fox", "limit": 1})
+    wrong = await client.get("/api/v1/assets", params={"cursor": first.headers["X-Next-Cursor"]})
+    assert wrong.status_code == 422
+
+    # facets under the same filters
+    facets = (await client.get("/api/v1/facets")).json()
+    assert facets == {
+        "tool": [{"value": "a1111", "count": 5}],
+        "model": [{"value": "juggernautXL", "count": 3}, {"value": "sdxl_base", "count": 2}],
+        "lora": [
+            {"value": "film_grain", "count": 2},
+            {"value": "add_detail", "count": 1},
+            {"value": "ink_wash", "count": 1},
+        ],
+    }
+    facets = (await client.get("/api/v1/facets", params={"q": "fox", "model": "juggernautXL"})).json()
+    assert facets == {
+        "tool": [{"value": "a1111", "count": 2}],
+        "model": [{"value": "juggernautXL", "count": 2}],
+        "lora": [{"value": "film_grain", "count": 1}],
+    }
+
+    # another workspace's assets never appear, and its own search sees only its own
+    assert set(ids.values()).isdisjoint(other_ids.values())
+    for params in ({"q": "fox"}, {"q": "red", "model": "juggernautXL"}, {}):
+        seen_ids = {a["asset_id"] for a in (await client.get("/api/v1/assets", params=params)).json()}
+        assert seen_ids <= set(ids.values())
+    assert await _names(other, other_ids, q="fox") == ["other-fox"]
+    assert (await other.get("/api/v1/facets")).json()["model"] == [{"value": "juggernautXL", "count": 1}]
+
+
+async def test_bad_filters_are_422(stack, new_tenant) -> None:
+    _, client = await new_tenant()
+    for params in (
+        {"from": "yesterday"},
+        {"to": "2025-13-01"},
+        {"from": "12345"},
+        {"session": "not-a-uuid"},
+        {"has_time": "maybe"},
+        {"q": "fox\x00"},
+    ):
+        for path in ("/api/v1/assets", "/api/v1/facets"):
+            response = await client.get(path, params=params)
+            assert response.status_code == 422, (path, params, response.text)
