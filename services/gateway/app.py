@@ -17,6 +17,8 @@ from services.gateway.live import LiveFeed
 from services.gateway.live import router as live_router
 from services.gateway.session_edits import router as session_edits_router
 from services.gateway.settings import GatewaySettings
+from services.gateway.sharing.endpoints import public as shared_router
+from services.gateway.sharing.endpoints import router as sharing_router
 from services.gateway.upload_route import BodyRefused, refuse_body
 
 SCHEMA = "gateway"
@@ -43,6 +45,8 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     runtime.app.include_router(folders_router)
     runtime.app.include_router(session_edits_router)
     runtime.app.include_router(live_router)
+    runtime.app.include_router(sharing_router)
+    runtime.app.include_router(shared_router)  # /s/{token}: public, read-only, no authentication
     runtime.app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @runtime.app.get("/", include_in_schema=False)

@@ -348,6 +348,83 @@ async def revoke_token(w: World) -> None:
     assert {t["id"] for t in (await w.a.client.get("/api/v1/tokens")).json()} >= w.a.tokens
 
 
+# saved searches and share links (services/gateway/sharing): A's are made once, on first need
+
+
+async def _shares(w: World) -> dict[str, Any]:
+    """A's saved search and a link to each of A's sessions, and one link of B's (to B's first session)."""
+    made: dict[str, Any] = w.__dict__.setdefault("sharing", {})
+    if not made:
+        response = await w.a.client.post("/api/v1/searches", json={"name": "mine", "query": {"q": "garden"}})
+        assert response.status_code == 201, response.text
+        made["a_searches"] = {response.json()["id"]}
+        links = [(await w.a.client.post(f"/api/v1/sessions/{s}/share", json={"expires_in_days": 1})).json()
+                 for s in w.a.sessions]  # fmt: skip
+        made["a_shares"] = {link["id"] for link in links}
+        made["a_tokens"] = [link["token"] for link in links]
+        response = await w.b.client.post(
+            f"/api/v1/sessions/{w.b.sessions[0]}/share", json={"expires_in_days": 1}
+        )
+        assert response.status_code == 201, response.text
+        made["b_token"] = response.json()["token"]
+    return made
+
+
+async def list_searches(w: World) -> None:
+    made = await _shares(w)
+    seen = {s["id"] for s in (await w.b.client.get("/api/v1/searches")).json()}
+    assert not seen & made["a_searches"]
+
+
+async def create_search(w: World) -> None:
+    made = await _shares(w)
+    # the name A uses is free in B's workspace, and B's search stays out of A's list
+    response = await w.b.client.post("/api/v1/searches", json={"name": "mine", "query": {}})
+    assert response.status_code == 201, response.text
+    assert {s["id"] for s in (await w.a.client.get("/api/v1/searches")).json()} == made["a_searches"]
+
+
+async def delete_search(w: World) -> None:
+    made = await _shares(w)
+    await _each_is_404(w.b.client, "DELETE", [f"/api/v1/searches/{s}" for s in made["a_searches"]])
+
+
+async def share_session(w: World) -> None:
+    await _each_is_404(w.b.client, "POST", [f"/api/v1/sessions/{s}/share" for s in w.a.sessions],
+                       json={"expires_in_days": 1})  # fmt: skip
+
+
+async def list_shares(w: World) -> None:
+    await _shares(w)
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}/shares" for s in w.a.sessions])
+
+
+async def revoke_share(w: World) -> None:
+    made = await _shares(w)
+    await _each_is_404(w.b.client, "DELETE", [f"/api/v1/shares/{s}" for s in made["a_shares"]])
+    for token in made["a_tokens"]:  # A's links still work
+        assert (await w.b.client.get(f"/s/{token}/session")).status_code == 200
+
+
+async def shared_session(w: World) -> None:
+    """B's link shows B's session: none of A's assets."""
+    made = await _shares(w)
+    doc = (await w.b.client.get(f"/s/{made['b_token']}/session")).json()
+    seen = {a["asset_id"] for a in doc["assets"]}
+    assert seen and seen <= w.b.assets and not seen & w.a.assets
+
+
+async def shared_page(w: World) -> None:
+    made = await _shares(w)
+    page = (await w.b.client.get(f"/s/{made['b_token']}")).text
+    assert not [a for a in w.a.assets if a in page]
+
+
+async def shared_thumbnail(w: World) -> None:
+    made = await _shares(w)
+    await _each_is_404(w.b.client, "GET", [f"/s/{made['b_token']}/assets/{a}/thumbnail" for a in w.a.assets])
+
+
 # every operation of the document and its check, in the order they run (reads first, then writes);
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
@@ -365,15 +442,24 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/folders"): list_folders,
     ("get", "/api/v1/me"): me,
     ("get", "/api/v1/tokens"): list_tokens,
+    ("get", "/api/v1/searches"): list_searches,
+    ("get", "/api/v1/sessions/{session_id}/shares"): list_shares,
+    ("get", "/s/{token}/session"): shared_session,
+    ("get", "/s/{token}"): shared_page,
+    ("get", "/s/{token}/assets/{asset_id}/thumbnail"): shared_thumbnail,
     ("post", "/api/v1/sessions/{session_id}/split"): split_session,
     ("post", "/api/v1/sessions/merge"): merge_sessions,
     ("delete", "/api/v1/folders/{folder_id}"): disconnect_folder,
     ("delete", "/api/v1/tokens/{token_id}"): revoke_token,
+    ("delete", "/api/v1/searches/{search_id}"): delete_search,
+    ("delete", "/api/v1/shares/{share_id}"): revoke_share,
     ("post", "/api/v1/assets"): upload_assets,
     ("put", "/api/v1/settings/time-zone"): put_time_zone,
     ("put", "/api/v1/settings/sessions"): put_session_settings,
     ("post", "/api/v1/folders"): connect_folder,
     ("post", "/api/v1/tokens"): create_token,
+    ("post", "/api/v1/searches"): create_search,
+    ("post", "/api/v1/sessions/{session_id}/share"): share_session,
     ("post", "/api/v1/login"): login,
     ("post", "/api/v1/accounts"): sign_up,
     ("get", "/api/v1/events"): events,

@@ -1,0 +1,259 @@
+"""Routes: saved searches and share links for the owner (`/api/v1`, authenticated), and the public
+read-only view a share link opens (`/s/{token}`, no authentication).
+
+The public routes are GETs only and never look at a cookie or a Bearer token: the token in the path
+is the whole credential, so there is nothing for a foreign page to forge (no CSRF check applies).
+They answer 404 alike for a token that is unknown, expired or revoked, and for anything that is not
+the link's one session (another session's asset id included).
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from services.gateway.accounts.endpoints import FOREIGN_ORIGIN
+from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.endpoints import (
+    UNAUTHORIZED,
+    UNREADABLE_BODY,
+    Responses,
+    _asset_json,
+    _session_json,
+    _zone,
+    refusal,
+    thumbnail_response,
+)
+from services.gateway.sharing import schemas, service
+
+router = APIRouter(prefix="/api/v1", tags=["sharing"])
+public = APIRouter(prefix="/s", tags=["shared"])
+Subject = Annotated[AuthSubject, Depends(authenticate)]
+
+NO_SESSION: Responses = {404: refusal("no such session")}
+NO_LINK: Responses = {404: refusal("no such link, or it expired or was revoked")}
+# a shared page must not hand its token to the sites it links to, nor be indexed or cached on the way
+PUBLIC_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "no-store",
+}
+
+# the shared page runs no script and loads nothing but its own thumbnails
+CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.pool
+
+
+# --- saved searches -----------------------------------------------------------------------------------
+
+
+def _search_info(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["search_id"],
+        "name": row["name"],
+        "query": row["query"],
+        "created_at": row["created_at"],
+    }
+
+
+@router.post(
+    "/searches", status_code=201, response_model=schemas.SavedSearch,
+    responses={**UNAUTHORIZED, **UNREADABLE_BODY, **FOREIGN_ORIGIN,
+               409: refusal("the name is taken in this workspace, or it has as many saved searches as it may")},
+)  # fmt: skip
+async def create_search(
+    body: schemas.SavedSearchRequest, request: Request, subject: Subject
+) -> dict[str, Any]:
+    """Save a gallery query under a name (unique in the workspace; at most 200 per workspace)."""
+    query = body.query.model_dump(mode="json", by_alias=True, exclude_none=True)
+    try:
+        row = await service.save_search(_pool(request), subject, body.name, query)
+    except (service.NameTaken, service.TooMany) as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _search_info(row)
+
+
+@router.get("/searches", response_model=list[schemas.SavedSearch], responses=UNAUTHORIZED)
+async def list_searches(request: Request, subject: Subject) -> list[dict[str, Any]]:
+    """The workspace's saved searches, oldest first (one page: there are at most 200)."""
+    return [_search_info(r) for r in await service.saved_searches(_pool(request), subject)]
+
+
+@router.delete(
+    "/searches/{search_id}", status_code=204,
+    responses={**UNAUTHORIZED, **FOREIGN_ORIGIN, 404: refusal("no such saved search")},
+)  # fmt: skip
+async def delete_search(search_id: uuid.UUID, request: Request, subject: Subject) -> Response:
+    if not await service.delete_search(_pool(request), subject, search_id):
+        raise HTTPException(404, "no such saved search")
+    return Response(status_code=204)
+
+
+# --- share links, the owner's side --------------------------------------------------------------------
+
+
+def _share_info(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": row["share_id"], "session_id": row["session_id"], "prefix": row["prefix"],
+            "show_prompts": row["show_prompts"], "created_at": row["created_at"], "expires_at": row["expires_at"]}  # fmt: skip
+
+
+def _link(request: Request, token: str) -> str:
+    public_origin = request.app.state.runtime.settings.public_origin
+    origin = public_origin or f"{request.url.scheme}://{request.url.netloc}"
+    return f"{origin.rstrip('/')}/s/{token}"
+
+
+@router.post(
+    "/sessions/{session_id}/share", status_code=201, response_model=schemas.NewShare,
+    responses={**UNAUTHORIZED, **UNREADABLE_BODY, **FOREIGN_ORIGIN, **NO_SESSION},
+)  # fmt: skip
+async def share_session(
+    session_id: uuid.UUID, body: schemas.ShareRequest, request: Request, subject: Subject
+) -> dict[str, Any]:
+    """A link that shows this session, read-only, to anyone who has it, for `expires_in_days`; the
+    answer is the only time its token is shown. Prompts only when `show_prompts`."""
+    try:
+        token, row = await service.create_share(_pool(request), subject, session_id, days=body.expires_in_days,
+                                                show_prompts=body.show_prompts)  # fmt: skip
+    except service.NoSuchSession:
+        raise HTTPException(404, "no such session") from None
+    return {**_share_info(row), "url": _link(request, token), "token": token}
+
+
+@router.get(
+    "/sessions/{session_id}/shares",
+    response_model=list[schemas.ShareInfo],
+    responses={**UNAUTHORIZED, **NO_SESSION},
+)
+async def list_shares(session_id: uuid.UUID, request: Request, subject: Subject) -> list[dict[str, Any]]:
+    """The session's links (those made for sessions merged into it too), expired ones included; the
+    token's first characters only."""
+    try:
+        rows = await service.shares_of_session(_pool(request), subject, session_id)
+    except service.NoSuchSession:
+        raise HTTPException(404, "no such session") from None
+    return [_share_info(r) for r in rows]
+
+
+@router.delete(
+    "/shares/{share_id}", status_code=204,
+    responses={**UNAUTHORIZED, **FOREIGN_ORIGIN, 404: refusal("no such link")},
+)  # fmt: skip
+async def revoke_share(share_id: uuid.UUID, request: Request, subject: Subject) -> Response:
+    """Revoke a link: its next visit is a 404."""
+    if not await service.revoke_share(_pool(request), subject, share_id):
+        raise HTTPException(404, "no such link")
+    return Response(status_code=204)
+
+
+# --- the public view a link opens (no authentication) -------------------------------------------------
+
+
+async def _open(request: Request, token: str) -> service.Share:
+    share = await service.open_share(_pool(request), token)
+    if share is None:
+        raise HTTPException(404, "no such link, or it expired or was revoked", headers=PUBLIC_HEADERS)
+    return share
+
+
+def _shared_thumb(token: str, asset_id: Any, size: str = "card") -> str:
+    return f"/s/{token}/assets/{asset_id}/thumbnail?size={size}"
+
+
+async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
+    share = await _open(request, token)
+    found = await service.shared_session(_pool(request), share)
+    if found is None:
+        raise HTTPException(404, "no such link, or it expired or was revoked", headers=PUBLIC_HEADERS)
+    row, assets = found
+    card = _session_json(row, datetime.now(UTC), _zone(share.subject.time_zone))
+    doc = {k: card[k] for k in ("start", "end", "asset_count", "precision", "updated_at")}
+    summary = dict(row["summary"] or {})
+    if not share.show_prompts:
+        summary.pop("phrases", None)
+    doc["summary"] = summary
+    doc["reflection_summary"] = card["reflection_summary"] if share.show_prompts else None
+    doc["show_prompts"] = share.show_prompts
+    doc["cover"] = [{"asset_id": c["asset_id"], "thumbnail_url": _shared_thumb(token, c["asset_id"])}
+                    for c in card["cover"]]  # fmt: skip
+    items = []
+    for asset in assets:
+        item = _asset_json(asset)
+        item.pop("session_id", None)
+        item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
+        item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
+        if not share.show_prompts:
+            for hidden in ("prompt", "negative_prompt", "filename"):
+                item.pop(hidden, None)
+        items.append(item)
+    doc["assets"] = items
+    return doc
+
+
+@public.get("/{token}/session", responses=NO_LINK)
+async def shared_session(token: str, request: Request) -> JSONResponse:
+    """The shared session, read-only: its card fields and its assets in time order, with thumbnails;
+    prompts (and file names, prompt phrases, the reflection summary) only if the owner allowed them."""
+    return JSONResponse(await _shared_doc(request, token), headers=PUBLIC_HEADERS)
+
+
+@public.get(
+    "/{token}/assets/{asset_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/webp": {}}, "description": "the thumbnail, WebP"},
+               404: refusal("no such link, or the asset is not in its session, or has no thumbnail (yet)")},
+)  # fmt: skip
+async def shared_thumbnail(
+    token: str,
+    asset_id: uuid.UUID,
+    request: Request,
+    size: Annotated[str, Query(pattern="^(card|detail)$")] = "card",
+) -> Response:
+    """A thumbnail of one of the shared session's assets (any other asset is a 404)."""
+    share = await _open(request, token)
+    row = await service.shared_asset(_pool(request), share, asset_id)
+    response = await thumbnail_response(request.app.state.runtime, row, size, cache_control="no-store")
+    response.headers.update({k: v for k, v in PUBLIC_HEADERS.items() if k != "Cache-Control"})
+    return response
+
+
+@public.get(
+    "/{token}", response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "the shared session as a page"},
+               404: {"content": {"text/html": {}}, "description": "no such link, or it expired or was revoked"}},
+)  # fmt: skip
+async def shared_page(token: str, request: Request) -> HTMLResponse:
+    """The shared session as a plain page (the web product styles it later). A link that is unknown,
+    expired or revoked is a 404 page, not JSON: a person followed it."""
+    try:
+        doc = await _shared_doc(request, token)
+    except HTTPException as refused:
+        return HTMLResponse(
+            f"<!doctype html><title>Link not found · Atelier</title><p>{html.escape(str(refused.detail))}.</p>",
+            status_code=refused.status_code, headers={**PUBLIC_HEADERS, "Content-Security-Policy": CSP},
+        )  # fmt: skip
+    e = html.escape
+    figures = []
+    for asset in doc["assets"]:
+        caption = e(asset.get("prompt") or "") if doc["show_prompts"] else ""
+        settings = " · ".join(e(str(asset[k])) for k in ("tool", "model") if asset.get(k))
+        figures.append(
+            f'<figure><a href="{e(asset["detail_url"])}"><img src="{e(asset["thumbnail_url"])}" alt="" loading="lazy">'
+            f"</a><figcaption>{settings}<br>{caption}</figcaption></figure>"
+        )
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+        '<meta name="robots" content="noindex"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Shared session · Atelier</title></head><body><h1>A session of {doc['asset_count']} images</h1>"
+        f"<p>{e(doc['start'])} – {e(doc['end'])}</p><main>{''.join(figures)}</main></body></html>"
+    )
+    return HTMLResponse(body, headers={**PUBLIC_HEADERS, "Content-Security-Policy": CSP})
