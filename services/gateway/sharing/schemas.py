@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from libs.common.text import clean_text
+from services.gateway.endpoints import FilterText
+from services.gateway.endpoints import Instant as GalleryInstant
 
 
 def _text(value: str) -> str:
@@ -21,15 +23,25 @@ def _text(value: str) -> str:
 Text = Annotated[str, AfterValidator(_text)]
 
 
-def _iso_text(value: Any) -> Any:
-    """A time is ISO 8601 text, as the schema says (not a number of seconds)."""
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date-time")
+def _name(value: str) -> str:
+    """Trimmed, and not empty once trimmed. (`StringConstraints(strip_whitespace=True, min_length=1)`
+    after an AfterValidator checks the length before stripping: "   " would pass as "".)"""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
     return value
 
 
-Instant = Annotated[datetime, BeforeValidator(_iso_text)]
-Short = Annotated[Text, StringConstraints(max_length=200)]
+def _iso_text(value: Any) -> Any:
+    """In a JSON body a time is ISO 8601 text, as the schema says, not a number of seconds."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be a date-time such as 2025-03-21T10:00:00Z")
+    return value
+
+
+# the gallery's own parameter types (services/gateway/endpoints.py `asset_filters`): a saved query is
+# refused for what the gallery would refuse, and its times are kept in UTC as the gallery reads them
+Instant = Annotated[GalleryInstant, BeforeValidator(_iso_text)]
 
 
 class GalleryQuery(BaseModel):
@@ -38,9 +50,9 @@ class GalleryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     q: Annotated[Text, StringConstraints(max_length=500)] | None = None
-    tool: Short | None = None
-    model: Short | None = None
-    lora: Short | None = None
+    tool: FilterText | None = None
+    model: FilterText | None = None
+    lora: FilterText | None = None
     from_: Instant | None = Field(default=None, alias="from")
     to: Instant | None = None
     # strict: the schema says boolean, and 0 or "yes" is not one
@@ -51,7 +63,7 @@ class GalleryQuery(BaseModel):
 class SavedSearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=100), AfterValidator(_name)]
     query: GalleryQuery
 
 
