@@ -286,7 +286,8 @@ def asset_filters(
         Annotated[Text, StringConstraints(max_length=500)] | None,
         Query(
             description="full text over prompts and negative prompts (every word, each also as a "
-            "prefix); results then come best match first"
+            "prefix); results then come best match first: prompt matches, then negative-prompt-only "
+            "matches, newest first within each"
         ),
     ] = None,
     tool: Annotated[FilterText | None, Query(description="only this tool (a1111, comfyui, ...)")] = None,
@@ -325,10 +326,11 @@ async def list_assets(
     ] = False,
 ) -> list[dict[str, Any]]:
     """The gallery and search: every asset, newest generation first; assets without a time come last
-    (newest import first). With `q`, the matches best first (full-text rank, then id). Filters combine.
-    Paged by cursor (`X-Next-Cursor`, as `GET /sessions`), with a weak ETag. `X-Total-Count` says how
-    many match: exact up to 10,000 (`X-Total-Count-Exact: true`), beyond that the planner's estimate
-    (`false`)."""
+        (newest import first). With `q`, the matches best first: every word in the prompt, then matches
+    through the negative prompt only, newest first within each (see `repository.assets`). Filters combine.
+        Paged by cursor (`X-Next-Cursor`, as `GET /sessions`), with a weak ETag. `X-Total-Count` says how
+        many match: exact up to 10,000 (`X-Total-Count-Exact: true`), beyond that the planner's estimate
+        (`false`)."""
     pool = _runtime(request).pool
     after = position("assets", cursor)
     searching = filters.tsquery() is not None
@@ -342,8 +344,11 @@ async def list_assets(
         rows = rows[:limit]
         last = rows[-1]
         if searching:
-            at = last["generated_at"] or last["imported_at"]
-            next_cursor = encode_cursor("assets", at, last["asset_id"], rank=float(last["rank"]))
+            untimed = last["generated_at"] is None
+            at = last["imported_at"] if untimed else last["generated_at"]
+            next_cursor = encode_cursor(
+                "assets", at, last["asset_id"], untimed=untimed, rank=float(last["rank"])
+            )
         elif last["generated_at"] is not None:
             next_cursor = encode_cursor("assets", last["generated_at"], last["asset_id"])
         else:
