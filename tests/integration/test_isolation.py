@@ -414,6 +414,12 @@ async def shared_session(w: World) -> None:
     assert seen and seen <= w.b.assets and not seen & w.a.assets
 
 
+async def shared_assets(w: World) -> None:
+    made = await _shares(w)
+    seen = {a["asset_id"] for a in await _all_pages(w.b.client, f"/s/{made['b_token']}/assets")}
+    assert seen and seen <= w.b.assets and not seen & w.a.assets
+
+
 async def shared_page(w: World) -> None:
     made = await _shares(w)
     page = (await w.b.client.get(f"/s/{made['b_token']}")).text
@@ -446,6 +452,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/sessions/{session_id}/shares"): list_shares,
     ("get", "/s/{token}/session"): shared_session,
     ("get", "/s/{token}"): shared_page,
+    ("get", "/s/{token}/assets"): shared_assets,
     ("get", "/s/{token}/assets/{asset_id}/thumbnail"): shared_thumbnail,
     ("post", "/api/v1/sessions/{session_id}/split"): split_session,
     ("post", "/api/v1/sessions/merge"): merge_sessions,

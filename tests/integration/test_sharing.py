@@ -185,7 +185,7 @@ async def test_share_link_shows_that_session_only_then_expires_and_is_revoked(
         "UPDATE gateway.share_links SET expires_at = now() - interval '1 second' WHERE share_id = $1",
         uuid.UUID(allowed["id"]),
     )
-    for url in (f"/s/{allowed['token']}", f"/s/{allowed['token']}/session",
+    for url in (f"/s/{allowed['token']}", f"/s/{allowed['token']}/session", f"/s/{allowed['token']}/assets",
                 f"/s/{allowed['token']}/assets/{shared_assets[0]['asset_id']}/thumbnail"):  # fmt: skip
         assert (await anonymous.get(url)).status_code == 404, url
 
@@ -236,6 +236,16 @@ async def test_share_link_follows_a_merge(new_tenant, anonymous) -> None:
     [gone] = response.json()["merged_from"]
     doc = (await anonymous.get(f"/s/{links[gone]['token']}/session")).json()
     assert doc["asset_count"] == 4 and len(doc["assets"]) == 4
+    # the same assets a page at a time, prompts still hidden
+    url, paged = f"/s/{links[gone]['token']}/assets?limit=3", []
+    while url:
+        response = await anonymous.get(url)
+        assert response.status_code == 200, response.text
+        paged += response.json()
+        following = response.headers.get("x-next-cursor")
+        url = f"/s/{links[gone]['token']}/assets?limit=3&cursor={following}" if following else ""
+    assert [a["asset_id"] for a in paged] == [a["asset_id"] for a in doc["assets"]]
+    assert all("prompt" not in a for a in paged)
     assets = (await owner.get(f"/api/v1/sessions/{survivor['id']}")).json()["assets"]
     for asset in assets:  # every asset of the survivor is reachable through either link
         for link in links.values():

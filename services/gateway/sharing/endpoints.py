@@ -30,6 +30,7 @@ from services.gateway.endpoints import (
     refusal,
     thumbnail_response,
 )
+from services.gateway.pagination import NOT_MODIFIED, SessionAssetsCursor, encode_cursor, page, position
 from services.gateway.sharing import schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
@@ -169,6 +170,17 @@ def _shared_thumb(token: str, asset_id: Any, size: str = "card") -> str:
     return f"/s/{token}/assets/{asset_id}/thumbnail?size={size}"
 
 
+def _shared_asset(token: str, share: service.Share, asset: Any) -> dict[str, Any]:
+    item = _asset_json(asset)
+    item.pop("session_id", None)
+    item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
+    item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
+    if not share.show_prompts:
+        for hidden in ("prompt", "negative_prompt", "filename"):
+            item.pop(hidden, None)
+    return item
+
+
 async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
     share = await _open(request, token)
     found = await service.shared_session(_pool(request), share)
@@ -185,16 +197,7 @@ async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
     doc["show_prompts"] = share.show_prompts
     doc["cover"] = [{"asset_id": c["asset_id"], "thumbnail_url": _shared_thumb(token, c["asset_id"])}
                     for c in card["cover"]]  # fmt: skip
-    items = []
-    for asset in assets:
-        item = _asset_json(asset)
-        item.pop("session_id", None)
-        item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
-        item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
-        if not share.show_prompts:
-            for hidden in ("prompt", "negative_prompt", "filename"):
-                item.pop(hidden, None)
-        items.append(item)
+    items = [_shared_asset(token, share, asset) for asset in assets]
     doc["assets"] = items
     return doc
 
@@ -204,6 +207,28 @@ async def shared_session(token: str, request: Request) -> JSONResponse:
     """The shared session, read-only: its card fields and its assets in time order, with thumbnails;
     prompts (and file names, prompt phrases, the reflection summary) only if the owner allowed them."""
     return JSONResponse(await _shared_doc(request, token), headers=PUBLIC_HEADERS)
+
+
+@public.get("/{token}/assets", responses={**NO_LINK, **NOT_MODIFIED})
+async def shared_assets(
+    token: str,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: SessionAssetsCursor = None,
+) -> list[dict[str, Any]]:
+    """The shared session's assets in generation order, a page at a time (`X-Next-Cursor` and a weak
+    ETag, as `GET /api/v1/sessions/{id}/assets`), for a session too large for one answer."""
+    share = await _open(request, token)
+    rows = await service.shared_assets(
+        _pool(request), share, limit=limit + 1, after=position("session-assets", cursor)
+    )
+    if rows is None:
+        raise HTTPException(404, "no such link, or it expired or was revoked", headers=PUBLIC_HEADERS)
+    last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
+    next_cursor = encode_cursor("session-assets", last["generated_at"], last["asset_id"]) if last else None
+    response = page(request, [_shared_asset(token, share, a) for a in rows], next_cursor)
+    response.headers.update({k: v for k, v in PUBLIC_HEADERS.items() if k != "Cache-Control"})
+    return response  # type: ignore[return-value]
 
 
 @public.get(

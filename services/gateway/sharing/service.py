@@ -28,6 +28,7 @@ import asyncpg
 
 from services.gateway import repository as gateway_repository
 from services.gateway.auth import AuthSubject
+from services.gateway.pagination import Cursor
 from services.gateway.sharing import repository
 
 MAX_SAVED_SEARCHES = 200
@@ -128,6 +129,16 @@ async def shared_session(
     if row is None:
         return None
     return row, await gateway_repository.session_assets(pool, share.subject, resolved)
+
+
+async def shared_assets(pool: asyncpg.Pool, share: Share, *, limit: int,
+                        after: Cursor | None) -> list[asyncpg.Record] | None:  # fmt: skip
+    """A page of the link's session's assets in generation order, or None when the session is gone."""
+    resolved = await gateway_repository.resolve_session(pool, share.subject, share.session_id)
+    rows = await gateway_repository.session_assets(pool, share.subject, resolved, limit=limit, after=after)
+    if not rows and (await gateway_repository.session(pool, share.subject, resolved))[0] is None:
+        return None
+    return rows
 
 
 async def shared_asset(pool: asyncpg.Pool, share: Share, asset_id: uuid.UUID) -> asyncpg.Record | None:
