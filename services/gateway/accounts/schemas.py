@@ -33,7 +33,17 @@ Email = Annotated[
     Text, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
 Password = Annotated[Text, StringConstraints(max_length=MAX_LENGTH)]
-Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _not_blank(value: str) -> str:
+    # a check of its own: StringConstraints' min_length ran before its strip here, so "   " became ""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+Name = Annotated[Text, AfterValidator(_not_blank), StringConstraints(max_length=200)]
 
 
 class SignUp(BaseModel):

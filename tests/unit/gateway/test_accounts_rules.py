@@ -114,3 +114,16 @@ def test_ipv6_addresses_count_by_their_64_block() -> None:
     assert address_key("203.0.113.9") == "address:203.0.113.9" != address_key("203.0.113.10")
     assert address_key("::ffff:203.0.113.9") == "address:203.0.113.9"
     assert address_key("unknown") == "address:unknown"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_a_blank_name_is_refused(name: str) -> None:
+    from pydantic import ValidationError
+
+    from services.gateway.accounts.schemas import SignUp
+
+    with pytest.raises(ValidationError, match="must not be empty"):
+        SignUp(email="ada@example.com", password="correct horse battery staple 9", name=name)
+    assert (
+        SignUp(email="ada@example.com", password="correct horse battery staple 9", name=" Ada ").name == "Ada"
+    )
