@@ -285,8 +285,8 @@ def asset_filters(
     q: Annotated[
         Annotated[Text, StringConstraints(max_length=500)] | None,
         Query(
-            description="full text over prompts and negative prompts (every word, each also as a "
-            "prefix); results then come best match first: prompt matches, then negative-prompt-only "
+            description="full text over prompts and negative prompts (every word, whole "
+            "words as written, any case); results then come best match first: prompt matches, then negative-prompt-only "
             "matches, newest first within each"
         ),
     ] = None,

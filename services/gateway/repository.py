@@ -231,11 +231,14 @@ class AssetFilter:
     session: uuid.UUID | None = None
 
     def tsquery(self, weight: str = "") -> str | None:
-        """`q` as a to_tsquery('simple', ...) text: every word required, each also as a prefix (`word:*`),
-        in the prompt only with weight="A". Words are letters/digits/underscore only, so no tsquery
-        operator from the user reaches PostgreSQL; None when `q` has no word at all."""
+        """`q` as a to_tsquery('simple', ...) text: every word required, as written (lower-cased), in the
+        prompt only with weight="A". Whole words, not prefixes (`word:*`): the planner estimates a whole
+        word from the column's statistics, and so reads a common word's newest matches from the time
+        index (4 ms at a million assets); a prefix it guesses at 400 rows, goes through the GIN index for
+        all 82,000 matches and sorts them (455 ms). Words are letters/digits/underscore only, so no
+        tsquery operator from the user reaches PostgreSQL; None when `q` has no word at all."""
         words = re.findall(r"\w+", (self.q or "").lower())[:16]
-        return " & ".join(f"{w}:*{weight}" for w in words) or None
+        return " & ".join(f"{w}:{weight}" if weight else w for w in words) or None
 
     def narrow(self, q: Statement) -> Statement:
         """`q` (a `readable_assets` statement) narrowed to these filters."""

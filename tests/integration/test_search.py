@@ -73,8 +73,9 @@ async def test_search_filters_counts_and_facets(stack, new_tenant) -> None:
 
     # one word finds its images, best first: four "fox" in the prompt, then one, then only the negative
     assert await _names(client, ids, q="fox") == ["fox-portrait", "fox-snow", "whale"]
-    # every word is required, each also as a prefix
-    assert await _names(client, ids, q="red fo") == ["fox-portrait", "fox-snow"]
+    # every word is required, whole words in any case
+    assert await _names(client, ids, q="Red FOX") == ["fox-portrait", "fox-snow"]
+    assert await _names(client, ids, q="fo") == []
     assert await _names(client, ids, q="unicorn") == []
     # filters combine, with and without q
     assert await _names(client, ids, q="fox", model="juggernautXL") == ["fox-snow", "whale"]

@@ -6,8 +6,8 @@
 -- one they asked for). Config 'simple': prompts are comma-separated tags, artist and LoRA names in any
 -- language, not English prose: 'english' would stem names and tags ("anime" -> "anim", "dusty" ->
 -- "dusti") and drop stop words a tag can be made of ("the", "over"); 'simple'
--- matches words as written, lower-cased. The gateway matches each query word as a prefix too
--- (`word:*`), which covers plurals and word endings without a stemmer.
+-- matches words as written, lower-cased. The gateway asks for whole words (not prefixes: see
+-- services/gateway/repository.py `AssetFilter.tsquery` for why), so "fox" does not find "foxes".
 --
 -- `loras`: the LoRA names an asset uses, from the prompt's `<lora:name:weight>` / `<lyco:...>` tags
 -- and from the ComfyUI loaders the metadata reader found (metadata.extra.comfyui.loras[].name), as a
