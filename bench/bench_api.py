@@ -19,8 +19,9 @@ database's own time for the page: the statements the gateway's repository runs f
 the same repository function), each run with EXPLAIN ANALYZE 20 times, median execution plus planning
 time, summed over the page's statements. Target (issue 10): p95 below 50 ms for each case.
 
-A gallery page's statements include its count (`X-Total-Count`: an exact count of up to 10,001 rows,
-then, past 10,000, the planner's estimate, timed as a round trip since EXPLAIN ANALYZE cannot wrap it).
+A gallery page's statements include its count (`X-Total-Count`: the planner's estimate, timed as a round
+trip since EXPLAIN ANALYZE cannot wrap an EXPLAIN, then, unless that is past 50,000, an exact count of up
+to 10,001 rows).
 
 `BENCH_API_ASSETS` / `BENCH_API_SESSIONS` shrink the library for a quick run.
 """

@@ -347,19 +347,28 @@ async def assets(
 
 
 EXACT_COUNT_UP_TO = 10_000
+ESTIMATE_TRUSTED_ABOVE = 5 * EXACT_COUNT_UP_TO
 
 
 async def count_assets(pool: asyncpg.Pool, subject: AuthSubject, filters: AssetFilter) -> tuple[int, bool]:
-    """How many assets match: (count, exact). Exact up to 10,000 (a count over at most 10,001 index
-    entries); beyond, the planner's estimate of the same statement (EXPLAIN, no execution)."""
+    """How many assets match: (count, exact). First the planner's estimate of the statement (EXPLAIN,
+    no execution, ~1 ms); when it is past 50,000 (five times the exact limit) that estimate is the
+    answer, inexact. Otherwise an exact count over at most 10,001 rows: exact up to 10,000, beyond
+    that the larger of the estimate and 10,001, inexact. Counting 10,001 matches of a common word
+    costs ~80 ms at a million assets (the planner reads the table until it has them); the estimate
+    of a whole word comes from the column's statistics. The price: a set the planner overestimates
+    five times or more gets an estimate where an exact count under 10,000 was possible."""
     q = filters.narrow(readable_assets(subject))
     sql, *args = q.select("1")
+    plan = await pool.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate > ESTIMATE_TRUSTED_ABOVE:
+        return estimate, False
     counted = await pool.fetchval(f"SELECT count(*) FROM ({sql} LIMIT {EXACT_COUNT_UP_TO + 1}) c", *args)
     if counted <= EXACT_COUNT_UP_TO:
         return counted, True
-    plan = await pool.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), False
+    return max(estimate, counted), False
 
 
 FACET_LIMIT = 50
