@@ -217,6 +217,17 @@ async def session_assets(
     return await pool.fetch(*q.select(ASSET_COLUMNS, tail))
 
 
+def tsquery_literal(text: str) -> str:
+    """The query as a constant in the SQL, not a bound value: asyncpg prepares statements, and after
+    five runs PostgreSQL may switch to a generic plan that cannot see the words, guesses a default
+    selectivity and reads every match through the GIN index (510 ms for a common word at a million
+    assets, against 2.8 ms planned with the word). Safe to inline: `AssetFilter.tsquery` builds it from
+    \\w+ words, `&`, `:` and `A` only, which the check below holds."""
+    if not re.fullmatch(r"[\w:& ]+", text):
+        raise ValueError("not a query AssetFilter.tsquery built")
+    return f"to_tsquery('simple', '{text}')"
+
+
 @dataclass(frozen=True)
 class AssetFilter:
     """What the gallery is narrowed to; every field is optional and they combine (AND)."""
@@ -243,7 +254,7 @@ class AssetFilter:
     def narrow(self, q: Statement) -> Statement:
         """`q` (a `readable_assets` statement) narrowed to these filters."""
         if (text := self.tsquery()) is not None:
-            q.where(f"a.search @@ to_tsquery('simple', {q.bind(text)})")
+            q.where(f"a.search @@ {tsquery_literal(text)}")
         if self.tool is not None:
             q.where(f"a.tool = {q.bind(self.tool)}")
         if self.model is not None:
@@ -290,7 +301,7 @@ def gallery_parts(filters: AssetFilter) -> list[Part]:
 
             def part(q: Statement, narrow: Callable[[Statement], Any] = narrow, test: str = test) -> None:
                 narrow(q)
-                q.where(f"{test}a.search @@ to_tsquery('simple', {q.bind(prompt)})")
+                q.where(f"{test}a.search @@ {tsquery_literal(prompt)}")
 
             parts.append((part, column, rank))
     return parts
