@@ -98,7 +98,7 @@ async def upload_assets(
     asset), `duplicate`, or `rejected` with a `reason`. 503 (Retry-After) while the object store or the
     broker is unreachable. See services/gateway/upload_route.py."""
     return await receive_upload(
-        request, _runtime(request), subject, source=source, wait=wait, zone=_zone(subject.time_zone)
+        request, _runtime(request), subject, source=source, wait=wait, zone=time_zone_of(subject.time_zone)
     )
 
 
@@ -139,14 +139,14 @@ def _group(start: datetime, now: datetime, zone: ZoneInfo | Any) -> str:
     return "earlier"
 
 
-def _zone(name: str) -> ZoneInfo | Any:
+def time_zone_of(name: str) -> ZoneInfo | Any:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
 
 
-def _session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
+def session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
     return {
         "id": str(row["session_id"]),
         "start": row["start_at"].isoformat(),
@@ -206,14 +206,14 @@ async def list_sessions(
     rows = await repository.sessions(
         _runtime(request).pool, subject, limit=limit + 1, before=before, after=position("sessions", cursor)
     )
-    now, zone = datetime.now(UTC), _zone(subject.time_zone)
+    now, zone = datetime.now(UTC), time_zone_of(subject.time_zone)
     # one row more than the page says whether there is a next page (no empty last page)
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
     next_cursor = encode_cursor("sessions", last["start_at"], last["session_id"]) if last else None
-    return page(request, [_session_json(r, now, zone) for r in rows], next_cursor)  # type: ignore[return-value]
+    return page(request, [session_json(r, now, zone) for r in rows], next_cursor)  # type: ignore[return-value]
 
 
-def _asset_json(row: Any) -> dict[str, Any]:
+def asset_json(row: Any) -> dict[str, Any]:
     doc = {
         k: row[k]
         for k in (
@@ -251,9 +251,9 @@ async def get_session(session_id: uuid.UUID, request: Request, subject: Subject)
     row, resolved = await repository.session(pool, subject, session_id)
     if row is None:
         raise HTTPException(404, "no such session")
-    doc = _session_json(row, datetime.now(UTC), _zone(subject.time_zone))
+    doc = session_json(row, datetime.now(UTC), time_zone_of(subject.time_zone))
     doc["merged_from"] = str(session_id) if resolved != session_id else None
-    doc["assets"] = [_asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
+    doc["assets"] = [asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
     return cached(request, JSONResponse(doc))  # type: ignore[return-value]
 
 
@@ -275,7 +275,7 @@ async def list_session_assets(
         raise HTTPException(404, "no such session")
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
     next_cursor = encode_cursor("session-assets", last["generated_at"], last["asset_id"]) if last else None
-    return page(request, [_asset_json(a) for a in rows], next_cursor)  # type: ignore[return-value]
+    return page(request, [asset_json(a) for a in rows], next_cursor)  # type: ignore[return-value]
 
 
 FilterText = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
@@ -356,7 +356,7 @@ async def list_assets(
     if without_time:
         filters = replace(filters, has_time=False)
     total, exact = await repository.count_assets(pool, subject, filters)
-    response = page(request, [_asset_json(r) for r in rows], next_cursor)
+    response = page(request, [asset_json(r) for r in rows], next_cursor)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Total-Count-Exact"] = "true" if exact else "false"
     return response  # type: ignore[return-value]
@@ -418,7 +418,7 @@ async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> 
     row = await repository.asset(_runtime(request).pool, subject, asset_id)
     if row is None:
         raise HTTPException(404, "no such asset")
-    doc = _asset_json(row)
+    doc = asset_json(row)
     doc["sha256"] = row["sha256"]
     doc["metadata"] = row["metadata"]
     doc["metadata_error"] = row["metadata_error"]

@@ -23,9 +23,9 @@ from services.gateway.endpoints import (
     UNAUTHORIZED,
     UNREADABLE_BODY,
     Responses,
-    _session_json,
-    _zone,
     refusal,
+    session_json,
+    time_zone_of,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["session edits"], responses=UNAUTHORIZED)
@@ -77,8 +77,8 @@ async def _cards(request: Request, subject: AuthSubject, session_ids: list[str])
     rows = await repository.sessions_by_id(
         request.app.state.runtime.pool, subject, [uuid.UUID(s) for s in session_ids]
     )
-    now, zone = datetime.now(UTC), _zone(subject.time_zone)
-    return [_session_json(r, now, zone) for r in rows]
+    now, zone = datetime.now(UTC), time_zone_of(subject.time_zone)
+    return [session_json(r, now, zone) for r in rows]
 
 
 @router.post("/sessions/{session_id}/split", responses=EDIT_REFUSED)
@@ -118,9 +118,9 @@ async def put_session_settings(body: SessionSettings, request: Request, subject:
     sessions now (hand splits and merges stay). Returns the setting and the newest sessions."""
     result = await _clustering(request, subject, "PUT", "/rules", {"gap_minutes": body.gap_minutes})
     rows = await repository.sessions(request.app.state.runtime.pool, subject, limit=100)
-    now, zone = datetime.now(UTC), _zone(subject.time_zone)
+    now, zone = datetime.now(UTC), time_zone_of(subject.time_zone)
     return {
         "gap_minutes": result["gap_minutes"],
         "rule": result["rule"],
-        "sessions": [_session_json(r, now, zone) for r in rows],
+        "sessions": [session_json(r, now, zone) for r in rows],
     }

@@ -24,11 +24,11 @@ from services.gateway.endpoints import (
     UNAUTHORIZED,
     UNREADABLE_BODY,
     Responses,
-    _asset_json,
-    _session_json,
-    _zone,
+    asset_json,
     refusal,
+    session_json,
     thumbnail_response,
+    time_zone_of,
 )
 from services.gateway.pagination import NOT_MODIFIED, SessionAssetsCursor, encode_cursor, page, position
 from services.gateway.sharing import schemas, service
@@ -171,7 +171,7 @@ def _shared_thumb(token: str, asset_id: Any, size: str = "card") -> str:
 
 
 def _shared_asset(token: str, share: service.Share, asset: Any) -> dict[str, Any]:
-    item = _asset_json(asset)
+    item = asset_json(asset)
     item.pop("session_id", None)
     item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
     item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
@@ -187,7 +187,7 @@ async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, "no such link, or it expired or was revoked", headers=PUBLIC_HEADERS)
     row, assets = found
-    card = _session_json(row, datetime.now(UTC), _zone(share.subject.time_zone))
+    card = session_json(row, datetime.now(UTC), time_zone_of(share.subject.time_zone))
     doc = {k: card[k] for k in ("start", "end", "asset_count", "precision", "updated_at")}
     summary = dict(row["summary"] or {})
     if not share.show_prompts:
