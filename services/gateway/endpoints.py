@@ -363,10 +363,16 @@ async def list_assets(
 
 
 @router.get("/facets", responses=UNAUTHORIZED)
-async def get_facets(request: Request, subject: Subject, filters: Filters) -> dict[str, list[dict[str, Any]]]:
+async def get_facets(
+    request: Request, response: Response, subject: Subject, filters: Filters
+) -> dict[str, list[dict[str, Any]]]:
     """For filter menus: the values of tool, model and LoRA with how many assets have each, among the
-    assets the same filters as `GET /assets` leave (the 50 most frequent of each)."""
-    return await repository.facets(_runtime(request).pool, subject, filters)
+    assets the same filters as `GET /assets` leave (the 50 most frequent of each). Over the whole
+    library the counts are exact; under filters they are exact up to 2,000 matches and beyond that
+    estimated from a sample of the matches: `X-Facets-Exact` says which (`true` / `false`)."""
+    found = await repository.facets(_runtime(request).pool, subject, filters)
+    response.headers["X-Facets-Exact"] = "true" if found.exact else "false"
+    return found.values
 
 
 def _iana_zone(name: str) -> str:

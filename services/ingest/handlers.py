@@ -102,6 +102,7 @@ class UploadedHandler:
                 task.cancel()
             raise
         await add_to_outbox(conn, repository.SCHEMA, events)
+        await repository.fold_facet_counts(conn)
 
     async def set_aside(self, conn: asyncpg.Connection, d: Delivery, reason: str) -> None:
         """An upload whose import failed on every attempt (the consumer's poison hook): quarantined with

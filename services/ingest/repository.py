@@ -72,6 +72,13 @@ async def insert_asset(
     return await conn.fetchrow(INSERT_ASSET, *asset_row(tenant_id, item, keys)) is not None
 
 
+async def fold_facet_counts(conn: asyncpg.Connection) -> None:
+    """Fold the facet counts' pending changes into their totals (migration 006): at the end of a
+    batch, so the advisory lock it takes is held only until the commit. A replica that finds it held
+    skips: the holder or the next batch folds."""
+    await conn.execute("SELECT ingest.fold_facet_changes()")
+
+
 async def insert_quarantine(conn: asyncpg.Connection, tenant_id: uuid.UUID, item: Rejection) -> bool:
     return await conn.fetchrow(INSERT_QUARANTINE, *quarantine_row(tenant_id, item)) is not None
 

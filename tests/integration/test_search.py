@@ -113,8 +113,10 @@ async def test_search_filters_counts_and_facets(stack, new_tenant) -> None:
     wrong = await client.get("/api/v1/assets", params={"cursor": first.headers["X-Next-Cursor"]})
     assert wrong.status_code == 422
 
-    # facets under the same filters
-    facets = (await client.get("/api/v1/facets")).json()
+    # facets under the same filters: over the whole library from the counts ingest keeps, exact
+    response = await client.get("/api/v1/facets")
+    assert response.headers["X-Facets-Exact"] == "true"
+    facets = response.json()
     assert facets == {
         "tool": [{"value": "a1111", "count": 5}],
         "model": [{"value": "juggernautXL", "count": 3}, {"value": "sdxl_base", "count": 2}],
@@ -124,8 +126,9 @@ async def test_search_filters_counts_and_facets(stack, new_tenant) -> None:
             {"value": "ink_wash", "count": 1},
         ],
     }
-    facets = (await client.get("/api/v1/facets", params={"q": "fox", "model": "juggernautXL"})).json()
-    assert facets == {
+    response = await client.get("/api/v1/facets", params={"q": "fox", "model": "juggernautXL"})
+    assert response.headers["X-Facets-Exact"] == "true"
+    assert response.json() == {
         "tool": [{"value": "a1111", "count": 2}],
         "model": [{"value": "juggernautXL", "count": 2}],
         "lora": [{"value": "film_grain", "count": 1}],
@@ -153,3 +156,63 @@ async def test_bad_filters_are_422(stack, new_tenant) -> None:
         for path in ("/api/v1/assets", "/api/v1/facets"):
             response = await client.get(path, params=params)
             assert response.status_code == 422, (path, params, response.text)
+
+
+async def test_facet_counts_follow_the_assets_table(stack, new_tenant, monkeypatch) -> None:
+    """The kept counts equal a GROUP BY over the workspace's assets after imports and after a delete;
+    past the sample size, facets under filters are scaled from a sample and say so."""
+    _, client = await new_tenant()
+    ids = await _upload(client, IMAGES, seed0=300)
+    pool = stack["gateway"].pool
+    tenant = await pool.fetchval("SELECT tenant_id FROM ingest.assets WHERE asset_id = $1", ids["cat"])
+
+    async def kept() -> dict[tuple[str, str], int]:
+        rows = await pool.fetch(
+            "SELECT facet, value, sum(n) AS n FROM ingest.facet_totals WHERE tenant_id = $1 "
+            "GROUP BY facet, value HAVING sum(n) <> 0",
+            tenant,
+        )
+        return {(r["facet"], r["value"]): r["n"] for r in rows}
+
+    async def grouped() -> dict[tuple[str, str], int]:
+        rows = await pool.fetch(
+            """SELECT facet, value, count(*) AS n FROM (
+                   SELECT 'tool' AS facet, tool AS value FROM ingest.assets WHERE tenant_id = $1 AND tool IS NOT NULL
+                   UNION ALL SELECT 'model', model FROM ingest.assets WHERE tenant_id = $1 AND model IS NOT NULL
+                   UNION ALL SELECT 'lora', l FROM ingest.assets, unnest(loras) l WHERE tenant_id = $1
+               ) v GROUP BY facet, value""",
+            tenant,
+        )
+        return {(r["facet"], r["value"]): r["n"] for r in rows}
+
+    assert await kept() == await grouped() == {
+        ("tool", "a1111"): 5, ("model", "juggernautXL"): 3, ("model", "sdxl_base"): 2,
+        ("lora", "film_grain"): 2, ("lora", "add_detail"): 1, ("lora", "ink_wash"): 1,
+    }  # fmt: skip
+    # ingest folds the changes at the end of each batch: nothing of this workspace is left unfolded
+    assert (
+        await pool.fetchval("SELECT count(*) FROM ingest.facet_count_changes WHERE tenant_id = $1", tenant)
+        == 0
+    )
+
+    await pool.execute("DELETE FROM ingest.assets WHERE asset_id = $1", ids["city"])
+    assert await kept() == await grouped()
+    facets = (await client.get("/api/v1/facets")).json()
+    assert facets["lora"] == [{"value": "film_grain", "count": 1}, {"value": "ink_wash", "count": 1}]
+    await pool.execute("SELECT ingest.fold_facet_changes()")
+    assert await kept() == await grouped()
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM ingest.facet_counts WHERE tenant_id = $1 AND value = 'add_detail'", tenant
+        )
+        == 0
+    )  # a value no asset has any more is gone, not kept at 0
+
+    # under filters, more matches than the sample: counts scaled from the sample, marked inexact
+    monkeypatch.setattr("services.gateway.repository.FACET_SAMPLE", 2)
+    response = await client.get("/api/v1/facets", params={"model": "sdxl_base", "has_time": "true"})
+    assert response.headers["X-Facets-Exact"] == "true"  # 2 matches: within the sample
+    response = await client.get("/api/v1/facets", params={"q": "a"})
+    assert response.headers["X-Facets-Exact"] == "false"
+    scaled = response.json()
+    assert [v["value"] for v in scaled["tool"]] == ["a1111"] and scaled["tool"][0]["count"] >= 3
