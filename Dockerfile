@@ -6,6 +6,14 @@
 # The lock file resolves for linux/x86_64 (see [tool.uv] in pyproject.toml); every runtime
 # dependency ships a manylinux wheel, so no compiler is needed.
 
+# the web app: static files the gateway serves under /app/
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN npx vite build
+
 FROM python:3.11-slim AS build
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -32,6 +40,7 @@ RUN groupadd --system --gid 10001 atelier \
        --shell /usr/sbin/nologin atelier
 # owned by root, readable by all: the service user cannot change its own code
 COPY --from=build /app /app
+COPY --from=web /web/dist /app/web/dist
 WORKDIR /app
 # numeric, so Kubernetes' runAsNonRoot can check it
 USER 10001:10001

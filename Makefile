@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PY := .venv/bin/python
 
-.PHONY: install chromium run run-bg stop test test-unit test-integration chaos bench lint format clean
+.PHONY: install chromium web web-api run run-bg stop test test-unit test-integration test-web chaos bench lint format clean
 
 # Installs what is missing: uv (with pip), the locked environment, and Chromium for the browser tests.
 install: .venv/.installed
@@ -13,22 +13,40 @@ install: .venv/.installed
 	@$$(command -v uv || echo "$(UV)") sync --frozen --quiet
 	@touch $@
 
+# The web app (web/: Svelte 5 + Vite), built to web/dist, which the gateway serves under /app/.
+# npm ci from the committed lock file when it changed; a rebuild when any source changed.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/svelte.config.js web/tsconfig.json
+web: web/dist/index.html
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	@cd web && npx vite build --logLevel warn
+
+# The web app's API types, generated from the gateway's OpenAPI document (commit the result).
+web-api: install web/node_modules/.installed
+	@$(PY) -m services.gateway.openapi_document web/openapi.json
+	@cd web && npx openapi-typescript ./openapi.json -o ./src/lib/api/schema.d.ts --silent
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # Starts broker, database, object store and the five services; Ctrl-C stops everything.
-run: install
+run: install web
 	@$(PY) -m libs.stack.run
 
 # The same in the background; `make stop` ends it.
-run-bg: install
+run-bg: install web
 	@$(PY) -m libs.stack.run --background
 
 stop:
 	@$(PY) -m libs.stack.run stop
 
 # The whole suite against real services (each integration run starts its own on free ports).
-test: install chromium
+test: install chromium web
+	@cd web && npx vitest run --silent
 	@$(PY) -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$status
 
@@ -37,6 +55,11 @@ test-unit: install
 
 test-integration: install
 	@$(PY) -m pytest -q tests/integration
+
+# The web app alone: Vitest, then the pages in a real headless Chromium.
+test-web: install chromium web
+	@cd web && npx vitest run --silent
+	@$(PY) -m pytest -q tests/browser
 
 # Hostile conditions, minutes not seconds. For now: the API fuzz of `make test` (every route of the
 # gateway's OpenAPI document under schemathesis) with 200 examples per operation instead of 10 and a new
@@ -48,11 +71,13 @@ chaos: install
 bench: install
 	@$(PY) bench/run.py
 
-lint: install
+lint: install web/node_modules/.installed
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy libs services
+	@cd web && npx prettier --check --log-level warn . && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output human
 
-format: install
+format: install web/node_modules/.installed
 	@$(PY) -m ruff format . && $(PY) -m ruff check --fix .
+	@cd web && npx prettier --write --log-level warn .
 
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

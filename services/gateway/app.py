@@ -1,12 +1,9 @@
-"""The gateway: the one public door (API, auth, web page)."""
+"""The gateway: the one public door (API, auth, the web app)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 
 from libs.common.runtime import ServiceRuntime
 from services.gateway.accounts.endpoints import router as accounts_router
@@ -20,9 +17,9 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.sharing.endpoints import public as shared_router
 from services.gateway.sharing.endpoints import router as sharing_router
 from services.gateway.upload_route import BodyRefused, refuse_body
+from services.gateway.web_app import mount_web_app
 
 SCHEMA = "gateway"
-WEB = Path(__file__).parent / "web"
 DEMO_TENANT = "demo"
 
 log = logging.getLogger(__name__)
@@ -47,11 +44,7 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     runtime.app.include_router(live_router)
     runtime.app.include_router(sharing_router)
     runtime.app.include_router(shared_router)  # /s/{token}: public, read-only, no authentication
-    runtime.app.mount("/static", StaticFiles(directory=WEB), name="static")
-
-    @runtime.app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(WEB / "index.html")
+    mount_web_app(runtime.app)
 
     async def create_demo_tenant() -> None:
         token = settings.demo_token or new_token()
