@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,20 @@ async def page(browser) -> AsyncIterator[object]:  # type: ignore[no-untyped-def
         yield page
     finally:
         await context.close()
+
+
+async def sign_in(page, gateway_url: str, token: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a browser session for `token`'s workspace, as the sign-in page's "Sign in with an API token"
+    does (the cookie lands in the page's context), without clicking through it."""
+    response = await page.request.post(
+        f"{gateway_url}/api/v1/login", data={"token": token}, headers={"Origin": gateway_url}
+    )
+    assert response.status == 200, await response.text()
+
+
+@pytest.fixture
+def artifacts(request) -> Path:  # type: ignore[no-untyped-def]
+    """A folder for this test's screenshots: test-artifacts/<test name>/ (kept out of git)."""
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
