@@ -1,4 +1,6 @@
-"""A person signs in with their token, imports images, and sees their sessions."""
+"""A person imports images on the Import page: two files imported, the same one again a duplicate, a broken
+one rejected with its reason and listed among the refused files; a folder connected and disconnected; the
+`atelier sync` command with a token made for it."""
 
 from __future__ import annotations
 
@@ -7,55 +9,112 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
+MIDJOURNEY = "midjourney/image-description.png"
+CIVITAI = "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg"
 
-async def test_sign_in_import_and_open_a_session(
-    page, gateway_url, new_tenant, corpus, tmp_path: Path
+
+async def test_import_files_see_results_and_refused_files(
+    page, gateway_url, new_tenant, corpus, artifacts: Path, tmp_path: Path, folder_root: Path
 ) -> None:
     from playwright.async_api import expect
 
-    token, _ = await new_tenant()
-    await page.goto(gateway_url)
+    token, client = await new_tenant()
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway_url)
+    errors: list[str] = []
+    # a refused request is logged by the browser itself ("Failed to load resource"): not the app's error
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+        ),
+    )
+    await sign_in(page, gateway_url, token)
+    await page.goto(f"{gateway_url}/app/sessions")
 
-    # a wrong token is refused with a message, the right one opens the library
-    await page.fill("#token", "not-a-token")
-    await page.click("#signin-form button[type=submit]")
-    await expect(page.locator("#signin-error")).to_contain_text("not accepted")
-    await page.fill("#token", token)
-    await page.click("#signin-form button[type=submit]")
-    await expect(page.locator("#library")).to_be_visible()
-    await expect(page.locator("#no-sessions")).to_be_visible()
+    # to the Import page by the sidebar
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Import").click()
+    await expect(page.get_by_role("heading", name="Import", level=1)).to_be_visible()
+    await expect(page.get_by_text("No refused files.")).to_be_visible()
+    await page.screenshot(path=str(artifacts / "1-import-page.png"), full_page=True)
 
-    # import two files through the file chooser, as a person would
+    # two files through the file chooser: both imported
     files = []
-    for rel in (
-        "midjourney/image-description.png",
-        "civitai/68295CAE9DE493031ACD8C135AD863E5E7C53D368852AD5FC14F661E6D489A58.jpeg",
-    ):
+    for rel in (MIDJOURNEY, CIVITAI):
         target = tmp_path / Path(rel).name
         shutil.copy(corpus / rel, target)
         files.append(str(target))
-    await page.set_input_files("#files", files)
-    results = page.locator("#upload-results li")
-    await expect(results).to_have_count(2, timeout=30_000)
-    await expect(page.locator("#upload-results li[data-status=imported]")).to_have_count(2)
+    await page.get_by_label("Choose files").set_input_files(files)
+    uploads = page.get_by_role("list", name="Uploads").get_by_role("listitem")
+    await expect(uploads).to_have_count(2)
+    for path in files:
+        item = uploads.filter(has_text=Path(path).name)
+        await expect(item).to_contain_text("imported", timeout=30_000)
+    await expect(page.get_by_role("status").filter(has_text="files answered")).to_have_text(
+        "2 of 2 files answered: 2 imported."
+    )
+    await page.screenshot(path=str(artifacts / "2-two-imported.png"), full_page=True)
 
-    # two generations years apart: two session cards, each with its cover thumbnail loaded
-    cards = page.locator(".card")
-    await expect(cards).to_have_count(2, timeout=30_000)
-    first_cover = cards.first.locator(".cover img").first
-    await expect(first_cover).to_be_visible()
-    assert await first_cover.evaluate("img => img.complete && img.naturalWidth > 0")
-    await expect(page.locator("#groups h3")).to_have_text(["Earlier"])
+    # the same file again: a duplicate
+    await page.get_by_label("Choose files").set_input_files(files[:1])
+    await expect(uploads).to_have_count(3)
+    await expect(uploads.first).to_contain_text("image-description.png")
+    await expect(uploads.first).to_contain_text("duplicate", timeout=30_000)
+    await page.screenshot(path=str(artifacts / "3-duplicate.png"), full_page=True)
 
-    # open the Midjourney session: its image and prompt are listed
-    await page.locator(".card", has_text="2026").first.click()
-    await expect(page.locator("#session-detail")).to_be_visible()
-    await expect(page.locator(".asset figcaption")).to_contain_text("dream caused by the buzz of a bee")
-    await page.screenshot(path=str(tmp_path / "session.png"))
+    # a broken PNG (its first 3000 bytes): rejected with the reason, and listed among the refused files
+    broken = tmp_path / "broken.png"
+    broken.write_bytes((corpus / "novelai/sample-0316.png").read_bytes()[:3000])
+    await page.get_by_label("Choose files").set_input_files(str(broken))
+    await expect(uploads).to_have_count(4)
+    await expect(uploads.first).to_contain_text("rejected: ", timeout=30_000)
+    [result] = (await client.get("/api/v1/assets/quarantine")).json()
+    assert result["filename"] == "broken.png" and result["reason"]
+    await expect(uploads.first).to_contain_text(f"rejected: {result['reason']}")
+    refused = page.get_by_role("list", name="Refused files").get_by_role("listitem")
+    await expect(refused).to_have_count(1)
+    await expect(refused.first).to_contain_text("broken.png")
+    await expect(refused.first).to_contain_text(result["reason"])
+    await page.screenshot(path=str(artifacts / "4-rejected-and-refused.png"), full_page=True)
 
-    # uploading the same file again says duplicate
-    await page.click("#back")
-    await page.set_input_files("#files", files[:1])
-    await expect(page.locator("#upload-results li[data-status=duplicate]")).to_have_count(1, timeout=30_000)
+    # a folder the server can read: connected, watched, disconnected
+    renders = folder_root / f"renders-{token[-6:]}"
+    renders.mkdir()
+    await page.get_by_label("Folder path on the server").fill(str(renders))
+    await page.get_by_role("button", name="Connect folder").click()
+    folders = page.get_by_role("list", name="Connected folders").get_by_role("listitem")
+    await expect(folders).to_have_count(1)
+    await expect(folders.first).to_contain_text(str(renders))
+    await expect(folders.first).to_contain_text("Watching", timeout=30_000)
+    await page.screenshot(path=str(artifacts / "5-folder.png"), full_page=True)
+    await page.get_by_role("button", name=f"Disconnect {renders}").click()
+    await expect(page.get_by_text("No connected folders.")).to_be_visible()
+    # a path outside the allowed roots is refused with the server's reason
+    await page.get_by_label("Folder path on the server").fill(str(tmp_path))
+    await page.get_by_role("button", name="Connect folder").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+
+    # desktop sync: the command names this server; a token made for it goes into the command
+    command = page.locator("pre")
+    await expect(command).to_contain_text(f"atelier sync ~/Pictures --server {gateway_url}")
+    await page.get_by_label("Folder on your computer").fill("~/My Renders")
+    await expect(command).to_contain_text("atelier sync ~/'My Renders'")
+    await page.get_by_role("button", name="Create a token for atelier sync").click()
+    new_token = await page.get_by_label("New token").input_value()
+    assert new_token and new_token != token
+    await expect(command).to_contain_text(f"--token {new_token}")
+    await page.get_by_role("button", name="Copy command").click()
+    await expect(page.get_by_text("Copied")).to_be_visible()
+    assert new_token in await page.evaluate("navigator.clipboard.readText()")
+    tokens = (await client.get("/api/v1/tokens")).json()
+    assert "atelier sync" in [t["label"] for t in tokens]
+    await page.screenshot(path=str(artifacts / "6-sync.png"), full_page=True)
+
+    # and at a phone's width everything is still in one column, no sideways scrolling
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.screenshot(path=str(artifacts / "7-narrow.png"), full_page=True)
+    assert not errors, errors
