@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from minio.error import S3Error
 from prometheus_client import Counter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from libs.common.runtime import ServiceRuntime
-from libs.common.storage import ObjectNotFound
+from libs.common.storage import ObjectNotFound, ObjectStore
 from libs.common.text import clean_text
-from services.gateway import repository
+from services.gateway import repository, schemas
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.pagination import (
     NOT_MODIFIED,
@@ -82,7 +86,14 @@ def _settings(request: Request) -> GatewaySettings:
 UploadSource = Literal["upload", "sync"]
 
 
-@router.post("/assets", openapi_extra=UPLOAD_OPENAPI, responses=UPLOAD_RESPONSES)
+# a result's `reason` is there only when the file was rejected: exclude_unset keeps it out otherwise
+@router.post(
+    "/assets",
+    openapi_extra=UPLOAD_OPENAPI,
+    responses=UPLOAD_RESPONSES,
+    response_model=list[schemas.UploadResult],
+    response_model_exclude_unset=True,
+)
 async def upload_assets(
     request: Request,
     subject: UploadSubject,
@@ -113,7 +124,9 @@ class HashLookup(BaseModel):
     sha256: Annotated[list[Sha256Hex], Field(max_length=MAX_LOOKUP_HASHES)]
 
 
-@router.post("/assets/lookup", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
+@router.post(
+    "/assets/lookup", response_model=schemas.KnownHashes, responses={**UNAUTHORIZED, **UNREADABLE_BODY}
+)
 async def lookup_assets(body: HashLookup, request: Request, subject: Subject) -> dict[str, list[str]]:
     """Which of these SHA-256s (lowercase hex) the caller already has, staged or imported: `atelier sync`
     asks before uploading, so it sends only the bytes the server lacks."""
@@ -189,7 +202,8 @@ Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_ut
 PAGED: Responses = {**UNAUTHORIZED, **NOT_MODIFIED}
 
 
-@router.get("/sessions", responses=PAGED)
+# the paged lists answer their own JSONResponse (headers, ETag): `response_model` only documents the body
+@router.get("/sessions", response_model=list[schemas.SessionCard], responses=PAGED)
 async def list_sessions(
     request: Request,
     subject: Subject,
@@ -198,7 +212,7 @@ async def list_sessions(
     before: Annotated[
         Instant | None, Query(description="only sessions starting before this time (no offset: UTC)")
     ] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The tenant's sessions, newest first, each with its group (today, this_week, earlier).
 
     One page of cards; when there are more, `X-Next-Cursor` (and `Link: <...>; rel="next"`) carry the
@@ -210,7 +224,7 @@ async def list_sessions(
     # one row more than the page says whether there is a next page (no empty last page)
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
     next_cursor = encode_cursor("sessions", last["start_at"], last["session_id"]) if last else None
-    return page(request, [session_json(r, now, zone) for r in rows], next_cursor)  # type: ignore[return-value]
+    return page(request, [session_json(r, now, zone) for r in rows], next_cursor)
 
 
 def asset_json(row: Any) -> dict[str, Any]:
@@ -243,8 +257,12 @@ def asset_json(row: Any) -> dict[str, Any]:
     return doc
 
 
-@router.get("/sessions/{session_id}", responses={**PAGED, 404: refusal("no such session")})
-async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
+@router.get(
+    "/sessions/{session_id}",
+    response_model=schemas.SessionDetail,
+    responses={**PAGED, 404: refusal("no such session")},
+)
+async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> Response:
     """One session and its assets in time order; a merged-away id answers with the session it became.
     (`GET /sessions/{id}/assets` pages through a large session's assets.) Weak ETag, 304 as the lists."""
     pool = _runtime(request).pool
@@ -254,17 +272,21 @@ async def get_session(session_id: uuid.UUID, request: Request, subject: Subject)
     doc = session_json(row, datetime.now(UTC), time_zone_of(subject.time_zone))
     doc["merged_from"] = str(session_id) if resolved != session_id else None
     doc["assets"] = [asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
-    return cached(request, JSONResponse(doc))  # type: ignore[return-value]
+    return cached(request, JSONResponse(doc))
 
 
-@router.get("/sessions/{session_id}/assets", responses={**PAGED, 404: refusal("no such session")})
+@router.get(
+    "/sessions/{session_id}/assets",
+    response_model=list[schemas.AssetCard],
+    responses={**PAGED, 404: refusal("no such session")},
+)
 async def list_session_assets(
     session_id: uuid.UUID,
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: SessionAssetsCursor = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The session's assets in generation order, a page at a time (`X-Next-Cursor`, as `GET /sessions`);
     a merged-away id pages through the session it became."""
     pool = _runtime(request).pool
@@ -275,7 +297,7 @@ async def list_session_assets(
         raise HTTPException(404, "no such session")
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
     next_cursor = encode_cursor("session-assets", last["generated_at"], last["asset_id"]) if last else None
-    return page(request, [asset_json(a) for a in rows], next_cursor)  # type: ignore[return-value]
+    return page(request, [asset_json(a) for a in rows], next_cursor)
 
 
 FilterText = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
@@ -314,7 +336,7 @@ def asset_filters(
 Filters = Annotated[repository.AssetFilter, Depends(asset_filters)]
 
 
-@router.get("/assets", responses=PAGED)
+@router.get("/assets", response_model=list[schemas.GalleryAsset], responses=PAGED)
 async def list_assets(
     request: Request,
     subject: Subject,
@@ -324,7 +346,7 @@ async def list_assets(
     without_time: Annotated[
         bool, Query(description="only assets with no usable time (in no session); as has_time=false")
     ] = False,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The gallery and search: every asset, newest generation first; assets without a time come last
         (newest import first). With `q`, the matches best first: every word in the prompt, then matches
     through the negative prompt only, newest first within each (see `repository.assets`). Filters combine.
@@ -359,10 +381,10 @@ async def list_assets(
     response = page(request, [asset_json(r) for r in rows], next_cursor)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Total-Count-Exact"] = "true" if exact else "false"
-    return response  # type: ignore[return-value]
+    return response
 
 
-@router.get("/facets", responses=UNAUTHORIZED)
+@router.get("/facets", response_model=schemas.Facets, responses=UNAUTHORIZED)
 async def get_facets(
     request: Request, response: Response, subject: Subject, filters: Filters
 ) -> dict[str, list[dict[str, Any]]]:
@@ -388,12 +410,14 @@ class TimeZoneSetting(BaseModel):
     time_zone: Annotated[str, AfterValidator(_iana_zone)]
 
 
-@router.get("/settings/time-zone", responses=UNAUTHORIZED)
+@router.get("/settings/time-zone", response_model=schemas.TimeZone, responses=UNAUTHORIZED)
 async def get_time_zone(subject: Subject) -> dict[str, str]:
     return {"time_zone": subject.time_zone}
 
 
-@router.put("/settings/time-zone", responses={**UNAUTHORIZED, **UNREADABLE_BODY})
+@router.put(
+    "/settings/time-zone", response_model=schemas.TimeZone, responses={**UNAUTHORIZED, **UNREADABLE_BODY}
+)
 async def put_time_zone(body: TimeZoneSetting, request: Request, subject: Subject) -> dict[str, str]:
     """Your zone: it groups sessions into today / this week / earlier, and reads times that carry
     no zone (file names, zip entries, folder dates) in imports from now on."""
@@ -401,13 +425,13 @@ async def put_time_zone(body: TimeZoneSetting, request: Request, subject: Subjec
     return {"time_zone": body.time_zone}
 
 
-@router.get("/assets/quarantine", responses=PAGED)
+@router.get("/assets/quarantine", response_model=list[schemas.QuarantinedFile], responses=PAGED)
 async def list_quarantine(
     request: Request,
     subject: Subject,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: QuarantineCursor = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Files that could not be imported, with the reason, newest first; paged as `GET /sessions`."""
     rows = await repository.quarantined(
         _runtime(request).pool, subject, limit=limit + 1, after=position("quarantine", cursor)
@@ -416,10 +440,14 @@ async def list_quarantine(
     next_cursor = encode_cursor("quarantine", last["at"], last["asset_id"]) if last else None
     items = [{"asset_id": str(r["asset_id"]), "filename": r["filename"], "reason": r["reason"],
               "at": r["at"].isoformat()} for r in rows]  # fmt: skip
-    return page(request, items, next_cursor)  # type: ignore[return-value]
+    return page(request, items, next_cursor)
 
 
-@router.get("/assets/{asset_id}", responses={**UNAUTHORIZED, 404: refusal("no such asset")})
+@router.get(
+    "/assets/{asset_id}",
+    response_model=schemas.AssetDetail,
+    responses={**UNAUTHORIZED, 404: refusal("no such asset")},
+)
 async def get_asset(asset_id: uuid.UUID, request: Request, subject: Subject) -> dict[str, Any]:
     row = await repository.asset(_runtime(request).pool, subject, asset_id)
     if row is None:
@@ -465,3 +493,98 @@ async def thumbnail_response(
     except ObjectNotFound:
         raise HTTPException(404, "no such thumbnail") from None
     return Response(data, media_type="image/webp", headers={"Cache-Control": cache_control})
+
+
+# the media type of an original, by the format ingest read from its bytes (PIL's names)
+ORIGINAL_MEDIA_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "BMP": "image/bmp",
+    "HEIC": "image/heic",
+    "TIFF": "image/tiff",
+}
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+# what an original is read from the object store in, a thread hop each
+ORIGINAL_CHUNK_BYTES = 256 * 1024
+
+
+def attachment(filename: str) -> str:
+    """`Content-Disposition: attachment` naming the file (RFC 6266): `filename` is an ASCII stand-in
+    (other characters, quotes, backslashes and path separators as `_`) and, when that is not the name
+    itself, `filename*` carries it in UTF-8, percent-encoded (RFC 5987/8187)."""
+    name = "".join("_" if ord(c) < 32 or ord(c) == 127 or c in "/\\" else c for c in filename) or "original"
+    fallback = "".join(c if c.isascii() and c != '"' else "_" for c in name)
+    header = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+async def open_original(store: ObjectStore, key: str) -> tuple[int | None, AsyncIterator[bytes]]:
+    """The original's size (None if the store did not say) and its bytes as they arrive from the store,
+    a chunk at a time (never the whole file in memory); ObjectNotFound before any byte is sent."""
+
+    def get() -> Any:
+        try:
+            return store.client.get_object(store.originals, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+                raise ObjectNotFound(f"{store.originals}/{key}") from None
+            raise
+
+    stored = await asyncio.to_thread(get)
+    length = stored.headers.get("content-length")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(stored.read, ORIGINAL_CHUNK_BYTES):
+                yield chunk
+        finally:
+            stored.close()
+            stored.release_conn()
+
+    return (int(length) if length is not None else None), chunks()
+
+
+@router.get(
+    "/assets/{asset_id}/original",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in sorted({*ORIGINAL_MEDIA_TYPES.values(), UNKNOWN_MEDIA_TYPE})
+            },
+            "description": "the file as it was imported, byte for byte, as an attachment under its file name",
+        },
+        **UNAUTHORIZED,
+        404: refusal("no such asset"),
+    },
+)
+async def get_original(asset_id: uuid.UUID, request: Request, subject: Subject) -> Response:
+    """Download the original file of an asset, as imported (`Content-Disposition: attachment` with its file
+    name, the media type of its format). Streamed from the object store, so a large file is never held in
+    memory. Quarantined files are not assets: 404, as for an id of another workspace."""
+    runtime = _runtime(request)
+    original = await repository.original(runtime.pool, subject, asset_id)
+    if original is None:
+        raise HTTPException(404, "no such asset")
+    assert runtime.store is not None
+    try:
+        length, body = await open_original(runtime.store, original.key)
+    except ObjectNotFound:
+        raise HTTPException(404, "no such asset") from None
+    headers = {
+        "Content-Disposition": attachment(original.filename),
+        "Cache-Control": "private, max-age=86400",
+        # the bytes are the user's, whatever they claim to be: never sniffed into something a browser runs
+        "X-Content-Type-Options": "nosniff",
+    }
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    media_type = ORIGINAL_MEDIA_TYPES.get(original.format or "", UNKNOWN_MEDIA_TYPE)
+    return StreamingResponse(body, media_type=media_type, headers=headers)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from libs.common.internal import call_internal
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import UNAUTHORIZED, Responses, Text, refusal
+from services.gateway.schemas import ConnectedFolder
 
 # ingest's answers when it cannot be asked, here as on every route that calls it
 INGEST_DOWN: Responses = {502: refusal("ingest failed"), 503: refusal("ingest is unreachable")}
@@ -42,6 +43,7 @@ async def _ingest(request: Request, method: str, path: str, **kwargs: Any) -> ht
 @router.post(
     "",
     status_code=201,
+    response_model=ConnectedFolder,
     responses={
         400: refusal("not an absolute path to a readable directory, or the body is not UTF-8 JSON"),
         403: refusal("outside the allowed roots, or connected folders are off on this server"),
@@ -56,7 +58,7 @@ async def connect_folder(body: FolderRequest, request: Request, subject: Subject
     return response.json()
 
 
-@router.get("")
+@router.get("", response_model=list[ConnectedFolder])
 async def list_folders(request: Request, subject: Subject) -> list[dict[str, Any]]:
     """The tenant's connected folders with their status (pending, watching, error and why)."""
     response = await _ingest(request, "GET", "", params={"tenant_id": str(subject.tenant_id)})

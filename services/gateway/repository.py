@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.common.storage import original_key
 from services.gateway.auth import AuthSubject
 from services.gateway.pagination import Cursor
 
@@ -471,6 +472,26 @@ async def asset(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -
     return await pool.fetchrow(
         *q.select(f"{ASSET_COLUMNS}, a.metadata, a.card_key, a.detail_key, a.sha256, m.session_id")
     )
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where an asset's original file is in the object store (originals bucket), and what to call it."""
+
+    key: str
+    filename: str
+    format: str | None
+
+
+async def original(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -> Original | None:
+    """The original of an asset the subject can read, or None. Every import path (upload, zip, connected
+    folder) puts it under `original_key(tenant, sha256)`: the content's own hash under its workspace."""
+    q = readable_assets(subject)
+    q.where(f"a.asset_id = {q.bind(asset_id)}")
+    row = await pool.fetchrow(*q.select("a.tenant_id, a.sha256, a.filename, a.format"))
+    if row is None:
+        return None
+    return Original(original_key(row["tenant_id"], row["sha256"]), row["filename"], row["format"])
 
 
 async def quarantined(

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from libs.common.internal import call_internal
-from services.gateway import repository
+from services.gateway import repository, schemas
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import (
     UNAUTHORIZED,
@@ -81,7 +81,7 @@ async def _cards(request: Request, subject: AuthSubject, session_ids: list[str])
     return [session_json(r, now, zone) for r in rows]
 
 
-@router.post("/sessions/{session_id}/split", responses=EDIT_REFUSED)
+@router.post("/sessions/{session_id}/split", response_model=schemas.EditedSessions, responses=EDIT_REFUSED)
 async def split_session(
     session_id: uuid.UUID, body: SplitRequest, request: Request, subject: Subject
 ) -> dict[str, Any]:
@@ -93,7 +93,7 @@ async def split_session(
     return {"sessions": await _cards(request, subject, result["session_ids"])}
 
 
-@router.post("/sessions/merge", responses=EDIT_REFUSED)
+@router.post("/sessions/merge", response_model=schemas.MergedSessions, responses=EDIT_REFUSED)
 async def merge_sessions(body: MergeRequest, request: Request, subject: Subject) -> dict[str, Any]:
     """Join two neighbouring sessions for good; returns the survivor (the one that had more assets keeps
     its id) and the id that now redirects to it (`GET /sessions/{that id}` answers with the survivor)."""
@@ -106,13 +106,17 @@ async def merge_sessions(body: MergeRequest, request: Request, subject: Subject)
     }
 
 
-@router.get("/settings/sessions")
+@router.get("/settings/sessions", response_model=schemas.SessionGap)
 async def get_session_settings(request: Request, subject: Subject) -> dict[str, Any]:
     gap = await repository.session_gap_minutes(request.app.state.runtime.pool, subject)
     return {"gap_minutes": gap}
 
 
-@router.put("/settings/sessions", responses={**UNREADABLE_BODY, **CLUSTERING_DOWN})
+@router.put(
+    "/settings/sessions",
+    response_model=schemas.SessionRuleChange,
+    responses={**UNREADABLE_BODY, **CLUSTERING_DOWN},
+)
 async def put_session_settings(body: SessionSettings, request: Request, subject: Subject) -> dict[str, Any]:
     """Set the pause (minutes) that starts a new session, or null for automatic; re-segments the tenant's
     sessions now (hand splits and merges stay). Returns the setting and the newest sessions."""

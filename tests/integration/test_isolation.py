@@ -11,6 +11,7 @@ fails this test until it says how it is kept apart.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import uuid
 from collections.abc import Awaitable, Callable
@@ -186,6 +187,15 @@ async def get_thumbnail(w: World) -> None:
         await _each_is_404(
             w.b.client, "GET", [f"/api/v1/assets/{a}/thumbnail?size={size}" for a in w.a.assets]
         )
+
+
+async def get_original(w: World) -> None:
+    # A's originals, the SHARED bytes B also has included, are a 404 to B; B's own download
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/assets/{a}/original" for a in w.a.assets])
+    for asset_id in sorted(w.b.assets)[:3]:
+        response = await w.b.client.get(f"/api/v1/assets/{asset_id}/original")
+        assert response.status_code == 200, response.text
+        assert hashlib.sha256(response.content).hexdigest() in w.b.sha256s
 
 
 async def list_quarantine(w: World) -> None:
@@ -439,6 +449,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("post", "/api/v1/assets/lookup"): lookup_assets,
     ("get", "/api/v1/assets/{asset_id}"): get_asset,
     ("get", "/api/v1/assets/{asset_id}/thumbnail"): get_thumbnail,
+    ("get", "/api/v1/assets/{asset_id}/original"): get_original,
     ("get", "/api/v1/assets/quarantine"): list_quarantine,
     ("get", "/api/v1/sessions"): list_sessions,
     ("get", "/api/v1/sessions/{session_id}"): get_session,

@@ -156,7 +156,7 @@ async def login(body: schemas.SignIn, request: Request) -> JSONResponse:
     return await _signed_in(request, await service.subject_of(pool, account))
 
 
-@router.post("/logout", responses=FOREIGN_ORIGIN)
+@router.post("/logout", response_model=schemas.LoggedOut, responses=FOREIGN_ORIGIN)
 async def logout(request: Request) -> JSONResponse:
     """End this browser's session (server side: the cookie stops working even if kept)."""
     session_id = request.cookies.get(COOKIE)

@@ -91,6 +91,10 @@ class Me(BaseModel):
     time_zone: str
 
 
+class LoggedOut(BaseModel):
+    ok: bool = Field(description="always true: the session is over (or there was none)")
+
+
 class TokenRequest(BaseModel):
     label: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=100)] = ""
 

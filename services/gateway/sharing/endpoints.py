@@ -202,20 +202,23 @@ async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
     return doc
 
 
-@public.get("/{token}/session", responses=NO_LINK)
+# both answer their own JSONResponse (the public headers): `response_model` documents the body
+@public.get("/{token}/session", response_model=schemas.SharedSession, responses=NO_LINK)
 async def shared_session(token: str, request: Request) -> JSONResponse:
     """The shared session, read-only: its card fields and its assets in time order, with thumbnails;
     prompts (and file names, prompt phrases, the reflection summary) only if the owner allowed them."""
     return JSONResponse(await _shared_doc(request, token), headers=PUBLIC_HEADERS)
 
 
-@public.get("/{token}/assets", responses={**NO_LINK, **NOT_MODIFIED})
+@public.get(
+    "/{token}/assets", response_model=list[schemas.SharedAsset], responses={**NO_LINK, **NOT_MODIFIED}
+)
 async def shared_assets(
     token: str,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: SessionAssetsCursor = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The shared session's assets in generation order, a page at a time (`X-Next-Cursor` and a weak
     ETag, as `GET /api/v1/sessions/{id}/assets`), for a session too large for one answer."""
     share = await _open(request, token)
@@ -228,7 +231,7 @@ async def shared_assets(
     next_cursor = encode_cursor("session-assets", last["generated_at"], last["asset_id"]) if last else None
     response = page(request, [_shared_asset(token, share, a) for a in rows], next_cursor)
     response.headers.update({k: v for k, v in PUBLIC_HEADERS.items() if k != "Cache-Control"})
-    return response  # type: ignore[return-value]
+    return response
 
 
 @public.get(

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from libs.common.text import clean_text
 from services.gateway.endpoints import FilterText
 from services.gateway.endpoints import Instant as GalleryInstant
+from services.gateway.schemas import CoverImage, IsoTime, NameCount
 
 
 def _text(value: str) -> str:
@@ -97,3 +99,60 @@ class NewShare(ShareInfo):
         description="the link: `ATELIER_PUBLIC_ORIGIN` (else the request's origin) + `/s/<token>`"
     )
     token: str = Field(description="the token itself: shown this once, stored only as a digest")
+
+
+# --- the public view a share link opens (`/s/{token}/...`) ---------------------------------------------
+
+
+class SharedSummary(BaseModel):
+    """The session's summary (as a card's), without its prompt phrases unless the owner allowed prompts."""
+
+    phrases: list[str] | SkipJsonSchema[None] = Field(
+        default=None, description="only when the link shows prompts"
+    )
+    tools: list[NameCount]
+    models: list[NameCount]
+
+
+class SharedAsset(BaseModel):
+    """An asset of the shared session: the card of `GET /api/v1/sessions/{id}/assets` with the link's own
+    thumbnail URLs; `filename`, `prompt` and `negative_prompt` are left out unless the link shows prompts."""
+
+    filename: str | SkipJsonSchema[None] = Field(default=None, description="only when the link shows prompts")
+    format: str | None
+    tool: str | None
+    prompt: str | None = Field(
+        default=None, description="only when the link shows prompts (may be null then)"
+    )
+    negative_prompt: str | None = Field(default=None, description="only when the link shows prompts")
+    model: str | None
+    sampler: str | None
+    steps: int | None
+    cfg: float | None
+    width: int | None
+    height: int | None
+    timestamp_source: str | None
+    timestamp_precision: str | None
+    asset_id: uuid.UUID
+    seed: int | None
+    generated_at: IsoTime | None
+    dominant_colors: list[str]
+    thumbnail_url: str = Field(description="the card thumbnail, through the link")
+    detail_url: str = Field(description="the larger thumbnail, through the link")
+
+
+class SharedSession(BaseModel):
+    """`GET /s/{token}/session`: the shared session's card fields and its assets in time order."""
+
+    start: IsoTime
+    end: IsoTime
+    asset_count: int
+    precision: str
+    updated_at: IsoTime
+    summary: SharedSummary
+    reflection_summary: str | None = Field(
+        description="null unless the link shows prompts (and there is one)"
+    )
+    show_prompts: bool
+    cover: list[CoverImage] = Field(description="thumbnails through the link")
+    assets: list[SharedAsset]
