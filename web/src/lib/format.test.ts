@@ -56,3 +56,18 @@ describe("words", () => {
     expect(when("2025-03-21T00:00:00Z", "UTC", "day")).toBe("21 Mar 2025");
   });
 });
+
+describe("zoned dates", async () => {
+  const { nextDay, zonedDate, zonedMidnight } = await import("./format");
+  it("finds midnight in the zone", () => {
+    expect(zonedMidnight("2025-03-21", "Europe/Paris")).toBe("2025-03-20T23:00:00.000Z");
+    expect(zonedMidnight("2025-07-01", "Europe/Paris")).toBe("2025-06-30T22:00:00.000Z");
+    expect(zonedMidnight("2025-03-21", "UTC")).toBe("2025-03-21T00:00:00.000Z");
+    expect(zonedMidnight("2025-03-21", "America/New_York")).toBe("2025-03-21T04:00:00.000Z");
+  });
+  it("reads an instant's day in the zone and steps a day", () => {
+    expect(zonedDate("2025-03-20T23:00:00.000Z", "Europe/Paris")).toBe("2025-03-21");
+    expect(nextDay("2025-02-28")).toBe("2025-03-01");
+    expect(nextDay("2024-12-31")).toBe("2025-01-01");
+  });
+});

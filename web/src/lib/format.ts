@@ -95,3 +95,46 @@ export function when(iso: string, zone: string, precision = "second"): string {
         };
   return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
 }
+
+/** The UTC instant of midnight starting `date` (yyyy-mm-dd) in `zone`, as ISO text. */
+export function zonedMidnight(date: string, zone: string): string {
+  const [y, m, d] = date.split("-").map(Number);
+  const guess = Date.UTC(y, m - 1, d);
+  const offset = (at: number) => {
+    const p = Object.fromEntries(
+      new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      })
+        .formatToParts(new Date(at))
+        .map((part) => [part.type, part.value]),
+    );
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - at;
+  };
+  // twice: the offset at the guess may differ from the offset at the answer across a DST change
+  let at = guess - offset(guess);
+  at = guess - offset(at);
+  return new Date(at).toISOString();
+}
+
+/** The yyyy-mm-dd an instant falls on in `zone` (for a date input showing an ISO bound). */
+export function zonedDate(iso: string, zone: string): string {
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).format(new Date(iso));
+}
+
+/** The day after yyyy-mm-dd (an inclusive "to" date becomes the API's exclusive bound). */
+export function nextDay(date: string): string {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { filtersQuery, isFiltered, readFilters } from "./gallery";
+
+describe("gallery filters in the address", () => {
+  it("round-trips what the API takes", () => {
+    const params = new URLSearchParams(
+      "q=red%20fox&model=sdxl&has_time=false&from=2025-03-01T00:00:00.000Z&junk=1",
+    );
+    const filters = readFilters(params);
+    expect(filters).toEqual({
+      q: "red fox",
+      model: "sdxl",
+      has_time: false,
+      from: "2025-03-01T00:00:00.000Z",
+    });
+    expect(readFilters(new URLSearchParams(filtersQuery(filters)))).toEqual(filters);
+  });
+  it("drops blanks and nonsense booleans", () => {
+    expect(readFilters(new URLSearchParams("q=%20%20&has_time=maybe"))).toEqual({});
+    expect(isFiltered({})).toBe(false);
+    expect(isFiltered({ q: "fox" })).toBe(true);
+  });
+});

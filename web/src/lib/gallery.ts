@@ -1,0 +1,37 @@
+// The gallery's filters as they live in the address bar (so a search can be bookmarked) and as the API
+// takes them: the same names, `from`/`to` as ISO instants, `has_time` as true/false.
+
+export interface GalleryFilters {
+  q?: string;
+  tool?: string;
+  model?: string;
+  lora?: string;
+  from?: string;
+  to?: string;
+  has_time?: boolean;
+}
+
+const TEXT_KEYS = ["q", "tool", "model", "lora", "from", "to"] as const;
+
+export function readFilters(params: URLSearchParams): GalleryFilters {
+  const filters: GalleryFilters = {};
+  for (const key of TEXT_KEYS) {
+    const value = params.get(key)?.trim();
+    if (value) filters[key] = value;
+  }
+  const hasTime = params.get("has_time");
+  if (hasTime === "true" || hasTime === "false") filters.has_time = hasTime === "true";
+  return filters;
+}
+
+export function filtersQuery(filters: GalleryFilters): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) {
+    if (value !== undefined && value !== "") params.set(key, String(value));
+  }
+  return params.toString();
+}
+
+export function isFiltered(filters: GalleryFilters): boolean {
+  return Object.values(filters).some((v) => v !== undefined && v !== "");
+}
