@@ -250,6 +250,7 @@ def asset_json(row: Any) -> dict[str, Any]:
     doc["seed"] = int(row["seed"]) if row["seed"] is not None else None
     doc["generated_at"] = row["generated_at"].isoformat() if row["generated_at"] else None
     doc["dominant_colors"] = list(row["dominant_colors"])
+    doc["loras"] = list(row["loras"] or [])
     doc["thumbnail_url"] = _thumb_url(row["asset_id"])
     doc["detail_url"] = _thumb_url(row["asset_id"], "detail")
     if "session_id" in row.keys():
@@ -262,16 +263,29 @@ def asset_json(row: Any) -> dict[str, Any]:
     response_model=schemas.SessionDetail,
     responses={**PAGED, 404: refusal("no such session")},
 )
-async def get_session(session_id: uuid.UUID, request: Request, subject: Subject) -> Response:
+async def get_session(
+    session_id: uuid.UUID,
+    request: Request,
+    subject: Subject,
+    with_assets: Annotated[
+        bool, Query(description="false: the card and neighbours only (`assets` is then empty)")
+    ] = True,
+) -> Response:
     """One session and its assets in time order; a merged-away id answers with the session it became.
-    (`GET /sessions/{id}/assets` pages through a large session's assets.) Weak ETag, 304 as the lists."""
+    `previous_session_id` / `next_session_id` are its neighbours in time, the sessions it can be merged
+    with. (`GET /sessions/{id}/assets` pages through a large session's assets: the detail page asks
+    for the card with `with_assets=false`.) Weak ETag, 304 as the lists."""
     pool = _runtime(request).pool
     row, resolved = await repository.session(pool, subject, session_id)
     if row is None:
         raise HTTPException(404, "no such session")
     doc = session_json(row, datetime.now(UTC), time_zone_of(subject.time_zone))
     doc["merged_from"] = str(session_id) if resolved != session_id else None
-    doc["assets"] = [asset_json(a) for a in await repository.session_assets(pool, subject, resolved)]
+    previous, following = await repository.neighbours(pool, subject, row)
+    doc["previous_session_id"] = str(previous) if previous else None
+    doc["next_session_id"] = str(following) if following else None
+    assets = await repository.session_assets(pool, subject, resolved) if with_assets else []
+    doc["assets"] = [asset_json(a) for a in assets]
     return cached(request, JSONResponse(doc))
 
 

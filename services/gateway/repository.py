@@ -187,6 +187,23 @@ async def session(
     return await pool.fetchrow(*q.select(SESSION_CARD_COLUMNS)), resolved
 
 
+async def neighbours(
+    pool: asyncpg.Pool, subject: AuthSubject, row: asyncpg.Record
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """The live sessions just before and just after `row` in time (the ones it can be merged with):
+    two probes of the (tenant, start_at, session_id) index."""
+    found: list[uuid.UUID | None] = []
+    for test, order in (("<", "DESC"), (">", "ASC")):
+        q = readable_sessions(subject)
+        q.where(f"(s.start_at, s.session_id) {test} ({q.bind(row['start_at'])}, {q.bind(row['session_id'])})")
+        found.append(
+            await pool.fetchval(
+                *q.select("s.session_id", f"ORDER BY s.start_at {order}, s.session_id {order} LIMIT 1")
+            )
+        )
+    return found[0], found[1]
+
+
 async def sessions_by_id(
     pool: asyncpg.Pool, subject: AuthSubject, session_ids: list[uuid.UUID]
 ) -> list[asyncpg.Record]:
@@ -204,7 +221,7 @@ async def session_gap_minutes(pool: asyncpg.Pool, subject: AuthSubject) -> int |
 ASSET_COLUMNS = (
     "a.asset_id, a.filename, a.format, a.tool, a.prompt, a.negative_prompt, a.seed, a.model, a.sampler, a.steps, "
     "a.cfg, a.width, a.height, a.generated_at, a.timestamp_source, a.timestamp_precision, a.dominant_colors, "
-    "a.imported_at, a.metadata_error"
+    "a.imported_at, a.metadata_error, a.loras"
 )
 
 

@@ -86,6 +86,7 @@ class AssetCard(BaseModel):
     seed: int | None
     generated_at: IsoTime | None = Field(description="null: no usable time (the asset is in no session)")
     dominant_colors: list[str]
+    loras: list[str] = Field(description="the LoRA names it used: lower case, no folder or extension")
     thumbnail_url: str = Field(description="the card thumbnail (WebP)")
     detail_url: str = Field(description="the larger thumbnail (WebP)")
 
@@ -110,6 +111,8 @@ class SessionDetail(SessionCard):
     merged_from: uuid.UUID | None = Field(
         description="the id asked for, when it was merged into this session; else null"
     )
+    previous_session_id: uuid.UUID | None = Field(description="the session just before it in time, if any")
+    next_session_id: uuid.UUID | None = Field(description="the session just after it in time, if any")
     assets: list[AssetCard]
 
 

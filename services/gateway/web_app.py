@@ -30,15 +30,23 @@ def web_dist() -> Path:
     return Path(os.environ.get("ATELIER_WEB_DIR") or DEFAULT_DIST)
 
 
-def mount_web_app(app: FastAPI, dist: Path | None = None) -> None:
-    dist = dist or web_dist()
-    index = dist / "index.html"
-    app.mount("/app/assets", ImmutableFiles(directory=dist / "assets", check_dir=False), name="web-assets")
+def app_page(status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The app's index.html (it routes on the client), or a page saying it is not built."""
+    index = web_dist() / "index.html"
+    if not index.is_file():
+        return HTMLResponse(NOT_BUILT, status_code=503)
+    return FileResponse(
+        index, status_code=status_code, headers={"Cache-Control": "no-cache", **(headers or {})}
+    )
+
+
+def mount_web_app(app: FastAPI) -> None:
+    app.mount(
+        "/app/assets", ImmutableFiles(directory=web_dist() / "assets", check_dir=False), name="web-assets"
+    )
 
     async def page() -> Response:
-        if not index.is_file():
-            return HTMLResponse(NOT_BUILT, status_code=503)
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return app_page()
 
     app.add_api_route("/app", page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/app/{path:path}", page, methods=["GET"], include_in_schema=False)

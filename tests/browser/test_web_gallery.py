@@ -111,7 +111,7 @@ async def test_sessions_detail_inspector_lanes_search_and_saved_search(
     await page.get_by_role("button", name="Save", exact=True).click()
     saved = page.get_by_role("navigation", name="Main").get_by_role("link", name="Ducks")
     await expect(saved).to_be_visible()
-    await page.get_by_role("link", name="Sessions").click()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Sessions").click()
     await saved.click()
     await expect(page.get_by_role("searchbox", name="Search")).to_have_value("duck")
     await expect(page.locator("main img")).to_have_count(len(matching))

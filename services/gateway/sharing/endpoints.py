@@ -9,7 +9,6 @@ the link's one session (another session's asset id included).
 
 from __future__ import annotations
 
-import html
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from services.gateway.endpoints import (
 )
 from services.gateway.pagination import NOT_MODIFIED, SessionAssetsCursor, encode_cursor, page, position
 from services.gateway.sharing import schemas, service
+from services.gateway.web_app import app_page
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 public = APIRouter(prefix="/s", tags=["shared"])
@@ -46,8 +46,11 @@ PUBLIC_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-# the shared page runs no script and loads nothing but its own thumbnails
-CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+# the shared page runs the app's own script and reaches nothing but this site (its JSON and thumbnails)
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -176,7 +179,7 @@ def _shared_asset(token: str, share: service.Share, asset: Any) -> dict[str, Any
     item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
     item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
     if not share.show_prompts:
-        for hidden in ("prompt", "negative_prompt", "filename"):
+        for hidden in ("prompt", "negative_prompt", "filename", "loras"):
             item.pop(hidden, None)
     return item
 
@@ -259,29 +262,12 @@ async def shared_thumbnail(
     responses={200: {"content": {"text/html": {}}, "description": "the shared session as a page"},
                404: {"content": {"text/html": {}}, "description": "no such link, or it expired or was revoked"}},
 )  # fmt: skip
-async def shared_page(token: str, request: Request) -> HTMLResponse:
-    """The shared session as a plain page (the web product styles it later). A link that is unknown,
-    expired or revoked is a 404 page, not JSON: a person followed it."""
+async def shared_page(token: str, request: Request) -> Response:
+    """The shared session as the web app's read-only page (it reads `/s/{token}/session` and
+    `/s/{token}/assets`). A link that is unknown, expired or revoked answers 404 with the same page,
+    which says so: a person followed it."""
     try:
-        doc = await _shared_doc(request, token)
+        await _open(request, token)
     except HTTPException as refused:
-        return HTMLResponse(
-            f"<!doctype html><title>Link not found · Atelier</title><p>{html.escape(str(refused.detail))}.</p>",
-            status_code=refused.status_code, headers={**PUBLIC_HEADERS, "Content-Security-Policy": CSP},
-        )  # fmt: skip
-    e = html.escape
-    figures = []
-    for asset in doc["assets"]:
-        caption = e(asset.get("prompt") or "") if doc["show_prompts"] else ""
-        settings = " · ".join(e(str(asset[k])) for k in ("tool", "model") if asset.get(k))
-        figures.append(
-            f'<figure><a href="{e(asset["detail_url"])}"><img src="{e(asset["thumbnail_url"])}" alt="" loading="lazy">'
-            f"</a><figcaption>{settings}<br>{caption}</figcaption></figure>"
-        )
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
-        '<meta name="robots" content="noindex"><meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Shared session · Atelier</title></head><body><h1>A session of {doc['asset_count']} images</h1>"
-        f"<p>{e(doc['start'])} – {e(doc['end'])}</p><main>{''.join(figures)}</main></body></html>"
-    )
-    return HTMLResponse(body, headers={**PUBLIC_HEADERS, "Content-Security-Policy": CSP})
+        return app_page(refused.status_code, {**PUBLIC_HEADERS, "Content-Security-Policy": CSP})
+    return app_page(200, {**PUBLIC_HEADERS, "Content-Security-Policy": CSP})

@@ -137,6 +137,9 @@ class SharedAsset(BaseModel):
     seed: int | None
     generated_at: IsoTime | None
     dominant_colors: list[str]
+    loras: list[str] | SkipJsonSchema[None] = Field(
+        default=None, description="only when the link shows prompts"
+    )
     thumbnail_url: str = Field(description="the card thumbnail, through the link")
     detail_url: str = Field(description="the larger thumbnail, through the link")
 

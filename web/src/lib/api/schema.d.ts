@@ -405,7 +405,9 @@ export interface paths {
         /**
          * Get Session
          * @description One session and its assets in time order; a merged-away id answers with the session it became.
-         *     (`GET /sessions/{id}/assets` pages through a large session's assets.) Weak ETag, 304 as the lists.
+         *     `previous_session_id` / `next_session_id` are its neighbours in time, the sessions it can be merged
+         *     with. (`GET /sessions/{id}/assets` pages through a large session's assets: the detail page asks
+         *     for the card with `with_assets=false`.) Weak ETag, 304 as the lists.
          */
         get: operations["get_session_api_v1_sessions__session_id__get"];
         put?: never;
@@ -617,8 +619,9 @@ export interface paths {
         };
         /**
          * Shared Page
-         * @description The shared session as a plain page (the web product styles it later). A link that is unknown,
-         *     expired or revoked is a 404 page, not JSON: a person followed it.
+         * @description The shared session as the web app's read-only page (it reads `/s/{token}/session` and
+         *     `/s/{token}/assets`). A link that is unknown, expired or revoked answers 404 with the same page,
+         *     which says so: a person followed it.
          */
         get: operations["shared_page_s__token__get"];
         put?: never;
@@ -728,6 +731,11 @@ export interface components {
             generated_at: string | null;
             /** Height */
             height: number | null;
+            /**
+             * Loras
+             * @description the LoRA names it used: lower case, no folder or extension
+             */
+            loras: string[];
             /** Model */
             model: string | null;
             /** Negative Prompt */
@@ -790,6 +798,11 @@ export interface components {
             generated_at: string | null;
             /** Height */
             height: number | null;
+            /**
+             * Loras
+             * @description the LoRA names it used: lower case, no folder or extension
+             */
+            loras: string[];
             /**
              * Metadata
              * @description the raw metadata blocks read from the file, as JSON
@@ -959,6 +972,11 @@ export interface components {
             generated_at: string | null;
             /** Height */
             height: number | null;
+            /**
+             * Loras
+             * @description the LoRA names it used: lower case, no folder or extension
+             */
+            loras: string[];
             /** Model */
             model: string | null;
             /** Negative Prompt */
@@ -1295,10 +1313,20 @@ export interface components {
              */
             merged_from: string | null;
             /**
+             * Next Session Id
+             * @description the session just after it in time, if any
+             */
+            next_session_id: string | null;
+            /**
              * Precision
              * @description how precise the session's times are: second, minute, day, ...
              */
             precision: string;
+            /**
+             * Previous Session Id
+             * @description the session just before it in time, if any
+             */
+            previous_session_id: string | null;
             /**
              * Reflection Summary
              * @description null until the session has a reflection
@@ -1433,6 +1461,11 @@ export interface components {
             generated_at: string | null;
             /** Height */
             height: number | null;
+            /**
+             * Loras
+             * @description only when the link shows prompts
+             */
+            loras?: string[];
             /** Model */
             model: string | null;
             /**
@@ -2836,7 +2869,10 @@ export interface operations {
     };
     get_session_api_v1_sessions__session_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description false: the card and neighbours only (`assets` is then empty) */
+                with_assets?: boolean;
+            };
             header?: never;
             path: {
                 session_id: string;
