@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteUrl, expiry, isExpired, lastUsed, validDays } from "./tokens";
+import { absoluteUrl, expiry, isExpired, lastUsed, sharedRange, validDays } from "./tokens";
 
 describe("absoluteUrl", () => {
   it("keeps an absolute link and completes a path", () => {
@@ -42,5 +42,23 @@ describe("validDays", () => {
     expect(validDays(366)).toBeNull();
     expect(validDays(1.5)).toBeNull();
     expect(validDays(null)).toBeNull();
+  });
+});
+
+describe("sharedRange", () => {
+  it("gives the day and the clock times in the visitor's zone", () => {
+    expect(sharedRange("2025-03-21T09:04:00Z", "2025-03-21T10:30:00Z", "second", "Europe/Paris")).toBe(
+      "Fri, 21 Mar 2025, 10:04–11:30",
+    );
+  });
+  it("names both days across midnight", () => {
+    expect(sharedRange("2025-03-21T23:10:00Z", "2025-03-22T01:02:00Z", "second", "UTC")).toBe(
+      "Fri, 21 Mar 2025, 23:10 – Sat, 22 Mar 2025, 01:02",
+    );
+  });
+  it("gives only dates at day precision", () => {
+    expect(sharedRange("2025-03-21T00:00:00Z", "2025-03-21T00:00:00Z", "day", "UTC")).toBe(
+      "Fri, 21 Mar 2025",
+    );
   });
 });

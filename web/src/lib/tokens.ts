@@ -58,3 +58,35 @@ export async function copy(text: string): Promise<boolean> {
     return false;
   }
 }
+
+function clock(d: Date, zone: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(d);
+}
+
+function longDate(d: Date, zone: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+  }).format(d);
+}
+
+/**
+ * A shared session's time range for a visitor, in the visitor's zone: "Fri, 21 Mar 2025, 10:04–11:30",
+ * across midnight "Fri, 21 Mar 2025, 23:10 – Sat, 22 Mar 2025, 01:02"; dates only at day precision.
+ */
+export function sharedRange(start: string, end: string, precision: string, zone: string): string {
+  const a = new Date(start);
+  const b = new Date(end);
+  const sameDay = longDate(a, zone) === longDate(b, zone);
+  if (precision === "day") return sameDay ? longDate(a, zone) : `${longDate(a, zone)} – ${longDate(b, zone)}`;
+  if (sameDay) return `${longDate(a, zone)}, ${clock(a, zone)}–${clock(b, zone)}`;
+  return `${longDate(a, zone)}, ${clock(a, zone)} – ${longDate(b, zone)}, ${clock(b, zone)}`;
+}
