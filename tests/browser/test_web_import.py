@@ -4,12 +4,16 @@ one rejected with its reason and listed among the refused files; a folder connec
 
 from __future__ import annotations
 
+import base64
+import io
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import sign_in
+from tests.integration.test_session_edits import a1111_png
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -80,6 +84,31 @@ async def test_import_files_see_results_and_refused_files(
     await expect(refused.first).to_contain_text(result["reason"])
     await page.screenshot(path=str(artifacts / "4-rejected-and-refused.png"), full_page=True)
 
+    # a zip dropped on the page (as a file manager's drag would deliver it): a result per entry inside
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("renders/fox.png", a1111_png("a red fox in snow", 7))
+        z.writestr("renders/again.png", (corpus / MIDJOURNEY).read_bytes())
+    await page.evaluate(
+        """([name, data]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "application/zip" }));
+            const zone = document.querySelector("main");
+            for (const type of ["dragenter", "dragover", "drop"])
+                zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        }""",
+        ["renders.zip", base64.b64encode(archive.getvalue()).decode()],
+    )
+    await expect(uploads).to_have_count(5)
+    await expect(uploads.first).to_contain_text("renders.zip")
+    await expect(uploads.first).to_contain_text("1 imported, 1 duplicate", timeout=30_000)
+    await uploads.first.get_by_text("2 files in the archive").click()
+    await expect(uploads.first.get_by_role("listitem")).to_have_text(
+        ["renders/fox.png: imported", "renders/again.png: duplicate"]
+    )
+    await page.screenshot(path=str(artifacts / "5-zip-dropped.png"), full_page=True)
+
     # a folder the server can read: connected, watched, disconnected
     renders = folder_root / f"renders-{token[-6:]}"
     renders.mkdir()
@@ -89,7 +118,7 @@ async def test_import_files_see_results_and_refused_files(
     await expect(folders).to_have_count(1)
     await expect(folders.first).to_contain_text(str(renders))
     await expect(folders.first).to_contain_text("Watching", timeout=30_000)
-    await page.screenshot(path=str(artifacts / "5-folder.png"), full_page=True)
+    await page.screenshot(path=str(artifacts / "6-folder.png"), full_page=True)
     await page.get_by_role("button", name=f"Disconnect {renders}").click()
     await expect(page.get_by_text("No connected folders.")).to_be_visible()
     # a path outside the allowed roots is refused with the server's reason
@@ -111,10 +140,13 @@ async def test_import_files_see_results_and_refused_files(
     assert new_token in await page.evaluate("navigator.clipboard.readText()")
     tokens = (await client.get("/api/v1/tokens")).json()
     assert "atelier sync" in [t["label"] for t in tokens]
-    await page.screenshot(path=str(artifacts / "6-sync.png"), full_page=True)
+    await page.screenshot(path=str(artifacts / "7-sync.png"), full_page=True)
 
     # and at a phone's width everything is still in one column, no sideways scrolling
     await page.set_viewport_size({"width": 390, "height": 844})
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    await page.screenshot(path=str(artifacts / "7-narrow.png"), full_page=True)
+    await page.screenshot(path=str(artifacts / "8-narrow.png"), full_page=True)
+    # and in the dark, as the system asks
+    await page.emulate_media(color_scheme="dark")
+    await page.screenshot(path=str(artifacts / "9-narrow-dark.png"), full_page=True)
     assert not errors, errors

@@ -70,6 +70,8 @@ async def test_create_list_and_revoke_a_token(page, gateway_url, new_tenant, art
         await expect(tokens).to_have_count(1)
         await expect(page.get_by_label("New token")).to_be_hidden()
         await page.screenshot(path=str(artifacts / "4-revoked.png"), full_page=True)
+        await page.emulate_media(color_scheme="dark")
+        await page.screenshot(path=str(artifacts / "5-revoked-dark.png"), full_page=True)
 
         # the revoked token is refused by the API
         assert (await program.get("/api/v1/me")).status_code == 401

@@ -99,6 +99,8 @@ async def test_a_visitor_opens_a_shared_session_and_a_gone_link(
         await page.set_viewport_size({"width": 390, "height": 844})
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         await page.screenshot(path=str(artifacts / "3-shared-narrow.png"), full_page=True)
+        await page.emulate_media(color_scheme="dark")
+        await page.screenshot(path=str(artifacts / "3-shared-narrow-dark.png"), full_page=True)
 
         # revoked, or never made: the same clear page
         assert (await client.delete(f"/api/v1/shares/{without['id']}")).status_code == 204
@@ -164,6 +166,8 @@ async def test_the_share_dialog_makes_copies_lists_and_revokes_links(
     await expect(dialog.get_by_text("No links yet.")).to_be_visible()
     assert (await client.get(f"/s/{token_of_link}/session")).status_code == 404
     await page.screenshot(path=str(artifacts / "2-link-revoked.png"), full_page=True)
+    await page.emulate_media(color_scheme="dark")
+    await page.screenshot(path=str(artifacts / "3-link-revoked-dark.png"), full_page=True)
 
     # Escape closes the dialog
     await page.keyboard.press("Escape")

@@ -72,6 +72,7 @@ describe("formatBytes", () => {
 describe("tally", () => {
   it("counts each outcome, skipping those with none", () => {
     expect(tally([ok("a"), ok("b"), ok("c", "rejected")])).toBe("2 imported, 1 rejected");
+    expect(tally([ok("a", "duplicate"), ok("b", "duplicate")])).toBe("2 duplicates");
     expect(tally([])).toBe("");
   });
 });
@@ -101,6 +102,9 @@ describe("outcome", () => {
   it("says where a file is and, once answered, what happened to it", () => {
     expect(outcome({ state: "sending", results: [], error: null })).toBe("uploading");
     expect(outcome({ state: "done", results: [ok("a.png", "duplicate")], error: null })).toBe("duplicate");
+    expect(outcome({ state: "done", results: [ok("a.png", "queued")], error: null })).toBe(
+      "queued: stored, its import finishes shortly",
+    );
     expect(
       outcome({
         state: "done",

@@ -76,13 +76,13 @@ export function formatBytes(n: number): string {
 
 export type Outcome = UploadResult["status"];
 
-/** How many results had each status, in words: "3 imported, 1 rejected". */
+/** How many results had each status, in words: "3 imported, 2 duplicates, 1 rejected". */
 export function tally(results: { status: Outcome }[]): string {
   const order: Outcome[] = ["imported", "queued", "duplicate", "rejected"];
   return order
     .map((status) => [status, results.filter((r) => r.status === status).length] as const)
     .filter(([, n]) => n)
-    .map(([status, n]) => `${n} ${status}`)
+    .map(([status, n]) => `${n} ${status}${status === "duplicate" && n > 1 ? "s" : ""}`)
     .join(", ");
 }
 
@@ -170,6 +170,7 @@ export function outcome(entry: Pick<Entry, "state" | "results" | "error">): stri
   const [only, ...more] = entry.results;
   if (!only) return "no result";
   if (!more.length && only.status === "rejected") return `rejected: ${only.reason ?? "no reason given"}`;
+  if (!more.length && only.status === "queued") return "queued: stored, its import finishes shortly";
   if (!more.length) return only.status;
   return tally(entry.results);
 }
