@@ -52,7 +52,8 @@ async def test_import_files_see_results_and_refused_files(
         shutil.copy(corpus / rel, target)
         files.append(str(target))
     await page.get_by_label("Choose files").set_input_files(files)
-    uploads = page.get_by_role("list", name="Uploads").get_by_role("listitem")
+    # one row per file chosen (a zip's entries are a list inside its row)
+    uploads = page.get_by_role("list", name="Uploads").locator(":scope > li")
     await expect(uploads).to_have_count(2)
     for path in files:
         item = uploads.filter(has_text=Path(path).name)
@@ -108,6 +109,25 @@ async def test_import_files_see_results_and_refused_files(
         ["renders/fox.png: imported", "renders/again.png: duplicate"]
     )
     await page.screenshot(path=str(artifacts / "5-zip-dropped.png"), full_page=True)
+
+    # an image with its JSON sidecar (which dates it) and a file that is not an image: the sidecar rides
+    # with its image, the other file is skipped, never sent
+    plain = tmp_path / "plain.png"
+    shutil.copy(corpus / "a1111/automatic1111_cropped.png", plain)  # no time inside
+    (tmp_path / "plain.png.json").write_text('{"creation_date": "2025-03-21T10:00:00Z"}')
+    (tmp_path / "notes.txt").write_text("not an image")
+    await page.get_by_label("Choose files").set_input_files(
+        [str(plain), str(tmp_path / "plain.png.json"), str(tmp_path / "notes.txt")]
+    )
+    await expect(uploads).to_have_count(7)
+    await expect(uploads.filter(has_text="notes.txt")).to_contain_text("skipped: not an image or a zip")
+    await expect(uploads.filter(has_text="plain.png")).to_contain_text("imported", timeout=30_000)
+    await expect(uploads.filter(has_text="plain.png.json")).to_have_count(0)
+    await expect(page.get_by_role("status").filter(has_text="files answered")).to_contain_text(
+        "1 skipped (not images or zips)"
+    )
+    [dated] = [a for a in (await client.get("/api/v1/assets")).json() if a["filename"] == "plain.png"]
+    assert dated["generated_at"].startswith("2025-03-21T10:00:00"), dated
 
     # a folder the server can read: connected, watched, disconnected
     renders = folder_root / f"renders-{token[-6:]}"

@@ -4,8 +4,10 @@ import {
   batches,
   formatBytes,
   outcome,
+  pathOf,
   refusal,
   resultsByFile,
+  sidecars,
   tally,
   uploadBody,
 } from "./upload";
@@ -78,12 +80,45 @@ describe("tally", () => {
 });
 
 describe("uploadBody", () => {
-  it("sends each file followed by its modified time in ms", () => {
+  it("sends each file followed by its modified time in ms, its folder and its sidecar", () => {
     const a = new File(["x"], "a.png", { type: "image/png", lastModified: 1732540000000 });
     const b = new File(["y"], "b.png", { type: "image/png", lastModified: 1732540060000 });
-    const form = uploadBody([a, b]);
+    const form = uploadBody([
+      { file: a, folder: "renders/2025-03-21", sidecar: '{"enqueue_time": "2025-03-21T10:00:00Z"}' },
+      { file: b, folder: "", sidecar: "" },
+    ]);
     expect(form.getAll("files").map((f) => (f as File).name)).toEqual(["a.png", "b.png"]);
     expect(form.getAll("last_modified")).toEqual(["1732540000000", "1732540060000"]);
+    expect(form.getAll("folder")).toEqual(["renders/2025-03-21", ""]);
+    expect(form.getAll("sidecar")).toEqual(['{"enqueue_time": "2025-03-21T10:00:00Z"}', ""]);
+  });
+});
+
+describe("sidecars", () => {
+  it("pairs name.png.json and name.json with the image next to them", () => {
+    const paths = [
+      "r/a.png",
+      "r/a.png.json",
+      "r/b.webp",
+      "r/b.json",
+      "r/c.png",
+      "other/c.json",
+      "notes.json",
+    ];
+    expect(sidecars(paths)).toEqual(
+      new Map([
+        [0, 1],
+        [2, 3],
+      ]),
+    );
+  });
+});
+
+describe("pathOf", () => {
+  it("joins the folder and the name", () => {
+    const file = new File([""], "a.png");
+    expect(pathOf({ file, folder: "renders/day" })).toBe("renders/day/a.png");
+    expect(pathOf({ file, folder: "" })).toBe("a.png");
   });
 });
 
@@ -101,6 +136,7 @@ describe("refusal", () => {
 describe("outcome", () => {
   it("says where a file is and, once answered, what happened to it", () => {
     expect(outcome({ state: "sending", results: [], error: null })).toBe("uploading");
+    expect(outcome({ state: "skipped", results: [], error: null })).toBe("skipped: not an image or a zip");
     expect(outcome({ state: "done", results: [ok("a.png", "duplicate")], error: null })).toBe("duplicate");
     expect(outcome({ state: "done", results: [ok("a.png", "queued")], error: null })).toBe(
       "queued: stored, its import finishes shortly",

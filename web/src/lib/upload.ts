@@ -86,12 +86,58 @@ export function tally(results: { status: Outcome }[]): string {
     .join(", ");
 }
 
-/** The multipart body: each file, then its `last_modified` (ms since the epoch), in the same order. */
-export function uploadBody(files: File[]): FormData {
+/** A file as chosen or dropped: `folder` is its directory inside a dropped folder ("" otherwise). */
+export interface Picked {
+  file: File;
+  folder: string;
+}
+
+/** One file of a request, with what the API reads next to it. */
+export interface Part {
+  file: File;
+  folder: string;
+  /** the text of its JSON sidecar, or "" */
+  sidecar: string;
+}
+
+/**
+ * Which JSON files are sidecars: `name.png.json` or `name.json` next to `name.png` (as `atelier sync`
+ * and zips read them; their `enqueue_time` or `creation_date` dates the image). Given every picked path
+ * (folder/name), the sidecar's index for each image's index.
+ */
+export function sidecars(paths: string[]): Map<number, number> {
+  const isJson = (p: string) => /\.json$/i.test(p);
+  const byPath = new Map<string, number>();
+  const byStem = new Map<string, number[]>();
+  paths.forEach((path, i) => {
+    if (isJson(path)) return;
+    byPath.set(path, i);
+    const stem = path.replace(/\.[^./]+$/, "");
+    byStem.set(stem, [...(byStem.get(stem) ?? []), i]);
+  });
+  const out = new Map<number, number>();
+  paths.forEach((path, j) => {
+    if (!isJson(path)) return;
+    const base = path.slice(0, -".json".length);
+    const image = byPath.get(base);
+    if (image !== undefined) out.set(image, j);
+    else for (const i of byStem.get(base) ?? []) if (!out.has(i)) out.set(i, j);
+  });
+  return out;
+}
+
+export function pathOf({ file, folder }: Picked): string {
+  return folder ? `${folder}/${file.name}` : file.name;
+}
+
+/** The multipart body: each file, then its `last_modified` (ms since the epoch), folder and sidecar. */
+export function uploadBody(parts: Part[]): FormData {
   const form = new FormData();
-  for (const file of files) {
+  for (const { file, folder, sidecar } of parts) {
     form.append("files", file, file.name);
     form.append("last_modified", String(file.lastModified));
+    form.append("folder", folder);
+    form.append("sidecar", sidecar);
   }
   return form;
 }
@@ -122,7 +168,7 @@ export function refusal(status: number, body: string): string {
  * POST the files to /api/v1/assets; `onprogress` hears the fraction of the body sent (0..1). Resolves to
  * the per-file results, rejects with an UploadError (status 0: no answer).
  */
-export function upload(files: File[], onprogress: (sent: number) => void): Promise<UploadResult[]> {
+export function upload(parts: Part[], onprogress: (sent: number) => void): Promise<UploadResult[]> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/assets");
@@ -143,7 +189,7 @@ export function upload(files: File[], onprogress: (sent: number) => void): Promi
       }
     };
     xhr.onerror = () => reject(new UploadError(refusal(0, ""), 0));
-    xhr.send(uploadBody(files));
+    xhr.send(uploadBody(parts));
   });
 }
 
@@ -152,8 +198,11 @@ export interface Entry {
   key: number;
   name: string;
   size: number;
-  /** waiting for its request; sending its bytes; checking (sent, the pipeline is reading it); done; failed */
-  state: "waiting" | "sending" | "checking" | "done" | "failed";
+  /**
+   * waiting for its request; sending its bytes; checking (sent, the pipeline is reading it); done; failed
+   * (the request did not go through); skipped (not an image or a zip: never sent)
+   */
+  state: "waiting" | "sending" | "checking" | "done" | "failed" | "skipped";
   /** fraction of the file's bytes sent, 0..1 */
   sent: number;
   results: UploadResult[];
@@ -167,6 +216,7 @@ export function outcome(entry: Pick<Entry, "state" | "results" | "error">): stri
   if (entry.state === "sending") return "uploading";
   if (entry.state === "checking") return "sent, importing…";
   if (entry.state === "failed") return `not sent: ${entry.error ?? "the upload failed"}`;
+  if (entry.state === "skipped") return "skipped: not an image or a zip";
   const [only, ...more] = entry.results;
   if (!only) return "no result";
   if (!more.length && only.status === "rejected") return `rejected: ${only.reason ?? "no reason given"}`;
