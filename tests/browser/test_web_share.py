@@ -149,6 +149,7 @@ async def test_the_share_dialog_makes_copies_lists_and_revokes_links(
     await dialog.get_by_role("button", name="Copy link").click()
     await expect(dialog.get_by_text("Copied")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == url
+    await expect(dialog.get_by_role("link", name="Open it")).to_have_attribute("href", url)
     links = dialog.get_by_role("list", name="Links to this session").get_by_role("listitem")
     await expect(links).to_have_count(1)
     expires = (datetime.now(UTC) + timedelta(days=30)).strftime("%-d %b %Y")
