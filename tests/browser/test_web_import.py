@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -63,9 +64,21 @@ async def test_import_files_see_results_and_refused_files(
     )
     await page.screenshot(path=str(artifacts / "2-two-imported.png"), full_page=True)
 
-    # the same file again: a duplicate
+    # the same file again, over a slow connection: its progress shows while it goes up, then "duplicate"
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 100 * 1024}
+    await cdp.send("Network.emulateNetworkConditions", slow)
     await page.get_by_label("Choose files").set_input_files(files[:1])
     await expect(uploads).to_have_count(3)
+    progress = page.get_by_role("progressbar", name="Uploading image-description.png")
+    await expect(progress).to_be_visible()
+    await expect(progress).to_have_attribute(
+        "aria-valuetext", re.compile(r"^([1-9]\d?)% sent$"), timeout=15_000
+    )
+    await page.screenshot(path=str(artifacts / "3-progress.png"), full_page=True)
+    await cdp.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": -1})
+    await expect(progress).to_be_hidden(timeout=30_000)
     await expect(uploads.first).to_contain_text("image-description.png")
     await expect(uploads.first).to_contain_text("duplicate", timeout=30_000)
     await page.screenshot(path=str(artifacts / "3-duplicate.png"), full_page=True)
