@@ -83,11 +83,21 @@ async def test_import_files_see_results_and_refused_files(
     await expect(uploads.first).to_contain_text("duplicate", timeout=30_000)
     await page.screenshot(path=str(artifacts / "3-duplicate.png"), full_page=True)
 
+    # with the network gone the file is not sent, and says why; it goes by itself once Atelier answers
+    await page.context.set_offline(True)
+    await page.get_by_label("Choose files").set_input_files(files[1:])
+    await expect(uploads).to_have_count(4)
+    await expect(uploads.first).to_contain_text("not sent: the server could not be reached")
+    await expect(page.get_by_role("alert").filter(has_text="cannot be reached")).to_be_visible()
+    await page.screenshot(path=str(artifacts / "3-offline.png"), full_page=True)
+    await page.context.set_offline(False)
+    await expect(uploads.first).to_contain_text("duplicate", timeout=30_000)
+
     # a broken PNG (its first 3000 bytes): rejected with the reason, and listed among the refused files
     broken = tmp_path / "broken.png"
     broken.write_bytes((corpus / "novelai/sample-0316.png").read_bytes()[:3000])
     await page.get_by_label("Choose files").set_input_files(str(broken))
-    await expect(uploads).to_have_count(4)
+    await expect(uploads).to_have_count(5)
     await expect(uploads.first).to_contain_text("rejected: ", timeout=30_000)
     [result] = (await client.get("/api/v1/assets/quarantine")).json()
     assert result["filename"] == "broken.png" and result["reason"]
@@ -114,7 +124,7 @@ async def test_import_files_see_results_and_refused_files(
         }""",
         ["renders.zip", base64.b64encode(archive.getvalue()).decode()],
     )
-    await expect(uploads).to_have_count(5)
+    await expect(uploads).to_have_count(6)
     await expect(uploads.first).to_contain_text("renders.zip")
     await expect(uploads.first).to_contain_text("1 imported, 1 duplicate", timeout=30_000)
     await uploads.first.get_by_text("2 files in the archive").click()
@@ -132,7 +142,7 @@ async def test_import_files_see_results_and_refused_files(
     await page.get_by_label("Choose files").set_input_files(
         [str(plain), str(tmp_path / "plain.png.json"), str(tmp_path / "notes.txt")]
     )
-    await expect(uploads).to_have_count(7)
+    await expect(uploads).to_have_count(8)
     await expect(uploads.filter(has_text="notes.txt")).to_contain_text("skipped: not an image or a zip")
     await expect(uploads.filter(has_text="plain.png")).to_contain_text("imported", timeout=30_000)
     await expect(uploads.filter(has_text="plain.png.json")).to_have_count(0)

@@ -7,6 +7,7 @@ import {
   pathOf,
   refusal,
   resultsByFile,
+  retryDelay,
   sidecars,
   tally,
   uploadBody,
@@ -122,6 +123,18 @@ describe("pathOf", () => {
   });
 });
 
+describe("retryDelay", () => {
+  it("waits as a 503 asks, a few times, and gives up on anything else", () => {
+    expect(retryDelay(503, 2, 0)).toBe(2000);
+    expect(retryDelay(503, null, 0)).toBe(5000);
+    expect(retryDelay(503, null, 1)).toBe(10000);
+    expect(retryDelay(503, 600, 0)).toBe(60000);
+    expect(retryDelay(503, 2, 2)).toBeNull();
+    expect(retryDelay(413, null, 0)).toBeNull();
+    expect(retryDelay(0, null, 0)).toBeNull();
+  });
+});
+
 describe("refusal", () => {
   it("gives the API's detail, or says what happened", () => {
     expect(refusal(503, '{"detail": "the object store is unreachable"}')).toBe(
@@ -136,6 +149,9 @@ describe("refusal", () => {
 describe("outcome", () => {
   it("says where a file is and, once answered, what happened to it", () => {
     expect(outcome({ state: "sending", results: [], error: null })).toBe("uploading");
+    expect(outcome({ state: "waiting", results: [], error: "the server is busy, trying again in 5 s" })).toBe(
+      "waiting: the server is busy, trying again in 5 s",
+    );
     expect(outcome({ state: "skipped", results: [], error: null })).toBe("skipped: not an image or a zip");
     expect(outcome({ state: "done", results: [ok("a.png", "duplicate")], error: null })).toBe("duplicate");
     expect(outcome({ state: "done", results: [ok("a.png", "queued")], error: null })).toBe(

@@ -146,9 +146,24 @@ export class UploadError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** seconds, from a 503's Retry-After */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
   }
+}
+
+/** Tries of one request while the server answers 503 (its object store or broker is away for a moment). */
+export const BUSY_TRIES = 3;
+
+/**
+ * How long to wait (ms) before sending a refused request again, or null to give up: only a 503 (nothing
+ * was imported, the server says when to come back), at most BUSY_TRIES times in all.
+ */
+export function retryDelay(status: number, retryAfter: number | null, attempt: number): number | null {
+  if (status !== 503 || attempt + 1 >= BUSY_TRIES) return null;
+  const seconds = retryAfter != null && retryAfter >= 0 ? Math.min(retryAfter, 60) : 5 * (attempt + 1);
+  return seconds * 1000;
 }
 
 /** The message of a refused request: the API's `detail` when it is text. */
@@ -185,7 +200,14 @@ export function upload(parts: Part[], onprogress: (sent: number) => void): Promi
           reject(new UploadError("the answer could not be read", xhr.status));
         }
       } else {
-        reject(new UploadError(refusal(xhr.status, xhr.responseText), xhr.status));
+        const after = Number.parseInt(xhr.getResponseHeader("Retry-After") ?? "", 10);
+        reject(
+          new UploadError(
+            refusal(xhr.status, xhr.responseText),
+            xhr.status,
+            Number.isNaN(after) ? null : after,
+          ),
+        );
       }
     };
     xhr.onerror = () => reject(new UploadError(refusal(0, ""), 0));
@@ -212,7 +234,7 @@ export interface Entry {
 
 /** A file's outcome in words: "imported", "rejected: not an image", "3 imported, 1 duplicate" (a zip). */
 export function outcome(entry: Pick<Entry, "state" | "results" | "error">): string {
-  if (entry.state === "waiting") return "waiting";
+  if (entry.state === "waiting") return entry.error ? `waiting: ${entry.error}` : "waiting";
   if (entry.state === "sending") return "uploading";
   if (entry.state === "checking") return "sent, importing…";
   if (entry.state === "failed") return `not sent: ${entry.error ?? "the upload failed"}`;
