@@ -39,3 +39,24 @@ describe("aspect", () => {
     expect(aspect(null, 512)).toBe(1);
   });
 });
+
+describe("extendRows", async () => {
+  const { extendRows } = await import("./justify");
+  it("gives the same rows as laying out everything again", () => {
+    const ratios = Array.from(
+      { length: 500 },
+      (_, i) => [1, 1.5, 0.66, 2, 0.75, 1.33][i % 6] * (1 + (i % 7) / 20),
+    );
+    let rows = justifiedRows(ratios.slice(0, 100), 1200, 220);
+    for (const end of [200, 201, 350, 500]) {
+      rows = extendRows(rows, ratios.slice(0, end), 1200, 220);
+      const whole = justifiedRows(ratios.slice(0, end), 1200, 220);
+      expect(rows.length).toBe(whole.length);
+      rows.forEach((row, i) => {
+        expect(row.top).toBeCloseTo(whole[i].top, 6);
+        expect(row.boxes.map((b) => b.index)).toEqual(whole[i].boxes.map((b) => b.index));
+        row.boxes.forEach((b, j) => expect(b.width).toBeCloseTo(whole[i].boxes[j].width, 6));
+      });
+    }
+  });
+});

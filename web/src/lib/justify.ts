@@ -75,3 +75,26 @@ export function verticalNeighbour(rows: Row[], index: number, step: -1 | 1): num
   }
   return best.index;
 }
+
+/**
+ * `justifiedRows` for a list that grew at its end (the next page arrived): the rows before the last
+ * one stay as they were, and only the last row onwards is laid out again, so a gallery of 100,000
+ * images does not lay out 100,000 boxes on every page. `previous` is the layout of the list's first
+ * `previousCount` items at the same width and height.
+ */
+export function extendRows(
+  previous: Row[],
+  ratios: number[],
+  containerWidth: number,
+  targetRowHeight: number,
+): Row[] {
+  const last = previous.at(-1);
+  if (!last) return justifiedRows(ratios, containerWidth, targetRowHeight);
+  const start = last.boxes[0].index;
+  const tail = justifiedRows(ratios.slice(start), containerWidth, targetRowHeight).map((row) => ({
+    top: row.top + last.top,
+    height: row.height,
+    boxes: row.boxes.map((b) => ({ ...b, index: b.index + start })),
+  }));
+  return [...previous.slice(0, -1), ...tail];
+}
