@@ -37,6 +37,7 @@ async def test_import_files_see_results_and_refused_files(
             errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
         ),
     )
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     await sign_in(page, gateway_url, token)
     await page.goto(f"{gateway_url}/app/sessions")
 

@@ -33,6 +33,9 @@ async def test_refused_files_are_listed_and_the_zone_is_set_from_the_browser(
 
     context = await browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900})
     page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     try:
         await sign_in(page, gateway_url, token)
         await page.goto(f"{gateway_url}/app/import")
@@ -70,6 +73,7 @@ async def test_refused_files_are_listed_and_the_zone_is_set_from_the_browser(
         await expect(adopt).to_be_visible()
     finally:
         await context.close()
+    assert not errors, errors
     refused_zone = await client.put("/api/v1/settings/time-zone", json={"time_zone": "Mars/Olympus"})
     # the standard 422: a list of what is wrong, each with its message
     assert refused_zone.status_code == 422 and "IANA" in refused_zone.json()["detail"][0]["msg"]

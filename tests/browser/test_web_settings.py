@@ -26,6 +26,7 @@ async def test_create_list_and_revoke_a_token(page, gateway_url, new_tenant, art
             errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
         ),
     )
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     await sign_in(page, gateway_url, token)
     await page.goto(f"{gateway_url}/app/sessions")

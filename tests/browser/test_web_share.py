@@ -50,6 +50,7 @@ def _console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
             errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
         ),
     )
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     return errors
 
 
