@@ -68,7 +68,7 @@ chaos: install
 	@ATELIER_FUZZ_EXAMPLES=200 ATELIER_FUZZ_SEED=random $(PY) -m pytest -q -rP --show-capture=stdout tests/integration/test_api_fuzz.py
 
 # Benchmarks: prints a table and writes bench/results.json.
-bench: install
+bench: install chromium web
 	@$(PY) bench/run.py
 
 lint: install web/node_modules/.installed
