@@ -48,6 +48,13 @@ class Topics:
     ASSET_REJECTED = "asset.rejected"
     SESSION_UPDATED = "session.updated"
     SESSION_MERGED = "session.merged"
+    CREDITS_RESERVED = "credits.reserved"
+    CREDITS_SETTLED = "credits.settled"
+    CREDITS_RELEASED = "credits.released"
+    CREDITS_EXPIRED = "credits.expired"
+    CREDITS_GRANTED = "credits.granted"
+    REFLECTION_COMPLETED = "reflection.completed"
+    REFLECTION_FAILED = "reflection.failed"
 
     ALL: ClassVar[tuple[str, ...]] = (
         ASSET_UPLOADED,
@@ -55,6 +62,13 @@ class Topics:
         ASSET_REJECTED,
         SESSION_UPDATED,
         SESSION_MERGED,
+        CREDITS_RESERVED,
+        CREDITS_SETTLED,
+        CREDITS_RELEASED,
+        CREDITS_EXPIRED,
+        CREDITS_GRANTED,
+        REFLECTION_COMPLETED,
+        REFLECTION_FAILED,
     )
 
     @staticmethod
@@ -131,9 +145,101 @@ class SessionMerged(Payload):
     into_session_id: uuid.UUID
 
 
+class CreditsReserved(Payload):
+    """Credits are held for a piece of work until it is settled, released or expires."""
+
+    TYPE: ClassVar[str] = Topics.CREDITS_RESERVED
+    reservation_id: uuid.UUID
+    credits: int
+    purpose: str
+    expires_at: datetime
+    # the tenant's account after the change
+    available: int
+    reserved: int
+
+
+class CreditsSettled(Payload):
+    """A reservation was settled: `settled_credits` spent, `released_credits` (the rest) freed."""
+
+    TYPE: ClassVar[str] = Topics.CREDITS_SETTLED
+    reservation_id: uuid.UUID
+    reserved_credits: int
+    settled_credits: int
+    released_credits: int
+    available: int
+    reserved: int
+
+
+class CreditsReleased(Payload):
+    """A reservation was released whole (its work failed or was called off)."""
+
+    TYPE: ClassVar[str] = Topics.CREDITS_RELEASED
+    reservation_id: uuid.UUID
+    credits: int
+    reason: str | None = None
+    available: int
+    reserved: int
+
+
+class CreditsExpired(Payload):
+    """A reservation nobody settled was released by the reaper once due (the database's clock)."""
+
+    TYPE: ClassVar[str] = Topics.CREDITS_EXPIRED
+    reservation_id: uuid.UUID
+    credits: int
+    expires_at: datetime
+    available: int
+    reserved: int
+
+
+class CreditsGranted(Payload):
+    """Credits were added (or, for an adjustment, taken back: negative `credits`)."""
+
+    TYPE: ClassVar[str] = Topics.CREDITS_GRANTED
+    credits: int
+    source: Literal["starting_grant", "grant", "purchase", "adjustment"]
+    reason: str
+    # the grant's id, or the payment provider's event id for a purchase
+    reference: str | None = None
+    available: int
+    reserved: int
+
+
+class ReflectionCompleted(Payload):
+    """A reflection was written; credits settles its reservation by `credits` (never above it)."""
+
+    TYPE: ClassVar[str] = Topics.REFLECTION_COMPLETED
+    reflection_id: uuid.UUID
+    reservation_id: uuid.UUID
+    credits: int = Field(ge=0)
+    tokens: int = Field(ge=0)
+
+
+class ReflectionFailed(Payload):
+    """A reflection could not be written; credits releases its reservation."""
+
+    TYPE: ClassVar[str] = Topics.REFLECTION_FAILED
+    reflection_id: uuid.UUID
+    reservation_id: uuid.UUID
+    reason: str
+
+
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {
     (p.TYPE, p.VERSION): p
-    for p in (AssetUploaded, AssetImported, AssetRejected, SessionUpdated, SessionMerged)
+    for p in (
+        AssetUploaded,
+        AssetImported,
+        AssetRejected,
+        SessionUpdated,
+        SessionMerged,
+        CreditsReserved,
+        CreditsSettled,
+        CreditsReleased,
+        CreditsExpired,
+        CreditsGranted,
+        ReflectionCompleted,
+        ReflectionFailed,
+    )
 }
 
 
