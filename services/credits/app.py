@@ -26,8 +26,9 @@ def build(settings: CreditsSettings | None = None) -> ServiceRuntime:
     settings = settings or CreditsSettings()
     runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
     service = CreditsService(lambda: runtime.pool, settings)
-    runtime.consume(Topics.REFLECTION_COMPLETED, "credits", handle_completed)
-    runtime.consume(Topics.REFLECTION_FAILED, "credits", handle_failed)
+    # a group per topic: two subscriptions sharing one group id would rebalance each other on every join
+    runtime.consume(Topics.REFLECTION_COMPLETED, "credits-reflection-completed", handle_completed)
+    runtime.consume(Topics.REFLECTION_FAILED, "credits-reflection-failed", handle_failed)
     background = BackgroundWork(service)
     runtime.on_start(background.start)
     runtime.on_stop(background.stop)
