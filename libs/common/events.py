@@ -55,6 +55,7 @@ class Topics:
     CREDITS_GRANTED = "credits.granted"
     REFLECTION_COMPLETED = "reflection.completed"
     REFLECTION_FAILED = "reflection.failed"
+    REFLECTION_REQUESTED = "reflection.requested"
 
     ALL: ClassVar[tuple[str, ...]] = (
         ASSET_UPLOADED,
@@ -69,6 +70,7 @@ class Topics:
         CREDITS_GRANTED,
         REFLECTION_COMPLETED,
         REFLECTION_FAILED,
+        REFLECTION_REQUESTED,
     )
 
     @staticmethod
@@ -224,6 +226,19 @@ class ReflectionFailed(Payload):
     reason: str
 
 
+class ReflectionRequested(Payload):
+    """A person confirmed a quoted reflection and credits reserved its price: the reflection worker
+    writes it and answers `reflection.completed` (settling at most `credits`) or `reflection.failed`."""
+
+    TYPE: ClassVar[str] = Topics.REFLECTION_REQUESTED
+    reflection_id: uuid.UUID
+    session_id: uuid.UUID
+    quote_id: uuid.UUID
+    reservation_id: uuid.UUID
+    # the credits reserved for it: the most the reflection may settle
+    credits: int = Field(ge=0)
+
+
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {
     (p.TYPE, p.VERSION): p
     for p in (
@@ -239,6 +254,7 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
         CreditsGranted,
         ReflectionCompleted,
         ReflectionFailed,
+        ReflectionRequested,
     )
 }
 
