@@ -55,6 +55,7 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     import uvicorn
 
     from services.clustering.app import build as build_clustering
+    from services.credits.app import build as build_credits
     from services.gateway.app import build as build_gateway
     from services.gateway.settings import GatewaySettings
     from services.ingest.app import build as build_ingest
@@ -69,41 +70,45 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     clustering_socket.bind(("127.0.0.1", 0))
     clustering_socket.listen()
     clustering_url = f"http://127.0.0.1:{clustering_socket.getsockname()[1]}"
+    # ... and credits' (balances, history, purchases)
+    credits_socket = socket.socket()
+    credits_socket.bind(("127.0.0.1", 0))
+    credits_socket.listen()
+    credits_url = f"http://127.0.0.1:{credits_socket.getsockname()[1]}"
     runtimes = {
         "ingest": build_ingest(),
         "clustering": build_clustering(),
+        "credits": build_credits(),
         "gateway": build_gateway(
             GatewaySettings(
-                demo_token="test-demo-token", ingest_url=ingest_url, clustering_url=clustering_url
+                demo_token="test-demo-token",
+                ingest_url=ingest_url,
+                clustering_url=clustering_url,
+                credits_url=credits_url,
             )
         ),
     }
     started = []
-    ingest_server: uvicorn.Server | None = None
-    clustering_server: uvicorn.Server | None = None
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None], socket.socket]] = []
     try:
         for runtime in runtimes.values():
             await runtime.start()
             started.append(runtime)
-        # the runtime is started above: serve its routes without a second lifespan
-        ingest_server = uvicorn.Server(
-            uvicorn.Config(runtimes["ingest"].app, lifespan="off", log_config=None)
-        )
-        ingest_task = asyncio.create_task(ingest_server.serve(sockets=[ingest_socket]))
-        clustering_server = uvicorn.Server(
-            uvicorn.Config(runtimes["clustering"].app, lifespan="off", log_config=None)
-        )
-        clustering_task = asyncio.create_task(clustering_server.serve(sockets=[clustering_socket]))
+        # the runtimes are started above: serve their routes without a second lifespan
+        for name, sock in (
+            ("ingest", ingest_socket),
+            ("clustering", clustering_socket),
+            ("credits", credits_socket),
+        ):
+            server = uvicorn.Server(uvicorn.Config(runtimes[name].app, lifespan="off", log_config=None))
+            servers.append((server, asyncio.create_task(server.serve(sockets=[sock])), sock))
         yield runtimes
     finally:
-        if ingest_server is not None:
-            ingest_server.should_exit = True
-            await ingest_task
-        ingest_socket.close()
-        if clustering_server is not None:
-            clustering_server.should_exit = True
-            await clustering_task
-        clustering_socket.close()
+        for server, task, _ in servers:
+            server.should_exit = True
+            await task
+        for sock in (ingest_socket, clustering_socket, credits_socket):
+            sock.close()
         for runtime in reversed(started):
             await runtime.stop()
 

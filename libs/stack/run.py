@@ -257,9 +257,11 @@ class Runner:
             **os.environ,
             **infra.env(),
             "ATELIER_HTTP_PORT": str(port),
-            # the gateway calls these two's internal APIs
+            # the gateway calls these services' internal APIs
             "ATELIER_INGEST_URL": f"http://127.0.0.1:{ports['ingest']}",
             "ATELIER_CLUSTERING_URL": f"http://127.0.0.1:{ports['clustering']}",
+            "ATELIER_CREDITS_URL": f"http://127.0.0.1:{ports.get('credits', SERVICE_PORTS['credits'])}",
+            "ATELIER_REFLECTION_URL": f"http://127.0.0.1:{ports.get('reflection', SERVICE_PORTS['reflection'])}",
             "ATELIER_INTERNAL_TOKEN": token,
             "PYTHONUNBUFFERED": "1",  # lines reach us as they are printed
         }

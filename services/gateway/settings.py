@@ -34,6 +34,13 @@ class GatewaySettings(CommonSettings):
     upload_wait_seconds: float = 15.0
     # clustering's internal API (session splits, merges, the tenant's gap), ATELIER_CLUSTERING_URL
     clustering_url: str = "http://127.0.0.1:8002"
+    # the credits service's internal API (balances, the ledger, purchases), ATELIER_CREDITS_URL
+    credits_url: str = "http://127.0.0.1:8003"
+    # buying credits: the built-in test provider completes a purchase at once (make run, tests); a
+    # deployment without a payment provider turns it off (ATELIER_BILLING_TEST_CHECKOUT=false)
+    billing_test_checkout: bool = True
+    # the webhook signing secret the test provider signs with (the credits service verifies with the same)
+    billing_webhook_secret: str = "whsec_atelier_dev_only"
     # an open event stream (GET /api/v1/events) gets a comment this often, so proxies keep it open
     # and the page notices a dead connection
     live_heartbeat_seconds: float = 15.0

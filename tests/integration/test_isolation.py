@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -441,6 +442,43 @@ async def shared_thumbnail(w: World) -> None:
     await _each_is_404(w.b.client, "GET", [f"/s/{made['b_token']}/assets/{a}/thumbnail" for a in w.a.assets])
 
 
+async def _credit_ids(client: httpx.AsyncClient) -> set[str]:
+    return {h["id"] for h in (await client.get("/api/v1/credits/history")).json()}
+
+
+async def get_credits(w: World) -> None:
+    """A's purchase shows in A's credits only."""
+    b_before = (await w.b.client.get("/api/v1/credits")).json()
+    response = await w.a.client.post("/api/v1/billing/checkout", json={"pack": "starter"})
+    assert response.status_code == 200, response.text
+    assert (await w.b.client.get("/api/v1/credits")).json() == b_before
+
+
+async def credit_history(w: World) -> None:
+    a_ids = await _credit_ids(w.a.client)
+    assert a_ids and not a_ids & await _credit_ids(w.b.client)
+
+
+async def buy_credits(w: World) -> None:
+    a_before = (await w.a.client.get("/api/v1/credits")).json()
+    response = await w.b.client.post("/api/v1/billing/checkout", json={"pack": "starter"})
+    assert response.status_code == 200, response.text
+    assert (await w.a.client.get("/api/v1/credits")).json() == a_before
+
+
+async def billing_webhook(w: World) -> None:
+    """The webhook trusts the provider's signature, nobody's login: unsigned, it changes no workspace."""
+    before = [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)]
+    a_tenant = (await w.a.client.get("/api/v1/me")).json()["workspace_id"]
+    event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "checkout.session.completed",
+                        "data": {"object": {"metadata": {"tenant_id": a_tenant, "pack": "pro"}}}})  # fmt: skip
+    response = await w.b.client.post(
+        "/api/v1/billing/webhook", content=event, headers={"Stripe-Signature": "t=1,v1=00"}
+    )
+    assert response.status_code == 400, response.text
+    assert [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)] == before
+
+
 # every operation of the document and its check, in the order they run (reads first, then writes);
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
@@ -461,6 +499,8 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/tokens"): list_tokens,
     ("get", "/api/v1/searches"): list_searches,
     ("get", "/api/v1/sessions/{session_id}/shares"): list_shares,
+    ("get", "/api/v1/credits"): get_credits,
+    ("get", "/api/v1/credits/history"): credit_history,
     ("get", "/s/{token}/session"): shared_session,
     ("get", "/s/{token}"): shared_page,
     ("get", "/s/{token}/assets"): shared_assets,
@@ -478,6 +518,8 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("post", "/api/v1/tokens"): create_token,
     ("post", "/api/v1/searches"): create_search,
     ("post", "/api/v1/sessions/{session_id}/share"): share_session,
+    ("post", "/api/v1/billing/checkout"): buy_credits,
+    ("post", "/api/v1/billing/webhook"): billing_webhook,
     ("post", "/api/v1/login"): login,
     ("post", "/api/v1/accounts"): sign_up,
     ("get", "/api/v1/events"): events,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from pydantic import BaseModel, TypeAdapter
 
+from libs.billing import stripe_signature
 from libs.common.internal import internal_headers
 from tests.polling import until
 
@@ -97,11 +100,12 @@ def _models() -> dict[str, type[BaseModel]]:
     """The response models by the name the document gives them (`#/components/schemas/<name>`)."""
     from services.gateway import schemas
     from services.gateway.accounts import schemas as account_schemas
+    from services.gateway.credits import schemas as credit_schemas
     from services.gateway.sharing import schemas as sharing_schemas
 
     return {
         name: value
-        for module in (schemas, account_schemas, sharing_schemas)
+        for module in (schemas, account_schemas, sharing_schemas, credit_schemas)
         for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, BaseModel)
     }
@@ -297,6 +301,24 @@ async def test_every_json_body_matches_its_documented_model(stack, new_tenant, f
         check("post", "/api/v1/login", response)
         check("post", "/api/v1/logout", await browser.post("/api/v1/logout"))
     assert token
+
+    # credits: the balance, buying a pack (the test provider), the history, the provider's webhook
+    check("get", "/api/v1/credits", await client.get("/api/v1/credits"))
+    check(
+        "post",
+        "/api/v1/billing/checkout",
+        await client.post("/api/v1/billing/checkout", json={"pack": "starter"}),
+    )
+    history = check("get", "/api/v1/credits/history", await client.get("/api/v1/credits/history"))
+    assert [h["kind"] for h in history][:2] == ["purchase", "grant"], history
+    me = (await client.get("/api/v1/me")).json()
+    event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "checkout.session.completed",
+                        "data": {"object": {"metadata": {"tenant_id": me["workspace_id"], "pack": "starter"}}}}).encode()  # fmt: skip
+    signature = stripe_signature("whsec_atelier_dev_only", event, int(time.time()))
+    response = await client.post(
+        "/api/v1/billing/webhook", content=event, headers={"Stripe-Signature": signature}
+    )
+    check("post", "/api/v1/billing/webhook", response)
 
     assert check.seen == set(check.operations), (
         f"not exercised here: {sorted(set(check.operations) - check.seen)}"

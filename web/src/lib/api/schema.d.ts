@@ -158,6 +158,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/billing/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Checkout
+         * @description Buy a credit pack. With the built-in test provider (`ATELIER_BILLING_TEST_CHECKOUT`, on for
+         *     `make run` and the tests) the purchase completes at once: the gateway signs a completed checkout as
+         *     the provider would and delivers it to the webhook a real payment reaches, so the credits arrive
+         *     through the one path that credits purchases. A real provider's hosted checkout is not wired yet:
+         *     with the test provider off this answers 501.
+         */
+        post: operations["checkout_api_v1_billing_checkout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Billing Webhook
+         * @description The payment provider's webhook (no account: the provider signs it). The body and its
+         *     `Stripe-Signature` header go to the credits service unchanged, which checks the signature and its
+         *     timestamp and credits the pack once per provider event.
+         */
+        post: operations["billing_webhook_api_v1_billing_webhook_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/credits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Credits
+         * @description Your credits: `balance`, `reserved` (held for reflections under way), `available`, and the packs
+         *     you can buy.
+         */
+        get: operations["get_credits_api_v1_credits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/credits/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credit History
+         * @description What changed your credits, newest first, a page at a time (`X-Next-Cursor` when more follows).
+         */
+        get: operations["credit_history_api_v1_credits_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -852,6 +939,24 @@ export interface components {
             width: number | null;
         };
         /**
+         * Checkout
+         * @description Where to pay: the provider's checkout page, or (the built-in test provider) already paid.
+         */
+        Checkout: {
+            /**
+             * Status
+             * @description 'redirect' (go to `url`) or 'paid' (the test provider: credited already)
+             */
+            status: string;
+            /** Url */
+            url?: string | null;
+        };
+        /** CheckoutRequest */
+        CheckoutRequest: {
+            /** Pack */
+            pack: string;
+        };
+        /**
          * ConnectedFolder
          * @description A connected folder, as ingest reports it.
          */
@@ -898,6 +1003,51 @@ export interface components {
              * @description the asset's card thumbnail
              */
             thumbnail_url: string;
+        };
+        /**
+         * CreditEntry
+         * @description One change to the workspace's credits, newest first.
+         */
+        CreditEntry: {
+            /**
+             * At
+             * @description when, ISO 8601
+             */
+            at: string;
+            /**
+             * Credits
+             * @description the change to the balance (negative: spent)
+             */
+            credits: number;
+            /**
+             * Held
+             * @description the change to the credits held for work under way
+             */
+            held: number;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description grant, purchase, reservation, settlement, release, expiry or adjustment
+             */
+            kind: string;
+            /** Reason */
+            reason?: string | null;
+        };
+        /**
+         * Credits
+         * @description `GET /api/v1/credits`: the workspace's credits. `available` = `balance` - `reserved` (credits held
+         *     for reflections under way).
+         */
+        Credits: {
+            /** Available */
+            available: number;
+            /** Balance */
+            balance: number;
+            /** Packs */
+            packs: components["schemas"]["Pack"][];
+            /** Reserved */
+            reserved: number;
         };
         /**
          * EditedSessions
@@ -1184,6 +1334,23 @@ export interface components {
              * @description the token itself: shown this once, stored only as a digest
              */
             token: string;
+        };
+        /**
+         * Pack
+         * @description A credit pack on offer.
+         */
+        Pack: {
+            /** Credits */
+            credits: number;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Price
+             * @description the price as a person reads it, e.g. '€5.00'
+             */
+            price: string;
         };
         /**
          * QuarantinedFile
@@ -2147,6 +2314,158 @@ export interface operations {
             };
             /** @description no such asset, or no thumbnail of it (yet) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    checkout_api_v1_billing_checkout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkout"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such pack */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description no payment provider */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    billing_webhook_api_v1_billing_webhook_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description bad signature, stale or not an event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_credits_api_v1_credits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credits"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    credit_history_api_v1_credits_history_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditEntry"][];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
