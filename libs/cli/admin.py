@@ -19,7 +19,7 @@ SERVER_MODULE = "services.gateway.accounts.admin"
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "admin",
-        help="accounts, on the server: create-account, list-accounts, reset-password, disable-account",
+        help="accounts, on the server: create-account, list-accounts, reset-password, disable-account, grant",
         add_help=False,  # `atelier admin --help` is the server command's own help
     )
     parser.add_argument("-h", "--help", action="store_true", dest="server_help", help=argparse.SUPPRESS)

@@ -75,3 +75,38 @@ async def test_a_deployment_without_a_provider_says_so(stack, new_tenant, monkey
     monkeypatch.setattr(stack["gateway"].settings, "billing_test_checkout", False)
     response = await client.post("/api/v1/billing/checkout", json={"pack": "starter"})
     assert response.status_code == 501 and "payment provider" in response.json()["detail"]
+
+
+async def test_admin_grant_gives_credits_once_per_key(stack, new_tenant) -> None:
+    """`atelier admin grant EMAIL CREDITS --reason`: the operator's support grant, through the credits
+    service, once per idempotency key."""
+    import asyncio
+    import os
+    import sys
+
+    browser_like = {"Origin": "http://gateway"}
+    _, client = await new_tenant()
+    email = f"grant-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/api/v1/accounts", json={"email": email, "password": "correct horse battery 7", "name": "G"},
+        headers=browser_like,
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    env = {**os.environ, "ATELIER_CREDITS_URL": stack["gateway"].settings.credits_url}
+
+    async def admin(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "libs.cli.main", "admin", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await process.communicate()
+        return process.returncode or 0, output.decode()
+
+    code, output = await admin(
+        "grant", email.upper(), "250", "--reason", "support", "--idempotency-key", "k1"
+    )
+    assert code == 0 and "available now 350" in output, output  # the starting 100, then 250
+    code, output = await admin("grant", email, "250", "--reason", "support", "--idempotency-key", "k1")
+    assert code == 0 and "nothing more granted" in output and "available now 350" in output, output
+    code, output = await admin("grant", "nobody@example.com", "5", "--reason", "x")
+    assert code == 1 and "no account" in output

@@ -4,6 +4,7 @@
     atelier admin list-accounts
     atelier admin reset-password --email ada@example.com [--password ...]
     atelier admin disable-account --email ada@example.com
+    atelier admin grant ada@example.com 500 --reason "support: failed reflection"
 
 Without `--password` the password is asked twice on a terminal, or read as the first line of
 standard input (`... < file`), so it need not sit in the shell's history or the process list.
@@ -24,13 +25,19 @@ import argparse
 import asyncio
 import getpass
 import sys
+import uuid
 from pathlib import Path
 
+import httpx
+
 from libs.common.db import create_pool, migrate
+from libs.common.internal import HEADER
 from services.gateway.accounts import service
 from services.gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# where `make run` leaves the service token, for an operator on the same machine
+LOCAL_TOKEN_FILE = Path(".atelier") / "internal_token"
 
 
 def _password(given: str | None, *, confirm: bool = True) -> str:
@@ -42,6 +49,43 @@ def _password(given: str | None, *, confirm: bool = True) -> str:
     if confirm and getpass.getpass("again: ") != first:
         raise SystemExit("the two passwords differ")
     return first
+
+
+def _service_token(settings: GatewaySettings) -> str | None:
+    if settings.internal_token:
+        return settings.internal_token
+    return LOCAL_TOKEN_FILE.read_text().strip() if LOCAL_TOKEN_FILE.is_file() else None
+
+
+async def _grant(settings: GatewaySettings, tenant_id: uuid.UUID, args: argparse.Namespace) -> int:
+    """Credits are the credits service's: ask it, as the gateway does, under a key of this grant."""
+    token = _service_token(settings)
+    body = {
+        "credits": args.credits,
+        "reason": args.reason,
+        "idempotency_key": args.idempotency_key or str(uuid.uuid4()),
+    }
+    async with httpx.AsyncClient(base_url=settings.credits_url, timeout=30.0) as client:
+        try:
+            answer = await client.post(
+                f"/internal/v1/accounts/{tenant_id}/grants",
+                json=body,
+                headers={HEADER: token} if token else {},
+            )
+        except httpx.HTTPError as exc:
+            print(
+                f"the credits service at {settings.credits_url} did not answer: {type(exc).__name__}",
+                file=sys.stderr,
+            )
+            return 1
+    if answer.status_code not in (200, 201):
+        print(f"refused by the credits service ({answer.status_code}): {answer.text[:300]}", file=sys.stderr)
+        return 2
+    account = answer.json().get("account", {})
+    again = " (this key was used before: nothing more granted)" if answer.status_code == 200 else ""
+    print(f"granted {args.credits} credits to {args.email}, workspace {tenant_id}{again}; "
+          f"available now {account.get('available')}")  # fmt: skip
+    return 0
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -60,6 +104,8 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.command == "reset-password":
             await service.reset_password(pool, args.email, _password(args.password))
             print(f"password of {args.email} reset; its browser sessions are ended")
+        elif args.command == "grant":
+            return await _grant(settings, await service.workspace_of(pool, args.email), args)
         elif args.command == "disable-account":
             await service.disable_account(pool, args.email)
             print(f"{args.email} disabled: it cannot sign in, and its sessions and API tokens no longer work")
@@ -96,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         "disable-account", help="no more sign-in; its sessions and tokens stop working"
     )
     disable.add_argument("--email", required=True)
+    grant = commands.add_parser(
+        "grant", help="give a workspace credits (support, promotions); negative takes some back"
+    )
+    grant.add_argument("email")
+    grant.add_argument("credits", type=int)
+    grant.add_argument("--reason", required=True, help="kept in the ledger")
+    grant.add_argument(
+        "--idempotency-key", help="the same key again grants nothing more (default: a new one)"
+    )
     return parser
 
 

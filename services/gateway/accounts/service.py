@@ -155,6 +155,14 @@ async def reset_password(pool: asyncpg.Pool, email: str, password: str | None = 
     return password
 
 
+async def workspace_of(pool: asyncpg.Pool, email: str) -> uuid.UUID:
+    """The workspace (tenant) of the account with this email (any case)."""
+    row = await repository.account_by_email(pool, email)
+    if row is None:
+        raise NoSuchAccount(email)
+    return uuid.UUID(str(row["tenant_id"]))
+
+
 async def disable_account(pool: asyncpg.Pool, email: str) -> None:
     row = await repository.account_by_email(pool, email)
     if row is None:
