@@ -14,6 +14,7 @@ from libs.common.events import Topics
 from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
 from services.credits.billing import StripeLikeProvider
+from services.credits.consumers import LateConsumers
 from services.credits.endpoints import router
 from services.credits.handlers import handle_completed, handle_failed
 from services.credits.reaper import BackgroundWork
@@ -26,11 +27,19 @@ def build(settings: CreditsSettings | None = None) -> ServiceRuntime:
     settings = settings or CreditsSettings()
     runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
     service = CreditsService(lambda: runtime.pool, settings)
-    # a group per topic: two subscriptions sharing one group id would rebalance each other on every join
-    runtime.consume(Topics.REFLECTION_COMPLETED, "credits-reflection-completed", handle_completed)
-    runtime.consume(Topics.REFLECTION_FAILED, "credits-reflection-failed", handle_failed)
+    # a group per topic: two subscriptions sharing one group id would rebalance each other on every join;
+    # started after the API is up (consumers.py says why)
+    consumers = LateConsumers(
+        runtime,
+        [
+            (Topics.REFLECTION_COMPLETED, "credits-reflection-completed", handle_completed),
+            (Topics.REFLECTION_FAILED, "credits-reflection-failed", handle_failed),
+        ],
+    )
     background = BackgroundWork(service)
     runtime.on_start(background.start)
+    runtime.on_start(consumers.start)
+    runtime.on_stop(consumers.stop)
     runtime.on_stop(background.stop)
     runtime.app.state.runtime = runtime
     runtime.app.state.credits = service
