@@ -1,15 +1,33 @@
-"""The reflection service: AI reflections on a session (the model call comes in its own issue)."""
+"""The reflection service: quotes a session's reflection, and writes it when `reflection.requested`
+arrives (analysis of measured facts, then the curator: the configured model through litellm, or the
+built-in curator), answering `reflection.completed` or `reflection.failed` through its outbox."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from libs.common.events import Topics
+from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
+from services.reflection.curators import Curator, from_settings
+from services.reflection.endpoints import router
+from services.reflection.repository import SCHEMA
+from services.reflection.service import ReflectionService
 from services.reflection.settings import ReflectionSettings
 
-SCHEMA = "reflection"
 
-
-def build(settings: ReflectionSettings | None = None) -> ServiceRuntime:
+def build(settings: ReflectionSettings | None = None, curator: Curator | None = None) -> ServiceRuntime:
     settings = settings or ReflectionSettings()
-    return ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
+    service = ReflectionService(settings, curator or from_settings(settings))
+
+    async def started() -> None:
+        service.pool = runtime.pool
+
+    runtime.on_start(started)
+    # one request at a time per batch: each may wait on a model for up to its timeout
+    runtime.consume(Topics.REFLECTION_REQUESTED, "reflection", service.handle_requested, max_records=10)
+    runtime.app.state.runtime = runtime
+    runtime.app.state.reflection = service
+    runtime.app.include_router(router, dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
+    return runtime

@@ -1,0 +1,1 @@
+"""Reflection's pure code: the analysis of a session, the curator's prompt and validation, the price rule."""
