@@ -234,24 +234,29 @@ async def reserve(
     if row is not None:
         earlier = Reservation.of(row)
         return Reserved(earlier, "replayed" if domain.same_request(earlier.request, req) else "conflict")
-    entries = domain.reserve(req.credits)
-    balances = await _move(conn, tenant_id, entries)
-    if balances is None:
-        # no account yet, or not enough: open it (a no-op if it exists, or if a racing request
-        # opened it: we waited for that one) and try once more
-        await open_account(conn, tenant_id, starting_grant)
-        balances = await _move(conn, tenant_id, entries)
-        if balances is None:
-            now = await read_balances(conn, tenant_id)
-            assert now is not None
-            raise Insufficient(now)
+    entries = domain.balanced(domain.reserve(req.credits))
+    # the reservation, its transfer and entries in one round trip, before the wallet's row lock is
+    # taken: the lock is then held only for the UPDATE, the outbox row and the commit, which is what
+    # bounds the reservations per second of one hot account. A racing request with the same key waits
+    # on the unique index here and then finds ours.
     row = await conn.fetchrow(
         f"""
-        INSERT INTO credits.reservations
-            (reservation_id, tenant_id, idempotency_key, credits, purpose, ttl_seconds, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6::integer, now() + make_interval(secs => $6::integer))
-        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-        RETURNING {_RESERVATION_COLUMNS}
+        WITH r AS (
+            INSERT INTO credits.reservations
+                (reservation_id, tenant_id, idempotency_key, credits, purpose, ttl_seconds, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6::integer, now() + make_interval(secs => $6::integer))
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING {_RESERVATION_COLUMNS}
+        ), t AS (
+            INSERT INTO credits.transfers (tenant_id, kind, credits, reservation_id, reason)
+            SELECT tenant_id, 'reservation', credits, reservation_id, purpose FROM r
+            RETURNING transfer_id
+        ), e AS (
+            INSERT INTO credits.entries (transfer_id, tenant_id, account, amount)
+            SELECT t.transfer_id, $2, u.account, u.amount
+            FROM t, unnest($7::text[], $8::bigint[]) AS u(account, amount)
+        )
+        SELECT * FROM r
         """,
         uuid.uuid4(),
         tenant_id,
@@ -259,19 +264,22 @@ async def reserve(
         req.credits,
         req.purpose,
         req.ttl_seconds,
+        [e.account.value for e in entries],
+        [e.amount for e in entries],
     )
     if row is None:
         raise KeyRaced(key)
     reservation = Reservation.of(row)
-    await write_transfer(
-        conn,
-        tenant_id,
-        Kind.RESERVATION,
-        req.credits,
-        entries,
-        reservation_id=reservation.reservation_id,
-        reason=req.purpose,
-    )
+    balances = await _move(conn, tenant_id, entries)
+    if balances is None:
+        # no account yet, or not enough: open it (a no-op if it exists, or if a racing request
+        # opened it: we waited for that one) and try once more; a refusal rolls all of it back
+        await open_account(conn, tenant_id, starting_grant)
+        balances = await _move(conn, tenant_id, entries)
+        if balances is None:
+            now = await read_balances(conn, tenant_id)
+            assert now is not None
+            raise Insufficient(now)
     await _emit(
         conn,
         tenant_id,
@@ -351,8 +359,6 @@ async def settle(conn: asyncpg.Connection, reservation_id: uuid.UUID, credits: i
     if reservation is None:
         return await _already(conn, reservation_id, credits)
     settlement = domain.settle(reservation.credits, credits)
-    balances = await _move(conn, reservation.tenant_id, settlement.entries)
-    assert balances is not None, "held credits are always there to settle"
     await write_transfer(
         conn,
         reservation.tenant_id,
@@ -361,6 +367,8 @@ async def settle(conn: asyncpg.Connection, reservation_id: uuid.UUID, credits: i
         settlement.entries,
         reservation_id=reservation_id,
     )
+    balances = await _move(conn, reservation.tenant_id, settlement.entries)
+    assert balances is not None, "held credits are always there to settle"
     await _emit(
         conn,
         reservation.tenant_id,
@@ -381,8 +389,6 @@ async def release(conn: asyncpg.Connection, reservation_id: uuid.UUID, reason: s
     if reservation is None:
         return await _already(conn, reservation_id, None)
     entries = domain.release(reservation.credits)
-    balances = await _move(conn, reservation.tenant_id, entries)
-    assert balances is not None
     await write_transfer(
         conn,
         reservation.tenant_id,
@@ -392,6 +398,8 @@ async def release(conn: asyncpg.Connection, reservation_id: uuid.UUID, reason: s
         reservation_id=reservation_id,
         reason=reason,
     )
+    balances = await _move(conn, reservation.tenant_id, entries)
+    assert balances is not None
     await _emit(
         conn,
         reservation.tenant_id,
@@ -411,8 +419,6 @@ async def _expire_rows(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record])
     expired = sorted((Reservation.of(r) for r in rows), key=lambda r: (str(r.tenant_id), r.reservation_id))
     for reservation in expired:
         entries = domain.release(reservation.credits)
-        balances = await _move(conn, reservation.tenant_id, entries)
-        assert balances is not None
         await write_transfer(
             conn,
             reservation.tenant_id,
@@ -421,6 +427,8 @@ async def _expire_rows(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record])
             entries,
             reservation_id=reservation.reservation_id,
         )
+        balances = await _move(conn, reservation.tenant_id, entries)
+        assert balances is not None
         await _emit(
             conn,
             reservation.tenant_id,
