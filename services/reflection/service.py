@@ -115,37 +115,35 @@ class ReflectionService:
 
     # -- the worker ------------------------------------------------------------------------------
     async def handle_requested(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        # one reflection requested twice in a batch (the gateway published it again) is done once
+        todo: dict[uuid.UUID, Delivery] = {}
         for delivery in deliveries:
             payload = delivery.payload
             assert isinstance(payload, ReflectionRequested)
-            await self._one(conn, delivery.event, payload)
+            todo.setdefault(payload.reflection_id, delivery)
+        # shown as running at once, on other connections and before this transaction locks any of the
+        # rows (a pool connection waiting on a row this transaction holds would wait forever)
+        for delivery in todo.values():
+            await self._mark_running(conn, delivery.event, delivery.payload)  # type: ignore[arg-type]
+        for delivery in todo.values():
+            await self._one(conn, delivery.event, delivery.payload)  # type: ignore[arg-type]
+
+    async def _mark_running(self, conn: asyncpg.Connection, event: Event, p: ReflectionRequested) -> None:
+        tenant = event.tenant_id
+        quote = await repository.find_quote(conn, tenant, p.quote_id)
+        model = quote["model"] if quote else self.curator.model
+        target: asyncpg.Connection | asyncpg.Pool = self.pool if self.pool is not None else conn
+        await repository.create_pending(
+            target, reflection_id=p.reflection_id, tenant_id=tenant, session_id=p.session_id,
+            quote_id=p.quote_id, model=model, status="running",
+        )  # fmt: skip
+        if self.pool is not None:
+            await repository.mark_running(self.pool, p.reflection_id, tenant, p.reservation_id)
 
     async def _one(self, conn: asyncpg.Connection, event: Event, p: ReflectionRequested) -> None:
         tenant = event.tenant_id
         quote = await repository.find_quote(conn, tenant, p.quote_id)
         model = quote["model"] if quote else self.curator.model
-        if self.pool is not None:
-            # shown at once (own connection, committed); the row lock below is taken after this
-            await repository.create_pending(
-                self.pool,
-                reflection_id=p.reflection_id,
-                tenant_id=tenant,
-                session_id=p.session_id,
-                quote_id=p.quote_id,
-                model=model,
-                status="running",
-            )
-            await repository.mark_running(self.pool, p.reflection_id, tenant, p.reservation_id)
-        else:
-            await repository.create_pending(
-                conn,
-                reflection_id=p.reflection_id,
-                tenant_id=tenant,
-                session_id=p.session_id,
-                quote_id=p.quote_id,
-                model=model,
-                status="running",
-            )
         row = await repository.lock_reflection(conn, p.reflection_id)
         assert row is not None
         if row["tenant_id"] != tenant:
