@@ -643,7 +643,15 @@ def analyse(assets: Sequence[AssetInfo], other_sessions: Sequence[Sequence[str]]
     if not ordered:
         return Analysis((), ())
     n = len(ordered)
-    facts = [Fact("count", f"{n} images", tuple(a.asset_id for a in ordered), {"count": n})]
+    measured = sum(a.phash is not None for a in ordered)
+    facts = [
+        Fact(
+            "count",
+            f"{n} images",
+            tuple(a.asset_id for a in ordered),
+            {"count": n, "measured_pixels": measured},
+        )
+    ]
     facts += _themes(ordered, other_sessions)
     facts += _style(ordered)
     facts += _evolution(ordered)

@@ -18,8 +18,13 @@ from services.reflection.settings import ReflectionSettings
 
 def build(settings: ReflectionSettings | None = None, curator: Curator | None = None) -> ServiceRuntime:
     settings = settings or ReflectionSettings()
-    runtime = ServiceRuntime(settings, schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations")
-    service = ReflectionService(settings, curator or from_settings(settings))
+    runtime = ServiceRuntime(
+        settings,
+        schema=SCHEMA,
+        migrations_dir=Path(__file__).parent / "migrations",
+        uses_store=settings.reflection_thumbnail_features,
+    )
+    service = ReflectionService(settings, curator or from_settings(settings), runtime.store)
 
     async def started() -> None:
         service.pool = runtime.pool

@@ -54,10 +54,11 @@ def _asset(row: asyncpg.Record) -> AssetInfo:
 
 async def session_assets(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: uuid.UUID, session_id: uuid.UUID, limit: int
-) -> tuple[int, list[AssetInfo]]:
-    """How many images the session has, and (an even sample of at most `limit` of) them in time order."""
+) -> tuple[int, list[AssetInfo], dict[str, str]]:
+    """How many images the session has, (an even sample of at most `limit` of) them in time order, and
+    their card thumbnails' keys."""
     rows = await conn.fetch(
-        """SELECT a.asset_id, a.prompt, a.negative_prompt, a.tool, a.model, a.loras, a.sampler, a.cfg, a.steps,
+        """SELECT a.asset_id, a.card_key, a.prompt, a.negative_prompt, a.tool, a.model, a.loras, a.sampler, a.cfg, a.steps,
                   a.seed, a.width, a.height, a.generated_at, a.dominant_colors, m.generated_at AS member_at
            FROM clustering.session_members m
            JOIN ingest.asset_cards a ON a.asset_id = m.asset_id AND a.tenant_id = m.tenant_id
@@ -69,7 +70,8 @@ async def session_assets(
     n = len(rows)
     if n > limit:
         rows = [rows[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
-    return n, [_asset(r) for r in rows]
+    keys = {str(r["asset_id"]): r["card_key"] for r in rows if r["card_key"]}
+    return n, [_asset(r) for r in rows], keys
 
 
 async def other_sessions_prompts(

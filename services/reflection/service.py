@@ -13,6 +13,8 @@ is stopped by the row's status: it is never computed or charged twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import logging
 import time
 import uuid
@@ -26,8 +28,9 @@ from prometheus_client import Counter, Histogram
 from libs.common.consumer import Delivery
 from libs.common.events import Event, ReflectionCompleted, ReflectionFailed, ReflectionRequested
 from libs.common.outbox import add_to_outbox
-from libs.reflection import pricing
-from libs.reflection.analysis import Analysis, analyse
+from libs.common.storage import ObjectStore
+from libs.reflection import pixels, pricing
+from libs.reflection.analysis import MAX_REPRESENTATIVE_POOL, Analysis, AssetInfo, analyse
 from libs.reflection.curator import build_prompt, summary_text
 from services.reflection import repository
 from services.reflection.curators import Curator, CuratorFailed
@@ -53,6 +56,14 @@ LATENCY = Histogram(
 QUOTES = Counter("atelier_reflection_quotes_total", "Quote requests by outcome", ["outcome"])
 
 
+def _pixel_features(data: bytes) -> dict[str, Any]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (128, 128))
+        return pixels.features(image)
+
+
 class QuoteRefused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -67,18 +78,52 @@ class SessionFacts:
 
 
 class ReflectionService:
-    def __init__(self, settings: ReflectionSettings, curator: Curator) -> None:
+    def __init__(
+        self, settings: ReflectionSettings, curator: Curator, store: ObjectStore | None = None
+    ) -> None:
         self.settings = settings
         self.curator = curator
+        self.store = store
         self.pool: asyncpg.Pool | None = None  # set once the runtime started
+
+    async def _with_pixels(self, assets: list[AssetInfo], keys: dict[str, str]) -> list[AssetInfo]:
+        """Perceptual hash, sharpness and exposure from each card thumbnail (an even sample of at most
+        MAX_REPRESENTATIVE_POOL, the images representatives are chosen from). A thumbnail that cannot be
+        read leaves its image without them: the analysis uses what it has."""
+        store = self.store
+        assert store is not None
+        n = len(assets)
+        limit = MAX_REPRESENTATIVE_POOL
+        picked = range(n) if n <= limit else sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+        gate = asyncio.Semaphore(8)
+
+        async def one(i: int) -> tuple[int, dict[str, Any] | None]:
+            key = keys.get(assets[i].asset_id)
+            if not key:
+                return i, None
+            try:
+                async with gate:
+                    data = await store.get(store.thumbnails, key)
+                return i, await asyncio.to_thread(_pixel_features, data)
+            except Exception as exc:  # a missing or unreadable thumbnail only costs its features
+                log.info("thumbnail not used", extra={"key": key, "error": repr(exc)[:200]})
+                return i, None
+
+        out = list(assets)
+        for i, features in await asyncio.gather(*(one(i) for i in picked)):
+            if features:
+                out[i] = dataclasses.replace(out[i], **features)
+        return out
 
     async def facts(
         self, conn: asyncpg.Connection | asyncpg.Pool, tenant_id: uuid.UUID, session_id: uuid.UUID
     ) -> SessionFacts:
-        count, assets = await repository.session_assets(
+        count, assets, keys = await repository.session_assets(
             conn, tenant_id, session_id, self.settings.reflection_max_images
         )
         others = await repository.other_sessions_prompts(conn, tenant_id, session_id)
+        if self.store is not None and self.settings.reflection_thumbnail_features:
+            assets = await self._with_pixels(assets, keys)
         analysis = await asyncio.to_thread(analyse, assets, others)
         return SessionFacts(count, analysis)
 

@@ -21,3 +21,5 @@ class ReflectionSettings(CommonSettings):
     reflection_min_images: int = 50
     # sessions of more images are analysed from an even sample of this many
     reflection_max_images: int = 2000
+    # perceptual hash, sharpness and exposure from each image's card thumbnail (the object store)
+    reflection_thumbnail_features: bool = True

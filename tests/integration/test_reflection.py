@@ -58,8 +58,26 @@ async def reflection(infra: object) -> AsyncIterator[dict[str, Any]]:
         await pool.close()
 
 
+def _thumbnail(color: tuple[int, int, int], seed: int) -> bytes:
+    import io
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rnd = random.Random(seed)
+    im = Image.new("RGB", (256, 256), color)
+    d = ImageDraw.Draw(im)
+    for _ in range(5):
+        x, y = rnd.randrange(200), rnd.randrange(200)
+        c = tuple(max(0, min(255, v + rnd.randrange(-40, 40))) for v in color)
+        d.rectangle([x, y, x + rnd.randrange(10, 56), y + rnd.randrange(10, 56)], fill=c)  # type: ignore[arg-type]
+    out = io.BytesIO()
+    im.save(out, "WEBP")
+    return out.getvalue()
+
+
 async def _make_session(
-    pool: Any, tenant: uuid.UUID, n: int, *, start: datetime, varied: bool = True
+    pool: Any, tenant: uuid.UUID, n: int, *, start: datetime, varied: bool = True, store: Any = None
 ) -> uuid.UUID:
     """A session of `n` images as make_reflection_session.py makes them (for n = 60: CFG 5 -> 7 and
     ', golden hour' at image 31, juggernautXL_v9 -> dreamshaperXL_turbo at image 41, blue then orange)."""
@@ -74,12 +92,20 @@ async def _make_session(
             "DPM++ 2M Karras", 30, 7.0 if late else 5.0, 256, 256, start + timedelta(seconds=40 * i),
             ["#e6781e", "#f08a30"] if late else ["#1e3cc8", "#2a48d0"],
         ))  # fmt: skip
+    if store is not None:  # card thumbnails, as ingest stores them
+        for i, r in enumerate(rows):
+            key = f"{tenant}/{r[0]}/card.webp"
+            color = (230, 120, 30) if varied and i >= 30 else (30, 60, 200)
+            await store.put(store.thumbnails, key, _thumbnail(color, i), "image/webp")
+            rows[i] = (*r, key)
+    else:
+        rows = [(*r, None) for r in rows]
     async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(
             """INSERT INTO ingest.assets (asset_id, tenant_id, sha256, filename, source, size_bytes, format, tool,
                    prompt, negative_prompt, seed, model, sampler, steps, cfg, width, height, generated_at,
-                   dominant_colors)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""",
+                   dominant_colors, card_key)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)""",
             rows,
         )
         await conn.execute(
@@ -194,7 +220,8 @@ async def test_requested_twice_completes_once(reflection: dict[str, Any]) -> Non
     client, pool, settings = reflection["client"], reflection["pool"], reflection["settings"]
     tenant = uuid.uuid4()
     await _make_session(pool, tenant, 20, start=datetime(2026, 10, 1, 10, tzinfo=UTC), varied=False)
-    session = await _make_session(pool, tenant, 60, start=datetime(2026, 11, 1, 10, tzinfo=UTC))
+    store = reflection["runtime"].store
+    session = await _make_session(pool, tenant, 60, start=datetime(2026, 11, 1, 10, tzinfo=UTC), store=store)
     quote = (await client.post(f"/tenants/{tenant}/sessions/{session}/quote")).json()
     rid, reservation = uuid.uuid4(), uuid.uuid4()
     # the gateway makes the row on confirm: pending; the same call again changes nothing
@@ -236,6 +263,8 @@ async def test_requested_twice_completes_once(reflection: dict[str, Any]) -> Non
         done["summary"] and done["summary_statements"] and done["style_patterns"] and done["evolution_notes"]
     )
     kinds = {f["kind"] for f in done["facts"]}
+    # every image's thumbnail was measured (perceptual hash, sharpness, exposure)
+    assert done["facts"][0]["data"] == {"count": 60, "measured_pixels": 60}
     assert {"subject", "cfg_change", "model_switch", "phrase_added", "palette_shift", "phase"} <= kinds
     # the gateway's view of it, and the card's summary
     card = await pool.fetchrow(

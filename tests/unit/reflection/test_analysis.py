@@ -104,3 +104,20 @@ def test_colour_names() -> None:
     assert color_name("#ffffff") == "white"
     assert color_name("#101010") == "black"
     assert color_name("nonsense") is None
+
+
+def test_pixel_features() -> None:
+    from PIL import Image, ImageDraw
+
+    from libs.reflection.pixels import features
+
+    flat = Image.new("RGB", (128, 128), (128, 128, 128))
+    busy = flat.copy()
+    d = ImageDraw.Draw(busy)
+    for x in range(0, 128, 8):
+        d.line([(x, 0), (x, 127)], fill=(255, 255, 255))
+    f, b = features(flat), features(busy)
+    assert f["sharpness"] < 0.05 < b["sharpness"]
+    assert abs(f["exposure"] - 128 / 255) < 0.01
+    assert features(flat.copy())["phash"] == f["phash"]
+    assert isinstance(b["phash"], int) and 0 <= b["phash"] < 2**64
