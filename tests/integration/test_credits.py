@@ -353,3 +353,83 @@ async def test_reflection_outcomes_settle_and_release_once(client: Any, credits:
         ("settled", 50),
     ]
     await _reconciled(credits)
+
+
+async def test_the_database_refuses_overdraft_unbalanced_transfers_and_edits(credits: dict[str, Any]) -> None:
+    """The last line of defence, below the code: CHECK constraints, the deferred balance trigger, and
+    append-only entries."""
+    import asyncpg
+
+    pool = credits["runtime"].pool
+    tenant = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO credits.wallets (tenant_id, available) VALUES ($1, 0)", tenant)
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE credits.wallets SET available = -1 WHERE tenant_id = $1", tenant)
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE credits.wallets SET held = held - 1 WHERE tenant_id = $1", tenant)
+        with pytest.raises(asyncpg.RaiseError, match="does not balance"):
+            async with conn.transaction():
+                transfer = await conn.fetchval(
+                    "INSERT INTO credits.transfers (tenant_id, kind, credits) VALUES ($1, 'grant', 5)"
+                    " RETURNING transfer_id",
+                    tenant,
+                )
+                await conn.execute(
+                    "INSERT INTO credits.entries (transfer_id, tenant_id, account, amount)"
+                    " VALUES ($1, $2, 'available', 5)",
+                    transfer,
+                    tenant,
+                )
+        entry = await conn.fetchval("SELECT min(entry_id) FROM credits.entries")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE credits.entries SET amount = amount + 1 WHERE entry_id = $1", entry)
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("DELETE FROM credits.entries WHERE entry_id = $1", entry)
+        await conn.execute("DELETE FROM credits.wallets WHERE tenant_id = $1", tenant)
+
+
+async def test_reconciliation_finds_a_stored_balance_that_differs_from_its_entries(
+    client: Any, credits: dict[str, Any]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    service = credits["runtime"].app.state.credits
+    tenant = uuid.uuid4()
+    await _account(client, tenant)
+    assert (await service.reconcile()).ok
+    assert REGISTRY.get_sample_value("atelier_credits_reconciliation_ok") == 1
+    pool = credits["runtime"].pool
+    await pool.execute("UPDATE credits.wallets SET available = available + 7 WHERE tenant_id = $1", tenant)
+    try:
+        result = await service.reconcile()
+        assert not result.ok
+        assert [m["tenant_id"] for m in result.mismatched] == [str(tenant)]
+        assert result.mismatched[0]["available"] == result.mismatched[0]["ledger_available"] + 7
+        assert REGISTRY.get_sample_value("atelier_credits_reconciliation_ok") == 0
+    finally:
+        await pool.execute(
+            "UPDATE credits.wallets SET available = available - 7 WHERE tenant_id = $1", tenant
+        )
+    assert (await service.reconcile()).ok
+
+
+async def test_metrics_count_reservations_by_outcome_and_expiries(client: Any) -> None:
+    import httpx
+
+    base = str(client.base_url).removesuffix("/internal/v1").removesuffix("/internal/v1/")
+    async with httpx.AsyncClient() as plain:
+        text = (await plain.get(f"{base}/metrics")).text
+    for name in (
+        'atelier_credits_reservations_total{outcome="created"}',
+        'atelier_credits_reservations_total{outcome="insufficient"}',
+        'atelier_credits_reservations_total{outcome="replayed"}',
+        'atelier_credits_reservations_total{outcome="conflict"}',
+        "atelier_credits_settled_credits_total",
+        'atelier_credits_released_credits_total{how="expiry"}',
+        "atelier_credits_expiries_total",
+        "atelier_credits_reaper_lag_seconds",
+        "atelier_credits_reconciliation_ok",
+        'route="/internal/v1/reservations/{reservation_id}/settle"',
+    ):
+        assert name in text, name
