@@ -150,7 +150,7 @@ def builtin_reflection(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
     if subject:
         extra = f", with {_list([t.data['phrase'] for t in themes[:3]])}" if themes else ""
         summary.append(
-            _s(f"This session of {n} images explores {subject.data['phrase']}{extra}.", subject.asset_ids)
+            _s(f"This session of {n} images explores '{subject.data['phrase']}'{extra}.", subject.asset_ids)
         )
     else:
         summary.append(_s(f"This session holds {n} images without prompts to read.", analysis.asset_ids))
@@ -232,8 +232,7 @@ def builtin_reflection(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
         if "loras" in e.data:
             parts.append("changed LoRAs to " + (", ".join(e.data["loras"]["to"]) or "none"))
         if parts:
-            text = f"At image {e.data['position']} the prompt or settings changed: {'; '.join(parts)}."
-            notes.append(_s(text[0].upper() + text[1:], e.asset_ids))
+            notes.append(_s(f"At image {e.data['position']}: {'; '.join(parts)}.", e.asset_ids))
     for shift in analysis.of_kind("palette_shift")[:3]:
         notes.append(
             _s(
@@ -262,7 +261,9 @@ def builtin_reflection(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
     if reps:
         notes.append(
             _s(
-                "Images " + _list([str(r.data["position"]) for r in reps]) + " represent the session.",
+                ("Images " if len(reps) > 1 else "Image ")
+                + _list([str(r.data["position"]) for r in reps])
+                + (" represent the session." if len(reps) > 1 else " represents the session."),
                 [r.asset_ids[0] for r in reps],
             )
         )
@@ -270,7 +271,9 @@ def builtin_reflection(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
     if outs:
         notes.append(
             _s(
-                "Images " + _list([str(r.data["position"]) for r in outs]) + " stand out from the rest.",
+                ("Images " if len(outs) > 1 else "Image ")
+                + _list([str(r.data["position"]) for r in outs])
+                + (" stand out from the rest." if len(outs) > 1 else " stands out from the rest."),
                 [r.asset_ids[0] for r in outs],
             )
         )

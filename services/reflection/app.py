@@ -4,12 +4,13 @@ built-in curator), answering `reflection.completed` or `reflection.failed` throu
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from libs.common.events import Topics
 from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
-from services.reflection.curators import Curator, from_settings
+from services.reflection.curators import Curator, ModelCurator, from_settings, litellm_module
 from services.reflection.endpoints import router
 from services.reflection.repository import SCHEMA
 from services.reflection.service import ReflectionService
@@ -28,6 +29,10 @@ def build(settings: ReflectionSettings | None = None, curator: Curator | None = 
 
     async def started() -> None:
         service.pool = runtime.pool
+        if isinstance(
+            service.curator, ModelCurator
+        ):  # litellm's import takes seconds: not on the first quote
+            await asyncio.to_thread(litellm_module)
 
     runtime.on_start(started)
     # one request at a time per batch: each may wait on a model for up to its timeout

@@ -71,7 +71,7 @@ class BuiltinCurator:
         return CuratorResult(builtin_reflection(analysis), model=self.model, curator="builtin")
 
 
-def _litellm() -> Any:
+def litellm_module() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
@@ -122,12 +122,12 @@ class ModelCurator:
         self.fallback_options = fallback_options if fallback_options is not None else self.options
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        return int(_litellm().token_counter(model=self.model, messages=messages))
+        return int(litellm_module().token_counter(model=self.model, messages=messages))
 
     async def _call(
         self, model: str, messages: list[dict[str, str]], options: dict[str, Any]
     ) -> tuple[dict[str, Any], int, int]:
-        litellm = _litellm()
+        litellm = litellm_module()
         kwargs: dict[str, Any] = {
             "model": model,
             "messages": messages,
