@@ -26,6 +26,8 @@ from fastapi import HTTPException, Request, status
 from services.gateway.accounts import csrf
 
 COOKIE = "atelier_session"
+# set beside it, readable by the page: says "a session may be open" (no secret), see accounts/endpoints.py
+SIGNED_IN_COOKIE = "atelier_signed_in"
 # an API token's first characters, kept in clear to recognise it in a list (`atl_` + 8 of its 43)
 TOKEN_PREFIX_LENGTH = 12
 

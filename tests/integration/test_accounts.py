@@ -64,7 +64,12 @@ async def test_sign_up_signs_in_and_makes_a_workspace(signed_up) -> None:
     # plain HTTP to localhost: not Secure (a browser would drop it); HttpOnly and SameSite=Lax always
     assert not session_cookie.secure
     assert session_cookie.has_nonstandard_attr("HttpOnly")
+    # beside it, a companion the page's script can read, holding no secret: "a session may be open"
+    [flag] = [c for c in cookie if c.name == "atelier_signed_in"]
+    assert flag.value == "1" and not flag.has_nonstandard_attr("HttpOnly")
     assert (await client.get("/api/v1/sessions")).json() == []
+    await client.post("/api/v1/logout")
+    assert not [c for c in client.cookies.jar if c.name in ("atelier_session", "atelier_signed_in")]
 
 
 async def test_session_cookie_is_secure_off_localhost(stack) -> None:

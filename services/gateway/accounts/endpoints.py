@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from services.gateway.accounts import schemas, service, slowdown
 from services.gateway.auth import (
     COOKIE,
+    SIGNED_IN_COOKIE,
     AuthSubject,
     authenticate,
     csrf_refusal,
@@ -101,6 +102,10 @@ async def _signed_in(request: Request, subject: AuthSubject, status_code: int = 
     response = JSONResponse(_me(subject), status_code=status_code)
     response.set_cookie(COOKIE, session_id, max_age=int(lifetime.total_seconds()), path="/", httponly=True,
                         secure=_secure_cookie(request), samesite="lax")  # fmt: skip
+    # a companion the page's script can see (it holds no secret): the web app asks `/me` only when it is
+    # there, so a signed-out visit makes no request that can only fail
+    response.set_cookie(SIGNED_IN_COOKIE, "1", max_age=int(lifetime.total_seconds()), path="/",
+                        secure=_secure_cookie(request), samesite="lax")  # fmt: skip
     return response
 
 
@@ -167,6 +172,7 @@ async def logout(request: Request) -> JSONResponse:
         await service.end_session(pool, session_id)
     response = JSONResponse({"ok": True})
     response.delete_cookie(COOKIE, path="/", httponly=True, secure=_secure_cookie(request), samesite="lax")
+    response.delete_cookie(SIGNED_IN_COOKIE, path="/", secure=_secure_cookie(request), samesite="lax")
     return response
 
 

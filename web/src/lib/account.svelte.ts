@@ -9,6 +9,13 @@ class Account {
   loaded = $state(false);
 
   async load(): Promise<Me | null> {
+    // the gateway sets this readable companion of the (HttpOnly) session cookie: without it nobody is
+    // signed in, and asking /me would only fail (a 401 the browser reports as an error)
+    if (!document.cookie.split("; ").some((c) => c.startsWith("atelier_signed_in="))) {
+      this.me = null;
+      this.loaded = true;
+      return null;
+    }
     const { data } = await api.GET("/api/v1/me");
     this.me = data ?? null;
     this.loaded = true;
