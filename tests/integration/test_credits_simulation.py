@@ -179,6 +179,8 @@ class Model:
     reused_keys: set[str] = field(default_factory=set)  # keys sent again with another amount
     statuses: Counter[str] = field(default_factory=Counter)
     failovers: int = 0
+    events_sent: dict[str, list[Any]] = field(default_factory=dict)  # reservation id -> outcome events
+    producer: Any = None
 
 
 class Cluster:
@@ -221,8 +223,8 @@ async def _op(i: int, seed: int, cluster: Cluster, provider: Any, packs: list[An
     model = cluster.model
     tenant = rng.choice(model.tenants)
     kind = rng.choices(
-        ["reserve", "retry", "reuse", "settle", "release", "grant", "webhook", "read"],
-        weights=[34, 10, 2, 20, 14, 8, 6, 6],
+        ["reserve", "retry", "reuse", "settle", "release", "grant", "webhook", "read", "outcome"],
+        weights=[34, 10, 2, 18, 12, 8, 6, 6, 4],
     )[0]
     if kind in ("retry", "reuse") and model.reserve_bodies:
         body = rng.choice(model.reserve_bodies)
@@ -245,7 +247,7 @@ async def _op(i: int, seed: int, cluster: Cluster, provider: Any, packs: list[An
         kind, fresh = "reserve", False
     else:
         fresh = True
-    if kind in ("settle", "release") and not model.reservations:
+    if kind in ("settle", "release", "outcome") and not model.reservations:
         kind = "reserve"
     if kind == "reserve":
         if fresh:
@@ -305,6 +307,30 @@ async def _op(i: int, seed: int, cluster: Cluster, provider: Any, packs: list[An
         r = await cluster.call(rng, "POST", f"/accounts/{tenant}/grants", json=model.grants[key])
         assert r.status_code in (200, 201), r.text
         model.granted.setdefault(key, model.grants[key]["credits"])
+        return
+    if kind == "outcome":
+        # what the reflection service will publish: completed (settle, capped at the reservation) or
+        # failed (release); sometimes the same event again (a redelivery), all through the real broker
+        from libs.common.events import Event, ReflectionCompleted, ReflectionFailed
+
+        rid = rng.choice(list(model.reservations))
+        known = model.reservations[rid]
+        sent = model.events_sent.setdefault(rid, [])
+        if sent and rng.random() < 0.4:
+            event = rng.choice(sent)
+        elif rng.random() < 0.6:
+            payload: Any = ReflectionCompleted(
+                reflection_id=uuid.uuid4(), reservation_id=uuid.UUID(rid),
+                credits=rng.randint(0, known.credits * 3 // 2), tokens=rng.randint(1, 5000),
+            )  # fmt: skip
+            event = Event.of(payload, tenant_id=known.tenant)
+        else:
+            payload = ReflectionFailed(
+                reflection_id=uuid.uuid4(), reservation_id=uuid.UUID(rid), reason="sim"
+            )
+            event = Event.of(payload, tenant_id=known.tenant)
+        sent.append(event)
+        await model.producer.send_and_wait(event.topic, event.to_bytes(), key=event.key)
         return
     if kind == "webhook":
         if model.purchases and rng.random() < 0.4:
@@ -384,6 +410,10 @@ async def test_simulation_two_replicas_kills_no_credit_created_or_lost(
         async with httpx.AsyncClient(
             headers={"X-Atelier-Internal-Token": TOKEN}, timeout=30, limits=limits
         ) as client:
+            from aiokafka import AIOKafkaProducer
+
+            model.producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+            await model.producer.start()
             cluster = Cluster(replicas, client, model)
             done = asyncio.Event()
             progress = [0]
@@ -404,9 +434,18 @@ async def test_simulation_two_replicas_kills_no_credit_created_or_lost(
                 if not r.alive:
                     r.start()
                 await r.wait_ready()
-            # resolve what is left: release the long ones; the short ones are the reaper's
+            await model.producer.stop()
+            # resolve what is left: release the long ones; the short ones are the reaper's. First let
+            # the consumers handle every outcome event sent (each names a reservation)
             conn = await asyncpg.connect(infra.database_url)
             try:
+                sent_ids = list({e.event_id for events in model.events_sent.values() for e in events})
+                deadline = time.monotonic() + 40
+                while await conn.fetchval(
+                    "SELECT count(*) FROM credits.inbox WHERE event_id = ANY($1::uuid[])", sent_ids
+                ) < len(sent_ids):
+                    assert time.monotonic() < deadline, "outcome events not consumed"
+                    await asyncio.sleep(0.2)
                 pending = await conn.fetch(
                     "SELECT reservation_id, ttl_seconds FROM credits.reservations WHERE status = 'pending'"
                 )
@@ -434,7 +473,7 @@ async def test_simulation_two_replicas_kills_no_credit_created_or_lost(
         raise
     print(
         f"seed {seed}: {OPERATIONS} operations in {time.monotonic() - started:.1f} s, "
-        f"{len(model.reservations)} reservations, kills {kills}, {model.failovers} requests failed over; "
+        f"{len(model.reservations)} reservations, {len(sent_ids)} outcome events, kills {kills}, {model.failovers} requests failed over; "
         f"{dict(model.statuses)}"
     )
     assert len(kills) >= 2, f"fewer kills than planned landed: {kills}"
