@@ -15,6 +15,8 @@ class ReflectionSettings(CommonSettings):
     reflection_api_key: str | None = None
     reflection_timeout_seconds: float = 60.0
     reflection_retries: int = 2
+    # a batch waits on the model (timeout x tries, then the fallback's): not "stuck" before that
+    consumer_stuck_seconds: float = 420.0
     # the answer we allow (the model's max_tokens): priced in every quote
     reflection_answer_tokens: int = 800
     reflection_quote_ttl_seconds: int = 900

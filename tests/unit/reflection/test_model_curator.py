@@ -4,7 +4,9 @@ the fallback model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,15 +50,24 @@ async def server() -> AsyncIterator[dict[str, Any]]:
             "usage": {"prompt_tokens": 1234, "completion_tokens": 321, "total_tokens": 1555},
         })  # fmt: skip
 
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return await chat(request)
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/slow/v1/chat/completions", slow)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield {"api_base": f"http://127.0.0.1:{port}/v1", "seen": seen}
+        yield {
+            "api_base": f"http://127.0.0.1:{port}/v1",
+            "slow": f"http://127.0.0.1:{port}/slow/v1",
+            "seen": seen,
+        }
     finally:
         await runner.cleanup()
 
@@ -128,3 +139,12 @@ async def test_mocked_answer_grounded_in_facts_is_kept() -> None:
     )
     result = await curator.write(a)
     assert result.sections["summary"][0]["text"].startswith("A lighthouse")
+
+
+async def test_model_that_does_not_answer_in_time_fails(server: dict[str, Any]) -> None:
+    a = analyse(session60(), OTHERS)
+    curator = ModelCurator("openai/slow", api_base=server["slow"], api_key="sk-test", timeout=0.5, retries=0)
+    started = time.monotonic()
+    with pytest.raises(CuratorFailed, match="openai/slow"):
+        await curator.write(a)
+    assert time.monotonic() - started < 4
