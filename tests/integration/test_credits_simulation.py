@@ -377,9 +377,12 @@ async def _killer(
             await asyncio.sleep(0.01)
         if done.is_set():
             return
-        # while one is still starting it is the one killed again (a crash during start-up): the other
-        # keeps answering
+        # while one is still starting it may be the one killed again (a crash during start-up): the
+        # other keeps answering
         starting = [r for r in replicas if not r.ready]
+        if starting and rng.random() < 0.5:  # half the time, let it come up first
+            await asyncio.gather(*restarts, return_exceptions=True)
+            starting = []
         victim = starting[0] if starting else rng.choice(replicas)
         victim.kill()
         kills.append(f"{victim.name}@{progress[0]}{' (starting)' if starting else ''}")
