@@ -433,3 +433,22 @@ async def test_metrics_count_reservations_by_outcome_and_expiries(client: Any) -
         'route="/internal/v1/reservations/{reservation_id}/settle"',
     ):
         assert name in text, name
+
+
+async def test_a_settle_after_the_ttl_never_spends(client: Any, credits: dict[str, Any]) -> None:
+    """Past `expires_at` (the database's clock) a reservation can only expire: a settle that comes
+    before the reaper expires it itself and says so; the credits go back, none are spent."""
+    tenant = uuid.uuid4()
+    await _set_available(client, tenant, 100)
+    pool = credits["runtime"].pool
+    for _ in range(5):
+        rid = (await client.post("/reservations", json=_reserve(tenant, 40))).json()["reservation_id"]
+        await pool.execute(
+            "UPDATE credits.reservations SET expires_at = now() - interval '1 second' WHERE reservation_id = $1",
+            uuid.UUID(rid),
+        )
+        late = await client.post(f"/reservations/{rid}/settle", json={"credits": 40})
+        assert late.status_code == 200
+        assert (late.json()["status"], late.json()["changed"]) == ("expired", False), late.json()
+    assert await _account(client, tenant) == {"balance": 100, "reserved": 0, "available": 100}
+    await _reconciled(credits)
