@@ -48,7 +48,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
-    """Ingest, clustering and gateway running in this process over the real infrastructure."""
+    """The five services running in this process over the real infrastructure."""
     import asyncio
     import socket
 
@@ -59,6 +59,7 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     from services.gateway.app import build as build_gateway
     from services.gateway.settings import GatewaySettings
     from services.ingest.app import build as build_ingest
+    from services.reflection.app import build as build_reflection
 
     # the gateway reaches ingest's internal API (connected folders) over real HTTP, as in production
     ingest_socket = socket.socket()
@@ -75,16 +76,23 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
     credits_socket.bind(("127.0.0.1", 0))
     credits_socket.listen()
     credits_url = f"http://127.0.0.1:{credits_socket.getsockname()[1]}"
+    # ... and reflection's (quotes, reflections)
+    reflection_socket = socket.socket()
+    reflection_socket.bind(("127.0.0.1", 0))
+    reflection_socket.listen()
+    reflection_url = f"http://127.0.0.1:{reflection_socket.getsockname()[1]}"
     runtimes = {
         "ingest": build_ingest(),
         "clustering": build_clustering(),
         "credits": build_credits(),
+        "reflection": build_reflection(),
         "gateway": build_gateway(
             GatewaySettings(
                 demo_token="test-demo-token",
                 ingest_url=ingest_url,
                 clustering_url=clustering_url,
                 credits_url=credits_url,
+                reflection_url=reflection_url,
             )
         ),
     }
@@ -99,6 +107,7 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
             ("ingest", ingest_socket),
             ("clustering", clustering_socket),
             ("credits", credits_socket),
+            ("reflection", reflection_socket),
         ):
             server = uvicorn.Server(uvicorn.Config(runtimes[name].app, lifespan="off", log_config=None))
             servers.append((server, asyncio.create_task(server.serve(sockets=[sock])), sock))
@@ -107,7 +116,7 @@ async def stack(infra: object) -> AsyncIterator[dict[str, object]]:
         for server, task, _ in servers:
             server.should_exit = True
             await task
-        for sock in (ingest_socket, clustering_socket, credits_socket):
+        for sock in (ingest_socket, clustering_socket, credits_socket, reflection_socket):
             sock.close()
         for runtime in reversed(started):
             await runtime.stop()

@@ -13,6 +13,7 @@ from services.gateway.endpoints import router
 from services.gateway.folders import router as folders_router
 from services.gateway.live import LiveFeed
 from services.gateway.live import router as live_router
+from services.gateway.reflections.endpoints import router as reflections_router
 from services.gateway.session_edits import router as session_edits_router
 from services.gateway.settings import GatewaySettings
 from services.gateway.sharing.endpoints import public as shared_router
@@ -45,6 +46,7 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     runtime.app.include_router(live_router)
     runtime.app.include_router(sharing_router)
     runtime.app.include_router(credits_router)
+    runtime.app.include_router(reflections_router)
     runtime.app.include_router(shared_router)  # /s/{token}: public, read-only, no authentication
     mount_web_app(runtime.app)
 

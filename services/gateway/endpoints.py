@@ -33,6 +33,7 @@ from services.gateway.pagination import (
     page,
     position,
 )
+from services.gateway.reflections.repository import summaries as reflection_summaries
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_route import UPLOAD_OPENAPI, UPLOAD_RESPONSES, UploadSubject, receive_upload
 
@@ -224,7 +225,19 @@ async def list_sessions(
     # one row more than the page says whether there is a next page (no empty last page)
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
     next_cursor = encode_cursor("sessions", last["start_at"], last["session_id"]) if last else None
-    return page(request, [session_json(r, now, zone) for r in rows], next_cursor)
+    cards = await with_reflection_summaries(request, subject, [session_json(r, now, zone) for r in rows])
+    return page(request, cards, next_cursor)
+
+
+async def with_reflection_summaries(
+    request: Request, subject: AuthSubject, cards: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Cards with their session's latest reflection summary (the reflection service's view), one query
+    for the page."""
+    found = await reflection_summaries(_runtime(request).pool, subject, [uuid.UUID(c["id"]) for c in cards])
+    for card in cards:
+        card["reflection_summary"] = found.get(uuid.UUID(card["id"]), card["reflection_summary"])
+    return cards
 
 
 def asset_json(row: Any) -> dict[str, Any]:
@@ -279,7 +292,9 @@ async def get_session(
     row, resolved = await repository.session(pool, subject, session_id)
     if row is None:
         raise HTTPException(404, "no such session")
-    doc = session_json(row, datetime.now(UTC), time_zone_of(subject.time_zone))
+    [doc] = await with_reflection_summaries(
+        request, subject, [session_json(row, datetime.now(UTC), time_zone_of(subject.time_zone))]
+    )
     doc["merged_from"] = str(session_id) if resolved != session_id else None
     previous, following = await repository.neighbours(pool, subject, row)
     doc["previous_session_id"] = str(previous) if previous else None

@@ -35,7 +35,12 @@ from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-LIVE_TOPICS = (Topics.SESSION_UPDATED, Topics.SESSION_MERGED)
+LIVE_TOPICS = (
+    Topics.SESSION_UPDATED,
+    Topics.SESSION_MERGED,
+    Topics.REFLECTION_COMPLETED,
+    Topics.REFLECTION_FAILED,
+)
 STREAM_QUEUE_SIZE = 256
 # how long start-up waits for the feed's partitions before serving anyway (streams then start a bit late)
 READY_TIMEOUT_SECONDS = 15.0

@@ -72,6 +72,16 @@ def readable_facet_totals(subject: AuthSubject) -> Statement:
     return _scoped("ingest.facet_totals ft", "ft.tenant_id", subject=subject)
 
 
+def readable_reflections(subject: AuthSubject) -> Statement:
+    """reflection.reflection_cards as `r`: the reflection service's read contract."""
+    return _scoped("reflection.reflection_cards r", "r.tenant_id", subject=subject)
+
+
+def readable_reflection_summaries(subject: AuthSubject) -> Statement:
+    """reflection.session_reflection_summaries as `rs`: each session's latest completed reflection."""
+    return _scoped("reflection.session_reflection_summaries rs", "rs.tenant_id", subject=subject)
+
+
 def readable_asset_status(subject: AuthSubject) -> Statement:
     """ingest.asset_status as `st`: every asset's pipeline status, quarantined ones included."""
     return _scoped("ingest.asset_status st", "st.tenant_id", subject=subject)

@@ -36,6 +36,8 @@ class GatewaySettings(CommonSettings):
     clustering_url: str = "http://127.0.0.1:8002"
     # the credits service's internal API (balances, the ledger, purchases), ATELIER_CREDITS_URL
     credits_url: str = "http://127.0.0.1:8003"
+    # the reflection service's internal API (quotes, reflections), ATELIER_REFLECTION_URL
+    reflection_url: str = "http://127.0.0.1:8004"
     # buying credits: the built-in test provider completes a purchase at once (make run, tests); a
     # deployment without a payment provider turns it off (ATELIER_BILLING_TEST_CHECKOUT=false)
     billing_test_checkout: bool = True

@@ -479,6 +479,51 @@ async def billing_webhook(w: World) -> None:
     assert [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)] == before
 
 
+async def _a_reflection(w: World) -> dict[str, str]:
+    """A reflection of A's: a 50-image session of A's, quoted and confirmed (the offline curator)."""
+    from tests.integration.test_reflection_flow import lighthouse_session, upload_session
+
+    made: dict[str, str] = w.__dict__.setdefault("reflection", {})
+    if not made:
+        session = await upload_session(
+            w.a.client, lighthouse_session(50, "an isolated tower"), 1_700_000_000_000, "iso"
+        )
+        quote = (await w.a.client.post(f"/api/v1/sessions/{session}/reflection/quote")).json()
+        response = await w.a.client.post(f"/api/v1/sessions/{session}/reflections", json={"quote_id": quote["quote_id"]},
+                                         headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+        assert response.status_code == 202, response.text
+        made.update(session=session, quote=quote["quote_id"], reflection=response.json()["reflection_id"])
+        # A has a session and 50 images more: the later checks compare A's lists with these
+        w.a.sessions = [c["id"] for c in (await w.a.client.get("/api/v1/sessions")).json()]
+        w.a.assets |= {a["asset_id"] for a in await _all_pages(w.a.client, f"/api/v1/sessions/{session}/assets")}
+    return made
+
+
+async def quote_reflection(w: World) -> None:
+    made = await _a_reflection(w)
+    await _each_is_404(w.b.client, "POST", [f"/api/v1/sessions/{made['session']}/reflection/quote"])
+
+
+async def get_reflection(w: World) -> None:
+    made = await _a_reflection(w)
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/reflections/{made['reflection']}"])
+
+
+async def list_reflections(w: World) -> None:
+    made = await _a_reflection(w)
+    assert (await w.a.client.get(f"/api/v1/sessions/{made['session']}/reflections")).json()
+    assert (await w.b.client.get(f"/api/v1/sessions/{made['session']}/reflections")).json() == []
+
+
+async def request_reflection(w: World) -> None:
+    """A's quote, confirmed as B: no such quote in B's workspace, and nothing reserved from anyone."""
+    made = await _a_reflection(w)
+    before = [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)]
+    await _each_is_404(w.b.client, "POST", [f"/api/v1/sessions/{made['session']}/reflections"],
+                       json={"quote_id": made["quote"]}, headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+    assert [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)] == before
+
+
 # every operation of the document and its check, in the order they run (reads first, then writes);
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
@@ -499,6 +544,10 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/tokens"): list_tokens,
     ("get", "/api/v1/searches"): list_searches,
     ("get", "/api/v1/sessions/{session_id}/shares"): list_shares,
+    ("get", "/api/v1/reflections/{reflection_id}"): get_reflection,
+    ("get", "/api/v1/sessions/{session_id}/reflections"): list_reflections,
+    ("post", "/api/v1/sessions/{session_id}/reflection/quote"): quote_reflection,
+    ("post", "/api/v1/sessions/{session_id}/reflections"): request_reflection,
     ("get", "/api/v1/credits"): get_credits,
     ("get", "/api/v1/credits/history"): credit_history,
     ("get", "/s/{token}/session"): shared_session,

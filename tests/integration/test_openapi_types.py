@@ -36,13 +36,13 @@ PASSWORD = "a long and typed document 7"
 
 
 def _json_operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(method, path) -> the schema of its JSON 200/201, for /api/v1 and /s/ operations."""
+    """(method, path) -> the schema of its JSON 200/201/202, for /api/v1 and /s/ operations."""
     found = {}
     for path, operations in document["paths"].items():
         if not path.startswith(("/api/v1/", "/s/")):
             continue
         for method, operation in operations.items():
-            for code in ("200", "201"):
+            for code in ("200", "201", "202"):
                 content = operation["responses"].get(code, {}).get("content", {})
                 if "application/json" in content:
                     found[(method, path)] = content["application/json"].get("schema", {})
@@ -101,11 +101,12 @@ def _models() -> dict[str, type[BaseModel]]:
     from services.gateway import schemas
     from services.gateway.accounts import schemas as account_schemas
     from services.gateway.credits import schemas as credit_schemas
+    from services.gateway.reflections import schemas as reflection_schemas
     from services.gateway.sharing import schemas as sharing_schemas
 
     return {
         name: value
-        for module in (schemas, account_schemas, sharing_schemas, credit_schemas)
+        for module in (schemas, account_schemas, sharing_schemas, credit_schemas, reflection_schemas)
         for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, BaseModel)
     }
@@ -319,6 +320,28 @@ async def test_every_json_body_matches_its_documented_model(stack, new_tenant, f
         "/api/v1/billing/webhook", content=event, headers={"Stripe-Signature": signature}
     )
     check("post", "/api/v1/billing/webhook", response)
+
+    # a reflection: quote, confirm (202), the reflection and the session's list once it is written
+    from tests.integration.test_reflection_flow import lighthouse_session, upload_session
+
+    session = await upload_session(
+        client, lighthouse_session(50, "a typed tower"), 1_600_000_000_000, "typed"
+    )
+    quote = check("post", "/api/v1/sessions/{session_id}/reflection/quote",
+                  await client.post(f"/api/v1/sessions/{session}/reflection/quote"))  # fmt: skip
+    response = await client.post(f"/api/v1/sessions/{session}/reflections", json={"quote_id": quote["quote_id"]},
+                                 headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+    accepted = check("post", "/api/v1/sessions/{session_id}/reflections", response, status=202)
+
+    async def written() -> bool:
+        doc = (await client.get(f"/api/v1/reflections/{accepted['reflection_id']}")).json()
+        return doc["status"] == "completed"
+
+    assert await until(written, within=60.0)
+    check("get", "/api/v1/reflections/{reflection_id}",
+          await client.get(f"/api/v1/reflections/{accepted['reflection_id']}"))  # fmt: skip
+    check("get", "/api/v1/sessions/{session_id}/reflections",
+          await client.get(f"/api/v1/sessions/{session}/reflections"))  # fmt: skip
 
     assert check.seen == set(check.operations), (
         f"not exercised here: {sorted(set(check.operations) - check.seen)}"

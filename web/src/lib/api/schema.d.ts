@@ -397,6 +397,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reflections/{reflection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Reflection
+         * @description A reflection: its status, and once completed its summary of exploration, style patterns and
+         *     evolution notes (each statement with the images it cites), the facts it rests on, its price.
+         */
+        get: operations["get_reflection_api_v1_reflections__reflection_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/searches": {
         parameters: {
             query?: never;
@@ -520,6 +541,55 @@ export interface paths {
         get: operations["list_session_assets_api_v1_sessions__session_id__assets_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/reflection/quote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Quote
+         * @description What a reflection of this session costs (valid for 15 minutes). A session of fewer than 50
+         *     images is a 422 saying so.
+         */
+        post: operations["quote_api_v1_sessions__session_id__reflection_quote_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/reflections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Reflections
+         * @description The session's reflections, newest first.
+         */
+        get: operations["list_reflections_api_v1_sessions__session_id__reflections_get"];
+        put?: never;
+        /**
+         * Request Reflection
+         * @description Confirm a quote: its credits are reserved and the reflection starts (202). Send an
+         *     `Idempotency-Key` (a random string per confirmation): the same key again answers the same
+         *     reflection and charges nothing more; with another session or quote it is a 409. Short of credits:
+         *     402 `application/problem+json` with `balance`, `price` and the `packs` on offer (nothing is kept
+         *     under the key then: buy credits and send the same key again).
+         */
+        post: operations["request_reflection_api_v1_sessions__session_id__reflections_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1372,6 +1442,94 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /**
+         * Quote
+         * @description What a reflection of this session costs, valid until `expires_at`.
+         */
+        Quote: {
+            /** Credits */
+            credits: number;
+            /** Expires At */
+            expires_at: string;
+            /**
+             * Model
+             * @description the curator's model; 'builtin' is the offline curator
+             */
+            model: string;
+            /**
+             * Quote Id
+             * Format: uuid
+             */
+            quote_id: string;
+        };
+        /**
+         * Reflection
+         * @description A reflection: `status` pending, running, completed or failed; its parts once completed.
+         */
+        Reflection: {
+            /** Completed At */
+            completed_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Credits Charged */
+            credits_charged: number | null;
+            /** Credits Reserved */
+            credits_reserved: number | null;
+            /** Curator */
+            curator: string | null;
+            /** Error */
+            error: string | null;
+            /** Evolution Notes */
+            evolution_notes: components["schemas"]["Statement"][];
+            /**
+             * Facts
+             * @description the measured facts it rests on, each with its asset ids
+             */
+            facts: {
+                [key: string]: unknown;
+            }[];
+            /** Model */
+            model: string | null;
+            /**
+             * Reflection Id
+             * Format: uuid
+             */
+            reflection_id: string;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /** Status */
+            status: string;
+            /** Style Patterns */
+            style_patterns: components["schemas"]["Statement"][];
+            /**
+             * Summary
+             * @description Summary of exploration: one paragraph
+             */
+            summary: string | null;
+            /** Summary Statements */
+            summary_statements: components["schemas"]["Statement"][];
+        };
+        /** ReflectionAccepted */
+        ReflectionAccepted: {
+            /**
+             * Reflection Id
+             * Format: uuid
+             */
+            reflection_id: string;
+            /** Status */
+            status: string;
+        };
+        /** ReflectionRequest */
+        ReflectionRequest: {
+            /**
+             * Quote Id
+             * Format: uuid
+             */
+            quote_id: string;
+        };
         /** SavedSearch */
         SavedSearch: {
             /**
@@ -1750,6 +1908,13 @@ export interface components {
              */
             asset_id: string;
         };
+        /** Statement */
+        Statement: {
+            /** Asset Ids */
+            asset_ids: string[];
+            /** Text */
+            text: string;
+        };
         /** TimeZone */
         TimeZone: {
             /**
@@ -1797,6 +1962,16 @@ export interface components {
             label: string;
         };
         /**
+         * Unprocessable
+         * @description 422: the session is too small (`detail` says so), or the request is malformed (the list of what).
+         */
+        Unprocessable: {
+            /** Detail */
+            detail: string | {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
          * UploadResult
          * @description One result per file of an upload, in order (a zip: one per entry).
          */
@@ -1834,6 +2009,25 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * WebhookReceipt
+         * @description What the webhook answers the provider: received, and what became of the event.
+         */
+        WebhookReceipt: {
+            /** Credits */
+            credits?: number | null;
+            /** Event Id */
+            event_id: string;
+            /**
+             * Outcome
+             * @description credited, duplicate (a replay: nothing changed) or ignored
+             */
+            outcome: string;
+            /** Received */
+            received: boolean;
+            /** Tenant Id */
+            tenant_id?: string | null;
         };
     };
     responses: never;
@@ -2403,7 +2597,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["WebhookReceipt"];
                 };
             };
             /** @description bad signature, stale or not an event */
@@ -2894,6 +3088,55 @@ export interface operations {
             };
         };
     };
+    get_reflection_api_v1_reflections__reflection_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reflection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reflection"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such reflection */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_searches_api_v1_searches_get: {
         parameters: {
             query?: never;
@@ -3287,6 +3530,168 @@ export interface operations {
             };
             /** @description no such session */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    quote_api_v1_sessions__session_id__reflection_quote_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quote"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description fewer than 50 images, or a malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unprocessable"];
+                };
+            };
+        };
+    };
+    list_reflections_api_v1_sessions__session_id__reflections_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reflection"][];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_reflection_api_v1_sessions__session_id__reflections_post: {
+        parameters: {
+            query?: never;
+            header: {
+                "Idempotency-Key": string;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReflectionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReflectionAccepted"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description not enough credits: balance, price, packs */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no such session or quote */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the key was used for another request, or the quote expired */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
