@@ -1,6 +1,6 @@
-"""Payment webhooks signed the way Stripe signs them, shared by the credits service (which verifies them)
-and the gateway's built-in test checkout (which signs one as a provider would, so `make run` can buy
-credits without a payment provider):
+"""Payment webhooks signed the way Stripe signs them, shared by the credits service (which verifies them,
+services/credits/billing.py) and the gateway's built-in test checkout (which signs one as a provider
+would, so `make run` can buy credits without a payment provider):
 
     Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 """

@@ -20,7 +20,6 @@ Any other event type is acknowledged and ignored (providers send many).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -28,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from libs.billing import SIGNATURE_HEADER, stripe_signature
 from services.credits.settings import CreditPack
 
 CHECKOUT_COMPLETED = "checkout.session.completed"
@@ -69,16 +69,15 @@ class PaymentProvider(Protocol):
 
 class StripeLikeProvider:
     name = "stripe"
-    signature_header = "Stripe-Signature"
+    signature_header = SIGNATURE_HEADER
 
     def __init__(self, secret: str, *, tolerance_seconds: int = 300) -> None:
-        self._secret = secret.encode()
+        self._secret = secret
         self.tolerance_seconds = tolerance_seconds
 
     def signature(self, body: bytes, timestamp: int) -> str:
         """The header value a provider would send for `body` at `timestamp` (tests sign with it)."""
-        digest = hmac.new(self._secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return f"t={timestamp},v1={digest}"
+        return stripe_signature(self._secret, body, timestamp)
 
     def verify(self, body: bytes, signature: str | None, *, now: float | None = None) -> None:
         if not signature:
