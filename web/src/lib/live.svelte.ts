@@ -4,6 +4,8 @@
 export type LiveEvent =
   | { type: "session.updated"; payload: { session_id: string; deleted?: boolean } }
   | { type: "session.merged"; payload: { from_session_id: string; into_session_id: string } }
+  | { type: "reflection.completed"; payload: { reflection_id: string } }
+  | { type: "reflection.failed"; payload: { reflection_id: string } }
   | { type: "resync"; payload: Record<string, never> };
 
 type Listener = (event: LiveEvent) => void;
@@ -25,6 +27,8 @@ function open(): void {
   };
   source.addEventListener("session.updated", relay("session.updated"));
   source.addEventListener("session.merged", relay("session.merged"));
+  source.addEventListener("reflection.completed", relay("reflection.completed"));
+  source.addEventListener("reflection.failed", relay("reflection.failed"));
   source.addEventListener("resync", relay("resync"));
 }
 
