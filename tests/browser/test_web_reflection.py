@@ -163,3 +163,39 @@ async def test_an_empty_balance_buys_a_pack_and_continues(
     listed = (await client.get(f"/api/v1/sessions/{session}/reflections")).json()
     assert [r["status"] for r in listed] == ["completed"]
     assert errors == []
+
+
+async def test_a_failed_reflection_says_the_credits_came_back(
+    page, gateway_url, new_tenant, stack, artifacts, monkeypatch
+) -> None:
+    from playwright.async_api import expect
+
+    from services.reflection.curators import CuratorFailed
+
+    token, client = await new_tenant()
+    session = await upload_session(client, lighthouse_session(), T0_MS, "s60")
+
+    async def failing(*args: object, **kwargs: object) -> object:
+        raise CuratorFailed("the model is down")
+
+    monkeypatch.setattr(stack["reflection"].app.state.reflection.curator, "write", failing)
+    errors = _watch(page)
+    await sign_in(page, gateway_url, token)
+    await page.goto(f"{gateway_url}/app/sessions/{session}")
+    reflect = page.get_by_role("button", name=re.compile(r"^Reflect on this session"))
+    await expect(reflect).to_have_text("Reflect on this session · 2 credits")
+    await reflect.click()
+    await (
+        page.get_by_role("dialog", name="Reflect on this session")
+        .get_by_role("button", name="Confirm")
+        .click()
+    )
+
+    failed = page.get_by_role("status").filter(has_text="The reflection failed")
+    await expect(failed).to_be_visible(timeout=60_000)
+    await expect(failed).to_contain_text("the model is down")
+    await expect(failed).to_contain_text("Its 2 credits were given back.")
+    await expect(reflect).to_be_enabled()
+    await expect(page.get_by_role("heading", name="Summary of exploration")).to_have_count(0)
+    await page.screenshot(path=str(artifacts / "failed.png"))
+    assert errors == []

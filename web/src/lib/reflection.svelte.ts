@@ -2,7 +2,14 @@
 // with an Idempotency-Key (402: short of credits, retried with the same key once bought; 409: the quote
 // expired, so a new one is asked), and following the newest reflection until it completes or fails.
 import { api, problem } from "./api/client";
-import { insufficient, isRunning, latestCompleted, newKey, type Insufficient } from "./reflection";
+import {
+  insufficient,
+  isRunning,
+  latestCompleted,
+  newKey,
+  quoteStale,
+  type Insufficient,
+} from "./reflection";
 import type { Quote, Reflection } from "./reflection";
 
 export class ReflectionFlow {
@@ -18,7 +25,6 @@ export class ReflectionFlow {
   busy = $state(false);
   /** what the cost dialog says besides the price (a new quote, a failure to confirm) */
   note = $state("");
-  error = $state<string | null>(null);
   // the key of the confirmation under way: kept for the retry after buying credits
   private key: string | null = null;
 
@@ -34,12 +40,19 @@ export class ReflectionFlow {
     });
     if (response.status === 422) this.refused = true;
     if (!data) {
-      if (response.status !== 422) this.error = problem(error, "The price could not be loaded.");
+      // said in the cost dialog (a 422 hides the button instead)
+      if (response.status !== 422) this.note = problem(error, "The price could not be had. Try again.");
       return null;
     }
     this.refused = false;
     this.quote = data;
     return data;
+  }
+
+  /** Before the cost dialog: a quote still good for a while, asked again otherwise. */
+  async prepare(): Promise<void> {
+    this.note = "";
+    if (!this.quote || quoteStale(this.quote, Date.now())) await this.loadQuote();
   }
 
   async loadReflections(): Promise<void> {
@@ -81,7 +94,6 @@ export class ReflectionFlow {
     if (!quote || !this.key) return "failed";
     this.busy = true;
     this.note = "";
-    this.error = null;
     const { data, error, response } = await api.POST("/api/v1/sessions/{session_id}/reflections", {
       params: { path: { session_id: this.sessionId }, header: { "Idempotency-Key": this.key } },
       body: { quote_id: quote.quote_id },

@@ -7,6 +7,7 @@ import {
   isRunning,
   latestCompleted,
   phase,
+  quoteStale,
   reflectLabel,
   writtenBy,
   type Reflection,
@@ -37,6 +38,13 @@ describe("the Reflect button", () => {
     expect(reflectLabel({ credits: 2 })).toBe("Reflect on this session · 2 credits");
     expect(reflectLabel({ credits: 1 })).toBe("Reflect on this session · 1 credit");
     expect(reflectLabel(null)).toBe("Reflect on this session");
+  });
+  it("asks a quote again shortly before it expires", () => {
+    const now = Date.parse("2026-01-01T12:00:00Z");
+    expect(quoteStale({ expires_at: "2026-01-01T12:15:00+00:00" }, now)).toBe(false);
+    expect(quoteStale({ expires_at: "2026-01-01T12:00:30+00:00" }, now)).toBe(true);
+    expect(quoteStale({ expires_at: "2026-01-01T11:59:00+00:00" }, now)).toBe(true);
+    expect(quoteStale({ expires_at: "not a time" }, now)).toBe(true);
   });
   it("is offered from 50 images", () => {
     expect(canReflect(49)).toBe(false);

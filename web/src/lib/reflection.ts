@@ -23,6 +23,12 @@ export function reflectLabel(quote: Pick<Quote, "credits"> | null): string {
   return quote ? `Reflect on this session · ${creditsText(quote.credits)}` : "Reflect on this session";
 }
 
+/** A quote about to expire (within `marginMs`) is asked again before the cost dialog shows it. */
+export function quoteStale(quote: Pick<Quote, "expires_at">, now: number, marginMs = 60_000): boolean {
+  const expires = Date.parse(quote.expires_at);
+  return Number.isNaN(expires) || expires - now < marginMs;
+}
+
 export function canReflect(assetCount: number): boolean {
   return assetCount >= MIN_IMAGES;
 }
