@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 # the 402 of a confirm on an empty balance is expected; Chromium logs any failed resource as an error
 EXPECTED_402 = "Failed to load resource: the server responded with a status of 402 (Payment Required)"
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 PROGRESS = "The AI Museum Curator is looking at your session…"
 
 
@@ -27,6 +29,29 @@ def _watch(page) -> list[str]:  # type: ignore[no-untyped-def]
         "console", lambda m: errors.append(m.text) if m.type == "error" and m.text != EXPECTED_402 else None
     )
     return errors
+
+
+def _confirm_keys(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Idempotency-Key of every confirm the page sends, in order."""
+    keys: list[str] = []
+
+    def seen(request) -> None:  # type: ignore[no-untyped-def]
+        if request.method == "POST" and re.search(r"/sessions/[^/]+/reflections$", request.url):
+            keys.append(request.headers.get("idempotency-key", ""))
+
+    page.on("request", seen)
+    return keys
+
+
+async def _axe(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Serious or critical accessibility violations (axe-core, evaluated past the page's CSP)."""
+    await page.evaluate(AXE.read_text())
+    result = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 async def _progress_then_done(page, artifacts, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -84,6 +109,7 @@ async def test_reflect_on_a_session_and_see_it_cited(page, gateway_url, new_tena
         thumbs = step.get_by_role("link", name=re.compile(r"^Open s60-\d{3}\.png$"))
         assert await thumbs.count() > 0, words
     await page.screenshot(path=str(artifacts / "4-reflection.png"), full_page=True)
+    assert await _axe(page) == []
 
     # a cited thumbnail opens that image in the inspector
     step = strip.get_by_role("listitem").filter(has_text="dreamshaperXL_turbo").first
@@ -130,6 +156,7 @@ async def test_an_empty_balance_buys_a_pack_and_continues(
         )
         assert taken.status_code == 201, taken.text
     errors = _watch(page)
+    keys = _confirm_keys(page)
     await sign_in(page, gateway_url, token)
 
     await page.goto(f"{gateway_url}/app/sessions/{session}")
@@ -159,6 +186,8 @@ async def test_an_empty_balance_buys_a_pack_and_continues(
     await expect(page.get_by_role("list", name="Evolution notes")).to_contain_text("golden hour")
     await page.screenshot(path=str(artifacts / "4-reflection.png"), full_page=True)
 
+    # Continue sent the same confirmation: the same Idempotency-Key as the refused one
+    assert len(keys) == 2 and keys[0] == keys[1], keys
     # one reflection, charged once
     listed = (await client.get(f"/api/v1/sessions/{session}/reflections")).json()
     assert [r["status"] for r in listed] == ["completed"]
@@ -199,3 +228,47 @@ async def test_a_failed_reflection_says_the_credits_came_back(
     await expect(page.get_by_role("heading", name="Summary of exploration")).to_have_count(0)
     await page.screenshot(path=str(artifacts / "failed.png"))
     assert errors == []
+
+
+async def test_an_expired_quote_is_priced_again_and_confirmed_anew(
+    page, gateway_url, new_tenant, artifacts
+) -> None:
+    from playwright.async_api import expect
+
+    token, client = await new_tenant()
+    session = await upload_session(client, lighthouse_session(), T0_MS, "s60")
+    # the first confirm meets an expired quote (the gateway's 409); the page must price it again
+    expired = "Failed to load resource: the server responded with a status of 409 (Conflict)"
+    errors = _watch(page)
+    keys = _confirm_keys(page)
+    quotes: list[str] = []
+    page.on("request", lambda r: quotes.append(r.url) if r.url.endswith("/reflection/quote") else None)
+    answered: list[bool] = []
+
+    async def expire_once(route) -> None:  # type: ignore[no-untyped-def]
+        if answered or route.request.method != "POST":
+            await route.continue_()
+            return
+        answered.append(True)
+        await route.fulfill(status=409, json={"detail": "the quote expired: ask for a new one"})
+
+    await page.route(re.compile(r"/api/v1/sessions/[^/]+/reflections$"), expire_once)
+    await sign_in(page, gateway_url, token)
+    await page.goto(f"{gateway_url}/app/sessions/{session}")
+    reflect = page.get_by_role("button", name=re.compile(r"^Reflect on this session"))
+    await expect(reflect).to_have_text("Reflect on this session · 2 credits")
+    await reflect.click()
+    dialog = page.get_by_role("dialog", name="Reflect on this session")
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text(
+        "The price quote expired. The new price is 2 credits"
+    )
+    await expect(dialog).to_be_visible()
+    await page.screenshot(path=str(artifacts / "1-expired.png"))
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dialog).to_be_hidden()
+    await _progress_then_done(page, artifacts, "2")
+    # a new quote, and the second confirm a new confirmation: a new key
+    assert len(quotes) == 2, quotes
+    assert len(keys) == 2 and keys[0] != keys[1], keys
+    assert [e for e in errors if e != expired] == []
