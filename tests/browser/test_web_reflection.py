@@ -64,6 +64,8 @@ async def _progress_then_done(page, artifacts, name: str) -> None:  # type: igno
     await page.screenshot(path=str(artifacts / f"{name}-progress.png"))
     await expect(summary).to_be_visible(timeout=60_000)
     await expect(progress).to_have_count(0)
+    # said for screen readers, where the progress was
+    await expect(page.get_by_role("status").filter(has_text="The reflection is ready")).to_have_count(1)
 
 
 async def test_reflect_on_a_session_and_see_it_cited(page, gateway_url, new_tenant, artifacts) -> None:

@@ -23,6 +23,8 @@ export class ReflectionFlow {
   /** the 402's problem while the insufficient-credits dialog is open */
   short = $state<Insufficient | null>(null);
   busy = $state(false);
+  /** a reflection confirmed on this page just completed: said once for screen readers */
+  ready = $state(false);
   /** what the cost dialog says besides the price (a new quote, a failure to confirm) */
   note = $state("");
   // the key of the confirmation under way: kept for the retry after buying credits
@@ -72,6 +74,7 @@ export class ReflectionFlow {
       params: { path: { reflection_id: id } },
     });
     if (!data || data.reflection_id !== this.newest?.reflection_id) return false;
+    if (isRunning(this.newest) && data.status === "completed") this.ready = true;
     this.newest = data;
     if (data.status === "completed") this.shown = data;
     return !isRunning(data);
@@ -93,6 +96,7 @@ export class ReflectionFlow {
     const quote = this.quote ?? (await this.loadQuote());
     if (!quote || !this.key) return "failed";
     this.busy = true;
+    this.ready = false;
     this.note = "";
     const { data, error, response } = await api.POST("/api/v1/sessions/{session_id}/reflections", {
       params: { path: { session_id: this.sessionId }, header: { "Idempotency-Key": this.key } },
