@@ -147,6 +147,21 @@ async def read_balances(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> Balan
     return Balances(row["available"], row["held"]) if row else None
 
 
+async def _move_or_refuse(conn: asyncpg.Connection, tenant_id: uuid.UUID, entries: list[Any]) -> Balances:
+    """After a conditional move found too little: lock the wallet and decide again under the lock, so a
+    refusal reports the very balances it was refused on. (Between the failed UPDATE and a plain read, a
+    release or an expiry elsewhere could commit: the 402 would then say "available 180" to a request
+    for 102.) Enough now: the move, which the lock lets through; still too little: `Insufficient`."""
+    row = await conn.fetchrow(
+        "SELECT available, held FROM credits.wallets WHERE tenant_id = $1 FOR UPDATE", tenant_id
+    )
+    assert row is not None
+    moved = await _move(conn, tenant_id, entries)
+    if moved is None:
+        raise Insufficient(Balances(row["available"], row["held"]))
+    return moved
+
+
 async def open_account(conn: asyncpg.Connection, tenant_id: uuid.UUID, starting_grant: int) -> bool:
     """Open the tenant's account with the starting grant, once whatever the races: the INSERT's
     ON CONFLICT makes a second opener wait for the first and then do nothing. True if we opened it."""
@@ -275,11 +290,7 @@ async def reserve(
         # no account yet, or not enough: open it (a no-op if it exists, or if a racing request
         # opened it: we waited for that one) and try once more; a refusal rolls all of it back
         await open_account(conn, tenant_id, starting_grant)
-        balances = await _move(conn, tenant_id, entries)
-        if balances is None:
-            now = await read_balances(conn, tenant_id)
-            assert now is not None
-            raise Insufficient(now)
+        balances = await _move_or_refuse(conn, tenant_id, entries)
     await _emit(
         conn,
         tenant_id,
@@ -543,9 +554,7 @@ async def grant(
     entries = domain.issue(credits)
     balances = await _move(conn, tenant_id, entries)
     if balances is None:
-        now = await read_balances(conn, tenant_id)
-        assert now is not None
-        raise Insufficient(now)
+        balances = await _move_or_refuse(conn, tenant_id, entries)
     kind = Kind.GRANT if credits > 0 else Kind.ADJUSTMENT
     transfer_id = await write_transfer(conn, tenant_id, kind, credits, entries, reason=reason)
     await conn.execute(
