@@ -112,6 +112,12 @@ async def test_reflect_on_a_session_and_see_it_cited(page, gateway_url, new_tena
         assert await thumbs.count() > 0, words
     await page.screenshot(path=str(artifacts / "4-reflection.png"), full_page=True)
     assert await _axe(page) == []
+    # on a phone the strip scrolls inside itself; the page does not scroll sideways
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.get_by_role("heading", name="Evolution notes").scroll_into_view_if_needed()
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    await page.screenshot(path=str(artifacts / "4-reflection-390.png"))
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     # a cited thumbnail opens that image in the inspector
     step = strip.get_by_role("listitem").filter(has_text="dreamshaperXL_turbo").first

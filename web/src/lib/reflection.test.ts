@@ -118,8 +118,19 @@ describe("the evolution strip", () => {
       assetIds: [],
     });
   });
-  it("shows a few cited images without repeats and counts the rest", () => {
-    expect(cited(["a", "b", "a", "c", "d"], 2)).toEqual({ shown: ["a", "b"], more: 2 });
+  it("shows a few cited images without repeats, spread over the list, and counts the rest", () => {
+    expect(cited(["a", "b", "a", "c", "d"], 2)).toEqual({ shown: ["a", "d"], more: 2 });
+    expect(cited(["a", "b", "c"], 6)).toEqual({ shown: ["a", "b", "c"], more: 0 });
     expect(cited([], 6)).toEqual({ shown: [], more: 0 });
+    expect(cited(["a", "b", "c"], 1)).toEqual({ shown: ["a"], more: 2 });
+  });
+  it("shows both halves of a statement citing two groups", () => {
+    const ids = [
+      ...Array.from({ length: 30 }, (_, i) => `blue${i}`),
+      ...Array.from({ length: 30 }, (_, i) => `orange${i}`),
+    ];
+    const { shown, more } = cited(ids, 4);
+    expect(shown).toEqual(["blue0", "blue20", "orange9", "orange29"]);
+    expect(more).toBe(56);
   });
 });

@@ -80,10 +80,15 @@ export function phase(statement: Statement): Phase {
   };
 }
 
-/** The first `limit` cited images (without repeats) and how many more there are. */
+/** Up to `limit` of the cited images (without repeats), spread evenly over the list in its order, and
+ * how many more there are: a statement citing 30 blue then 30 orange images shows both colours. */
 export function cited(ids: string[], limit = 6): { shown: string[]; more: number } {
   const unique = [...new Set(ids)];
-  return { shown: unique.slice(0, limit), more: Math.max(0, unique.length - limit) };
+  if (unique.length <= limit) return { shown: unique, more: 0 };
+  if (limit <= 1) return { shown: unique.slice(0, limit), more: unique.length - limit };
+  const step = (unique.length - 1) / (limit - 1);
+  const shown = Array.from({ length: limit }, (_, i) => unique[Math.round(i * step)]);
+  return { shown, more: unique.length - limit };
 }
 
 export function thumbnailUrl(assetId: string): string {
