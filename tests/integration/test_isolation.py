@@ -495,7 +495,9 @@ async def _a_reflection(w: World) -> dict[str, str]:
         made.update(session=session, quote=quote["quote_id"], reflection=response.json()["reflection_id"])
         # A has a session and 50 images more: the later checks compare A's lists with these
         w.a.sessions = [c["id"] for c in (await w.a.client.get("/api/v1/sessions")).json()]
-        w.a.assets |= {a["asset_id"] for a in await _all_pages(w.a.client, f"/api/v1/sessions/{session}/assets")}
+        w.a.assets |= {
+            a["asset_id"] for a in await _all_pages(w.a.client, f"/api/v1/sessions/{session}/assets")
+        }
     return made
 
 

@@ -84,7 +84,9 @@ async def _finished(client: httpx.AsyncClient, reflection_id: str) -> dict[str, 
 async def test_quote_confirm_twice_reflect_and_charge_once(stack, new_tenant) -> None:
     _, client = await new_tenant()
     session = await upload_session(client, lighthouse_session(), T0_MS, "s60")
-    short = await upload_session(client, lighthouse_session(49, "a red fox in snow"), T0_MS + 6 * 3600_000, "s49")
+    short = await upload_session(
+        client, lighthouse_session(49, "a red fox in snow"), T0_MS + 6 * 3600_000, "s49"
+    )
 
     refused = await client.post(f"/api/v1/sessions/{short}/reflection/quote")
     assert refused.status_code == 422 and "50 images" in refused.json()["detail"]
