@@ -30,20 +30,12 @@ BASE = "a lighthouse on a cliff, dramatic sky, oil painting"
 
 
 @pytest.fixture(scope="module")
-async def reflection(infra: object) -> AsyncIterator[dict[str, Any]]:
+async def reflection(stack: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The test stack's own reflection runtime (one consumer of `reflection.requested` per broker: a
+    second runtime here would share its consumer group and take some of these tests' events)."""
     import httpx
 
-    from libs.common.db import create_pool, migrate
-    from services.reflection.app import build
-    from services.reflection.settings import ReflectionSettings
-
-    settings = ReflectionSettings(internal_token=TOKEN)
-    pool = await create_pool(settings.database_url)
-    # the read contracts the service reads: ingest's asset_cards, clustering's session views
-    await migrate(pool, "ingest", REPO / "services/ingest/migrations")
-    await migrate(pool, "clustering", REPO / "services/clustering/migrations")
-    runtime = build(settings)
-    await runtime.start()
+    runtime = stack["reflection"]
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=runtime.app),
         base_url="http://reflection/internal/v1",
@@ -51,11 +43,9 @@ async def reflection(infra: object) -> AsyncIterator[dict[str, Any]]:
         timeout=60,
     )
     try:
-        yield {"runtime": runtime, "pool": pool, "client": client, "settings": settings}
+        yield {"runtime": runtime, "pool": runtime.pool, "client": client, "settings": runtime.settings}
     finally:
         await client.aclose()
-        await runtime.stop()
-        await pool.close()
 
 
 def _thumbnail(color: tuple[int, int, int], seed: int) -> bytes:
