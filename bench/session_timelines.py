@@ -268,6 +268,7 @@ class CreativeRhythm:
     quick_return_p: float = 0.3
     quick_return_median_min: float = 25.0
     quick_return_sigma: float = 0.5
+    quick_return_floor_min: float = 0.0  # a reading where nobody comes back sooner than this
     break_median_h: float = 5.0
     break_sigma: float = 1.2
 
@@ -295,7 +296,10 @@ def generate_user(
     for s in range(rng.randint(*rhythm.sessions_per_user)):
         if s:
             if rng.random() < rhythm.quick_return_p:
-                gap = 60 * rhythm.quick_return_median_min * math.exp(rng.gauss(0, rhythm.quick_return_sigma))
+                gap = 60 * max(
+                    rhythm.quick_return_floor_min,
+                    rhythm.quick_return_median_min * math.exp(rng.gauss(0, rhythm.quick_return_sigma)),
+                )
             else:
                 gap = 3600 * rhythm.break_median_h * math.exp(rng.gauss(0, rhythm.break_sigma))
             breaks.append(gap)
