@@ -493,6 +493,15 @@ async def _a_reflection(w: World) -> dict[str, str]:
                                          headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
         assert response.status_code == 202, response.text
         made.update(session=session, quote=quote["quote_id"], reflection=response.json()["reflection_id"])
+
+        async def settled() -> bool:  # A's balance must not move on its own while B is checked
+            doc = (await w.a.client.get(f"/api/v1/reflections/{made['reflection']}")).json()
+            return (
+                doc["status"] == "completed"
+                and (await w.a.client.get("/api/v1/credits")).json()["reserved"] == 0
+            )
+
+        assert await until(settled, within=60.0)
         # A has a session and 50 images more: the later checks compare A's lists with these
         w.a.sessions = [c["id"] for c in (await w.a.client.get("/api/v1/sessions")).json()]
         w.a.assets |= {
