@@ -29,6 +29,7 @@ to 10,001 rows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -36,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,22 @@ def _start_gateway(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def gateway_process(infra: Any, tmp: str) -> AsyncIterator[str]:
+    """The gateway as its own process over `infra` (no demo tenant, quiet logs), healthy; yields its URL."""
+    port = free_port()
+    log = Path(tmp) / "gateway.log"
+    env = {**os.environ, **infra.env(), "ATELIER_HTTP_PORT": str(port), "ATELIER_LOG_LEVEL": "WARNING",
+           "ATELIER_DEMO_TENANT": "false"}  # fmt: skip
+    proc = _start_gateway(env, log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(base, proc, log)
+        yield base
+    finally:
+        stop_process(proc)
+
+
 async def _latencies(client: Any, path: str) -> list[float]:
     out = []
     for i in range(WARM_UP + REQUESTS):
@@ -181,14 +198,7 @@ async def run_async() -> list[dict[str, Any]]:
         )
         await conn.close()
 
-        port = free_port()
-        log = Path(tmp) / "gateway.log"
-        env = {**os.environ, **infra.env(), "ATELIER_HTTP_PORT": str(port), "ATELIER_LOG_LEVEL": "WARNING",
-               "ATELIER_DEMO_TENANT": "false"}  # fmt: skip
-        proc = _start_gateway(env, log)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            await _wait_ready(base, proc, log)
+        async with gateway_process(infra, tmp) as base:
             subject = await subject_for_token(pool, TOKEN)
             assert subject is not None
             async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"},
@@ -232,8 +242,6 @@ async def run_async() -> list[dict[str, Any]]:
                                      "baseline": "database time per page (EXPLAIN ANALYZE)",
                                      "baseline_value": round(db_ms, 3),
                                      "ratio": round(value / db_ms, 1) if db_ms else None})  # fmt: skip
-        finally:
-            stop_process(proc)
             await pool.close()
     return rows
 

@@ -27,8 +27,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_api import _start_gateway, _wait_ready
-from fixtures import REPO, free_port, percentile, stop_process
+from bench_api import gateway_process
+from fixtures import REPO, percentile
 
 N_ASSETS = int(os.environ.get("BENCH_WEB_ASSETS", "100000"))
 N_SESSIONS = max(1, N_ASSETS // 100)
@@ -136,17 +136,8 @@ async def run_async() -> list[dict[str, Any]]:
         print(f"   loaded {N_ASSETS:,} assets in {time.perf_counter() - started:.0f} s", flush=True)
         await pool.close()
 
-        port = free_port()
-        log = Path(tmp) / "gateway.log"
-        env = {**os.environ, **infra.env(), "ATELIER_HTTP_PORT": str(port), "ATELIER_LOG_LEVEL": "WARNING",
-               "ATELIER_DEMO_TENANT": "false"}  # fmt: skip
-        proc = _start_gateway(env, log)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            await _wait_ready(base, proc, log)
+        async with gateway_process(infra, tmp) as base:
             ours, floor, most, scrolled = await _browse(base)
-        finally:
-            stop_process(proc)
 
     p50, p95 = percentile(ours, 50), percentile(ours, 95)
     f50, f95 = percentile(floor, 50), percentile(floor, 95)
