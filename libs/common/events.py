@@ -20,6 +20,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from libs.lineage.facts import LineageFacts
+
 
 def new_event_id() -> uuid.UUID:
     """A UUIDv7: random but sortable by creation time (RFC 9562), so ids also order the log."""
@@ -116,6 +118,8 @@ class AssetImported(Payload):
     timestamp_precision: Literal["second", "day"] | None = None
     thumbnail_key: str | None = None
     dominant_color: str | None = None
+    # what lineage, stacks and the change strip rest on (seed, parameters, keys, references to parents)
+    lineage: LineageFacts | None = None
 
 
 class AssetRejected(Payload):
