@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from libs.lineage.facts import LineageFacts
+from libs.lineage.facts import LineageFacts, Relation
 
 
 def new_event_id() -> uuid.UUID:
@@ -58,6 +58,8 @@ class Topics:
     REFLECTION_COMPLETED = "reflection.completed"
     REFLECTION_FAILED = "reflection.failed"
     REFLECTION_REQUESTED = "reflection.requested"
+    LINEAGE_LINKED = "lineage.linked"
+    STACK_UPDATED = "stack.updated"
 
     ALL: ClassVar[tuple[str, ...]] = (
         ASSET_UPLOADED,
@@ -73,6 +75,8 @@ class Topics:
         REFLECTION_COMPLETED,
         REFLECTION_FAILED,
         REFLECTION_REQUESTED,
+        LINEAGE_LINKED,
+        STACK_UPDATED,
     )
 
     @staticmethod
@@ -243,6 +247,34 @@ class ReflectionRequested(Payload):
     credits: int = Field(ge=0)
 
 
+class LinkedEdge(BaseModel):
+    """One lineage edge as events carry it: parent -> child, what the child is of it, how sure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    parent_id: uuid.UUID
+    child_id: uuid.UUID
+    relation: Relation
+    confidence: float = Field(ge=0, le=1)
+
+
+class LineageLinked(Payload):
+    """Clustering linked assets of a workspace: `edges` were added (explicit or inferred); `removed` are
+    inferred edges a better parent replaced. The details (rule, evidence) are in `clustering.lineage_links`."""
+
+    TYPE: ClassVar[str] = Topics.LINEAGE_LINKED
+    edges: list[LinkedEdge]
+    removed: list[LinkedEdge] = []
+
+
+class StackUpdated(Payload):
+    """A session's stacks changed: `stack_ids` are the stacks made, changed or gone (a page re-reads the
+    session's stacks from `clustering.session_stacks`)."""
+
+    TYPE: ClassVar[str] = Topics.STACK_UPDATED
+    session_id: uuid.UUID
+    stack_ids: list[uuid.UUID]
+
+
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {
     (p.TYPE, p.VERSION): p
     for p in (
@@ -259,6 +291,8 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
         ReflectionCompleted,
         ReflectionFailed,
         ReflectionRequested,
+        LineageLinked,
+        StackUpdated,
     )
 }
 
