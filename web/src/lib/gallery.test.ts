@@ -15,6 +15,12 @@ describe("gallery filters in the address", () => {
     });
     expect(readFilters(new URLSearchParams(filtersQuery(filters)))).toEqual(filters);
   });
+  it("reads keepers only and show rejected, and nothing else for them", () => {
+    const filters = readFilters(new URLSearchParams("flag=pick&include_rejected=true"));
+    expect(filters).toEqual({ flag: "pick", include_rejected: true });
+    expect(filtersQuery(filters)).toBe("flag=pick&include_rejected=true");
+    expect(readFilters(new URLSearchParams("flag=reject&include_rejected=yes"))).toEqual({});
+  });
   it("drops blanks and nonsense booleans", () => {
     expect(readFilters(new URLSearchParams("q=%20%20&has_time=maybe"))).toEqual({});
     expect(isFiltered({})).toBe(false);

@@ -1,5 +1,6 @@
 // The gallery's filters as they live in the address bar (so a search can be bookmarked) and as the API
-// takes them: the same names, `from`/`to` as ISO instants, `has_time` as true/false.
+// takes them: the same names, `from`/`to` as ISO instants, `has_time` as true/false; `flag=pick` for
+// keepers only and `include_rejected=true` to show rejects (hidden unless asked for).
 
 export interface GalleryFilters {
   q?: string;
@@ -9,6 +10,8 @@ export interface GalleryFilters {
   from?: string;
   to?: string;
   has_time?: boolean;
+  flag?: "pick";
+  include_rejected?: true;
 }
 
 const TEXT_KEYS = ["q", "tool", "model", "lora", "from", "to"] as const;
@@ -21,6 +24,8 @@ export function readFilters(params: URLSearchParams): GalleryFilters {
   }
   const hasTime = params.get("has_time");
   if (hasTime === "true" || hasTime === "false") filters.has_time = hasTime === "true";
+  if (params.get("flag") === "pick") filters.flag = "pick";
+  if (params.get("include_rejected") === "true") filters.include_rejected = true;
   return filters;
 }
 
