@@ -165,6 +165,7 @@ class UploadedHandler:
                 timestamp_source=r.timestamp_source, timestamp_precision=r.timestamp_precision,
                 thumbnail_key=keys.get("card"),
                 dominant_color=item.image.dominant_colors[0] if item.image.dominant_colors else None,
+                lineage=item.lineage,
             ),
             tenant_id=d.tenant_id, correlation_id=d.event.correlation_id,
         )]  # fmt: skip

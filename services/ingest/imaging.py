@@ -17,6 +17,7 @@ reported in `DecodedImage.problems`.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import struct
 import warnings
@@ -24,7 +25,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from libs.lineage.phash import perceptual_hash, pixels_md5
 from libs.metadata.containers import MAX_CHUNKS, PNG_SIGNATURE
+
+log = logging.getLogger(__name__)
 
 # formats we import; anything else (PDF, SVG, TIFF scans...) is refused with a reason
 SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "AVIF", "BMP"}
@@ -33,6 +37,11 @@ MAX_PNG_CHUNKS = MAX_CHUNKS
 DEFAULT_MAX_PIXELS = 80_000_000
 DEFAULT_MAX_TEXT_CHUNK = 16 * 1024 * 1024
 DEFAULT_MAX_TEXT_MEMORY = 64 * 1024 * 1024
+# PNG text chunks the generators write their parameters in: a PNG without any is a plain picture, maybe an
+# init image AUTOMATIC1111 saved under the md5 of its pixels (see `decode_image`)
+GENERATION_TEXT_CHUNKS = frozenset(
+    {"parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata", "Dream", "Comment"}
+)
 
 
 class ImageRejected(Exception):
@@ -56,6 +65,10 @@ class DecodedImage:
     dominant_colors: list[str]  # "#rrggbb", most common first
     # damage that did not stop the pixels, for the user (the import notes it in the record)
     problems: list[str] = field(default_factory=list)
+    # lineage: the 64-bit perceptual hash (libs/lineage/phash.py), and the md5 of the decoded pixels of
+    # a PNG without generation text (how AUTOMATIC1111 names a saved init image)
+    phash: str | None = None
+    pixels_md5: str | None = None
 
 
 def configure_pillow(
@@ -202,6 +215,7 @@ def decode_image(
             image.draft("RGB", (detail_size, detail_size))
         image.seek(0)  # animated files: the first frame stands for the file
         image.load()
+        content_md5 = _init_image_md5(image, fmt)
         if fmt in ("JPEG", "WEBP"):
             try:
                 # in place: the default returns a full copy of the decoded pixels even when there is
@@ -220,6 +234,7 @@ def decode_image(
         _shrink(image, card_size)
         renditions = [_webp(image, "card"), detail]
         colors = dominant_colors(image)
+        phash = _phash(image)
     except ImageRejected:
         raise
     except Exception as exc:
@@ -231,4 +246,31 @@ def decode_image(
         renditions=renditions,
         dominant_colors=colors,
         problems=problems,
+        phash=phash,
+        pixels_md5=content_md5,
     )
+
+
+def _phash(image: Image.Image) -> str | None:
+    """The perceptual hash of the card-size pixels: (nearly) the hash the full pixels would give, since it
+    works on 32x32 grey, at a fraction of the cost (~2 ms). A failure costs the asset its similarity
+    links, not its import."""
+    try:
+        return perceptual_hash(image)
+    except Exception:
+        log.exception("perceptual hash failed")
+        return None
+
+
+def _init_image_md5(image: Image.Image, fmt: str) -> str | None:
+    """md5 of the full decoded pixels, only for a PNG without generation text: AUTOMATIC1111 saves an
+    img2img init image as `<that md5>.png` and writes the md5 into the result, so a renamed init image
+    is still found by content. Hashing every file's full pixels would cost ~7 ms per megapixel on the
+    import's hot path; generated files (with their text) are found by their own keys instead."""
+    if fmt != "PNG" or GENERATION_TEXT_CHUNKS & set(image.info):
+        return None
+    try:
+        return pixels_md5(image)
+    except Exception:
+        log.exception("pixels md5 failed")
+        return None

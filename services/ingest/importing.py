@@ -12,6 +12,7 @@ rejections of its own), carries a clean upload.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -19,9 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs.common.events import AssetUploaded
 from libs.common.text import clean_json, clean_optional, clean_text
+from libs.lineage.evidence import lineage_facts
+from libs.lineage.facts import LineageFacts
 from libs.metadata import GenerationRecord, read_generation
 from services.ingest.imaging import DecodedImage, ImageRejected, decode_image
 from services.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
 
 
 def clean_uploaded(uploaded: AssetUploaded) -> AssetUploaded:
@@ -44,6 +49,8 @@ class ImportedAsset:
     uploaded: AssetUploaded
     image: DecodedImage
     record: GenerationRecord
+    # what lineage rests on (carried on asset.imported); None if reading it failed
+    lineage: LineageFacts | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "uploaded", clean_uploaded(self.uploaded))
@@ -95,4 +102,17 @@ def import_bytes(data: bytes, uploaded: AssetUploaded, settings: IngestSettings)
     )
     for problem in image.problems:
         record.note_error(problem)
-    return ImportedAsset(uploaded, image, record)
+    return ImportedAsset(uploaded, image, record, _lineage(record, digest, uploaded.filename, image))
+
+
+def _lineage(
+    record: GenerationRecord, sha256: str, filename: str, image: DecodedImage
+) -> LineageFacts | None:
+    """The file's lineage facts; a failure here costs the asset its links, never its import."""
+    try:
+        return lineage_facts(
+            record, sha256=sha256, filename=filename, phash=image.phash, pixels_md5=image.pixels_md5
+        )
+    except Exception:
+        log.exception("lineage facts could not be read", extra={"filename": filename})
+        return None
