@@ -1,0 +1,560 @@
+"""Lineage edges from evidence: explicit references, perceptual hashes, and inferred rules.
+
+Three kinds of edge, in order of strength:
+1. explicit: the child's file names a key the parent holds (`Reference`, see `evidence`). One
+   parent per reference (the best holder: strong keys beat file names, then the nearest earlier).
+2. perceptual: the same picture (64-bit pHash within a few bits) - a larger copy is an upscale of
+   the smaller, a same-size or smaller copy is "derived" from the earlier one.
+3. inferred, within `NEAR` of each other and from the same tool: same prompt and seed with changed
+   parameters (sweep), same prompt with a new seed (reroll), same seed with an edited prompt (edit),
+   and an edited prompt with a new seed (edit, less sure). A child gets at most one inferred parent,
+   the best qualifying one (strongest rule, then the nearest earlier), and none when it has an
+   explicit parent.
+
+Every choice is a total order over candidates that depends only on the pair (parent, child), so
+linking one arrival at a time (`link`) and all at once (`link_all`) give the same edges in any
+arrival order: a better parent arriving late replaces the current inferred edge, and the edge's
+rule and confidence carry everything needed to compare it with a newcomer.
+
+Pure: no I/O. Clustering stores the assets under `index_keys`, fetches candidates by
+`lookup_keys` (and assets whose references name one of the new asset's keys), and calls `link`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from libs.lineage.facts import Edge, Generation, Reference, Relation
+from libs.lineage.phash import hamming
+
+NEAR = timedelta(hours=6)
+# Seeds people type by hand: sharing one says nothing about sharing an idea.
+COMMON_SEEDS = frozenset(
+    {
+        -1,
+        0,
+        1,
+        2,
+        3,
+        7,
+        8,
+        42,
+        69,
+        123,
+        420,
+        666,
+        777,
+        1234,
+        12345,
+        123456,
+        1234567,
+        12345678,
+        123456789,
+        1337,
+        31337,
+        2023,
+        2024,
+        2025,
+        2026,
+        4294967295,
+    }
+)
+
+# pHash distances (of 64 bits)
+PHASH_SAME = 6  # re-encode, resize, light crop
+PHASH_BANDS = 8  # 8 bands of 8 bits: two hashes within 7 bits share at least one band exactly
+PHASH_MIN_BITS = 6  # a near-blank picture's hash (almost all bits equal) matches everything
+UPSCALE_MIN_AREA_RATIO = 1.2
+ASPECT_TOLERANCE = 0.03
+
+# Prompt similarity (Jaccard of content words) needed for an edit
+EDIT_SAME_SEED = 0.45
+EDIT_SAME_COMMON_SEED = 0.7
+EDIT_NEW_SEED = 0.6
+# prefix filter for the new-seed edit rule: two word sets with Jaccard >= EDIT_NEW_SEED share a word
+# among the first n - ceil(t*n) + 1 words of each (words ordered by a fixed hash)
+
+# rule → rank when choosing a child's one inferred parent (higher wins)
+RULE_RANK: dict[str, int] = {
+    "phash-upscale": 7,
+    "phash-derived": 6,
+    "sweep": 5,
+    "reroll": 4,
+    "edit": 3,
+    "edit-new-seed": 2,
+}
+INFERRED_RULES = frozenset(RULE_RANK)
+# explicit references whose key is a file name: weaker than content keys (names repeat: ComfyUI_00001_.png)
+STRONG_KEY_KINDS = frozenset({"sha256", "c2pa", "c2pa-manifest", "mj", "a1111-init", "a1111-params"})
+FILE_KEY_SLACK = timedelta(minutes=2)  # a parent named by file may be saved just after the child started
+
+# words that every prompt of a user may share: they do not make two prompts about the same thing
+BOILERPLATE = frozenset(
+    """a an the of and or with in on at to by for from into over under as is are it its this that
+    masterpiece best quality high highly ultra detailed detail details intricate 4k 8k 16k uhd hdr hd
+    realistic photorealistic hyperrealistic photo photograph photography professional sharp focus
+    cinematic lighting light trending artstation octane render unreal engine award winning beautiful
+    stunning amazing epic illustration digital art painting style score_9 score_8_up score_7_up
+    absurdres highres very good aesthetic newest lowres worst bad""".split()
+)
+
+
+@dataclass
+class LinkChange:
+    """What one arrival changes: edges to add and edges to drop (a better parent replaced them)."""
+
+    added: list[Edge] = field(default_factory=list)
+    removed: list[Edge] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- prompt and keys
+
+
+def prompt_words(prompt: str | None) -> list[str]:
+    """The words of a prompt, lower case, without weights, LoRA tags or punctuation."""
+    if not prompt:
+        return []
+    text = re.sub(r"<[^>]*>", " ", prompt.lower())  # <lora:x:0.8>, <hypernet:...>
+    text = re.sub(r":\s*-?\d+(\.\d+)?", " ", text)  # (word:1.2)
+    return re.findall(r"[^\W_]+(?:['_-][^\W_]+)*", text)
+
+
+def normalized_prompt(prompt: str | None) -> str:
+    """Same text once weights, brackets, case and spacing are set aside: what "same prompt" means."""
+    return " ".join(prompt_words(prompt))
+
+
+def content_words(prompt: str | None) -> frozenset[str]:
+    """The words that say what the picture is about (boilerplate and one-letter words left out)."""
+    return frozenset(w for w in prompt_words(prompt) if w not in BOILERPLATE and len(w) > 1)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _word_order(word: str) -> str:
+    return hashlib.md5(word.encode(), usedforsecurity=False).hexdigest()
+
+
+def _prefix_words(words: frozenset[str], threshold: float) -> list[str]:
+    ordered = sorted(words, key=_word_order)
+    n = len(ordered)
+    keep = n - int(-(-threshold * n // 1)) + 1  # n - ceil(t·n) + 1
+    return ordered[: max(1, keep)]
+
+
+def _time_bucket(at: datetime) -> int:
+    return int(at.timestamp() // NEAR.total_seconds())
+
+
+def _phash_bands(phash: str) -> list[str]:
+    value = int(phash, 16)
+    return [f"ph{i}:{(value >> (8 * i)) & 0xFF:02x}" for i in range(PHASH_BANDS)]
+
+
+def _usable_phash(phash: str | None) -> bool:
+    if not phash or not re.fullmatch(r"[0-9a-fA-F]{16}", phash):
+        return False
+    bits = int(phash, 16).bit_count()
+    return PHASH_MIN_BITS <= bits <= 64 - PHASH_MIN_BITS
+
+
+def _similarity_keys(g: Generation, bucket: int) -> list[str]:
+    keys: list[str] = []
+    normalized = normalized_prompt(g.prompt)
+    tool = g.tool or "-"
+    if normalized:
+        keys.append(f"prompt:{tool}:{_digest(normalized)}@{bucket}")
+    if g.facts.seed is not None:
+        keys.append(f"seed:{tool}:{g.facts.seed}@{bucket}")
+    for word in _prefix_words(content_words(g.prompt), EDIT_NEW_SEED) if content_words(g.prompt) else []:
+        keys.append(f"word:{tool}:{word}@{bucket}")
+    return keys
+
+
+def index_keys(g: Generation) -> list[str]:
+    """The keys an asset is stored under: its own keys, pHash bands, and (when it has a time)
+    prompt, seed and prompt-word keys in its `NEAR`-wide time bucket."""
+    keys = list(g.facts.keys)
+    if _usable_phash(g.facts.phash):
+        keys += _phash_bands(g.facts.phash or "")
+    if g.generated_at is not None:
+        keys += _similarity_keys(g, _time_bucket(g.generated_at))
+    return list(dict.fromkeys(keys))
+
+
+def lookup_keys(g: Generation) -> list[str]:
+    """Keys whose holders may be relatives of g: the keys g's references name, its pHash bands, and
+    its similarity keys in its own and the neighbouring time buckets (anything within `NEAR` lies in
+    one of the three). Assets whose references name one of g.facts.keys must be looked up too."""
+    keys = [r.key for r in g.facts.references]
+    if _usable_phash(g.facts.phash):
+        keys += _phash_bands(g.facts.phash or "")
+    if g.generated_at is not None:
+        bucket = _time_bucket(g.generated_at)
+        for b in (bucket - 1, bucket, bucket + 1):
+            keys += _similarity_keys(g, b)
+    return list(dict.fromkeys(keys))
+
+
+# --------------------------------------------------------------------------- pairwise rules
+
+
+def _earlier(a: Generation, b: Generation) -> bool:
+    """a comes before b: by time, then (same instant or no times) by asset id, so ties are decided."""
+    if a.generated_at is not None and b.generated_at is not None and a.generated_at != b.generated_at:
+        return a.generated_at < b.generated_at
+    return a.asset_id < b.asset_id
+
+
+def _gap(a: Generation, b: Generation) -> timedelta | None:
+    if a.generated_at is None or b.generated_at is None:
+        return None
+    return abs(b.generated_at - a.generated_at)
+
+
+def _area(g: Generation) -> int | None:
+    return g.width * g.height if g.width and g.height else None
+
+
+def _same_aspect(a: Generation, b: Generation) -> bool:
+    if not (a.width and a.height and b.width and b.height):
+        return False
+    return abs(a.width / a.height - b.width / b.height) <= ASPECT_TOLERANCE * (a.width / a.height)
+
+
+def _parameters(g: Generation) -> dict[str, object]:
+    f = g.facts
+    return {
+        "negative prompt": (f.negative_prompt or "").strip(),
+        "sampler": f.sampler,
+        "steps": f.steps,
+        "cfg": f.cfg,
+        "model": g.model,
+        "LoRAs": tuple(sorted(f.loras)),
+    }
+
+
+def _size(g: Generation) -> str:
+    return f"{g.width}x{g.height}" if g.width and g.height else "?"
+
+
+def _decay(confidence: float, gap: timedelta | None) -> float:
+    """Nearer in time is more likely the parent; the decay is small enough that rules keep their order."""
+    if gap is None:
+        return round(confidence, 6)
+    fraction = min(1.0, gap / NEAR)
+    return round(confidence - 0.1 * fraction, 6)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    parent: Generation
+    child: Generation
+    relation: Relation
+    rule: str
+    evidence: str
+    confidence: float
+
+    def edge(self) -> Edge:
+        return Edge(
+            parent_id=self.parent.asset_id,
+            child_id=self.child.asset_id,
+            relation=self.relation,
+            rule=self.rule,
+            evidence=self.evidence[:300],
+            confidence=self.confidence,
+            explicit=False,
+        )
+
+
+def _perceptual(a: Generation, b: Generation) -> _Candidate | None:
+    """Same picture: upscale (smaller → larger) or derived (re-encode/downscale/crop of the earlier)."""
+    if not (_usable_phash(a.facts.phash) and _usable_phash(b.facts.phash)):
+        return None
+    distance = hamming(a.facts.phash or "", b.facts.phash or "")
+    if distance > PHASH_SAME:
+        return None
+    if _metadata_conflicts(a, b):
+        return None
+    area_a, area_b = _area(a), _area(b)
+    if area_a and area_b and _same_aspect(a, b):
+        small, large = (a, b) if area_a < area_b else (b, a)
+        large_area, small_area = max(area_a, area_b), min(area_a, area_b)
+        if large_area >= UPSCALE_MIN_AREA_RATIO * small_area and not _earlier(large, small):
+            return _Candidate(
+                small, large, "upscale", "phash-upscale",
+                f"same picture ({distance} of 64 bits differ), {_size(small)} -> {_size(large)}",
+                _decay(0.9 - 0.01 * distance, _gap(a, b)),
+            )  # fmt: skip
+    parent, child = (a, b) if _earlier(a, b) else (b, a)
+    return _Candidate(
+        parent, child, "derived", "phash-derived",
+        f"same picture ({distance} of 64 bits differ), {_size(parent)} -> {_size(child)}",
+        round(0.9 - 0.01 * distance, 6),
+    )  # fmt: skip
+
+
+def _metadata_conflicts(a: Generation, b: Generation) -> bool:
+    """Both files say how they were made and they were made differently: similar pixels alone (a
+    sweep with a small change looks the same) do not make one a copy of the other."""
+    if not (a.prompt and b.prompt):
+        return False
+    if normalized_prompt(a.prompt) != normalized_prompt(b.prompt):
+        return True
+    if a.facts.seed is not None and b.facts.seed is not None and a.facts.seed != b.facts.seed:
+        return True
+    return _parameters(a) != _parameters(b)
+
+
+def _by_metadata(parent: Generation, child: Generation) -> _Candidate | None:
+    """The inferred rules, parent earlier than child, same tool, within NEAR."""
+    gap = _gap(parent, child)
+    if gap is None or gap > NEAR or parent.tool != child.tool:
+        return None
+    if not (parent.prompt and child.prompt):
+        return None
+    p_seed, c_seed = parent.facts.seed, child.facts.seed
+    same_prompt = normalized_prompt(parent.prompt) == normalized_prompt(child.prompt)
+    same_seed = p_seed is not None and p_seed == c_seed
+    if same_prompt and not normalized_prompt(child.prompt):
+        return None
+    if same_prompt and same_seed:
+        changes = _parameter_changes(parent, child)
+        if not changes:
+            return None  # the same generation twice: only pixels can say which is a copy
+        return _Candidate(
+            parent, child, "sweep", "sweep",
+            f"same prompt and seed {c_seed}, " + "; ".join(changes[:4]),
+            _decay(0.95, gap),
+        )  # fmt: skip
+    if same_prompt:
+        seeds = f"seed {p_seed} -> {c_seed}" if p_seed is not None and c_seed is not None else "new seed"
+        return _Candidate(parent, child, "reroll", "reroll", f"same prompt, {seeds}", _decay(0.9, gap))
+    words_p, words_c = content_words(parent.prompt), content_words(child.prompt)
+    similarity = jaccard(words_p, words_c)
+    added = sorted(words_c - words_p)[:5]
+    removed = sorted(words_p - words_c)[:5]
+    what = ", ".join([f"+{w}" for w in added] + [f"-{w}" for w in removed]) or "reworded"
+    if same_seed and parent.model == child.model:
+        common = p_seed in COMMON_SEEDS
+        if similarity >= (EDIT_SAME_COMMON_SEED if common else EDIT_SAME_SEED):
+            return _Candidate(
+                parent, child, "edit", "edit",
+                f"same seed {c_seed}, prompt edited ({what})",
+                _decay(0.75 + 0.15 * similarity - (0.05 if common else 0.0), gap),
+            )  # fmt: skip
+        return None
+    if similarity >= EDIT_NEW_SEED:
+        return _Candidate(
+            parent, child, "edit", "edit-new-seed",
+            f"prompt edited ({what}), new seed",
+            _decay(0.5 + 0.3 * similarity, gap),
+        )  # fmt: skip
+    return None
+
+
+def _parameter_changes(parent: Generation, child: Generation) -> list[str]:
+    before, after = _parameters(parent), _parameters(child)
+    changes = [f"{name} {before[name]} -> {after[name]}" for name in before if before[name] != after[name]]
+    if _size(parent) != _size(child):
+        changes.append(f"size {_size(parent)} -> {_size(child)}")
+    return changes
+
+
+def inferred_candidate(a: Generation, b: Generation) -> _Candidate | None:
+    """The one inferred relation between two assets, in whichever direction it runs, or None."""
+    if a.asset_id == b.asset_id:
+        return None
+    perceptual = _perceptual(a, b)
+    if perceptual is not None and perceptual.rule == "phash-upscale":
+        return perceptual
+    parent, child = (a, b) if _earlier(a, b) else (b, a)
+    by_metadata = _by_metadata(parent, child)
+    return by_metadata or perceptual
+
+
+def _rank(rule: str, confidence: float, parent_id: str) -> tuple[int, float, str]:
+    return (RULE_RANK.get(rule, 0), confidence, parent_id)
+
+
+def _edge_rank(edge: Edge) -> tuple[int, float, str]:
+    return _rank(edge.rule, edge.confidence, edge.parent_id)
+
+
+# --------------------------------------------------------------------------- explicit
+
+
+def _key_kind(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def _explicit_candidate(holder: Generation, child: Generation, ref: Reference) -> Edge | None:
+    """`holder` as the parent `ref` names; None when it cannot be (itself, or a file named later)."""
+    if holder.asset_id == child.asset_id or ref.key not in holder.facts.keys:
+        return None
+    strong = _key_kind(ref.key) in STRONG_KEY_KINDS
+    gap = _gap(holder, child)
+    if not strong and holder.generated_at and child.generated_at:
+        if holder.generated_at > child.generated_at + FILE_KEY_SLACK:
+            return None  # a file loaded as input existed before the generation that loaded it
+    confidence = 0.99 if strong else 0.9
+    if gap is not None:
+        confidence -= 0.05 * min(1.0, gap / timedelta(days=30))
+    return Edge(
+        parent_id=holder.asset_id,
+        child_id=child.asset_id,
+        relation=ref.relation,
+        rule=ref.rule,
+        evidence=ref.evidence,
+        confidence=round(confidence, 6),
+        explicit=True,
+    )
+
+
+def _reference_groups(child: Generation) -> dict[str, list[Reference]]:
+    """References that say the same thing (one field of the file) name one parent together."""
+    groups: dict[str, list[Reference]] = {}
+    for ref in child.facts.references:
+        groups.setdefault(ref.evidence, []).append(ref)
+    return groups
+
+
+def _best_explicit(holder: Generation, child: Generation, refs: Sequence[Reference]) -> Edge | None:
+    found = [e for e in (_explicit_candidate(holder, child, r) for r in refs) if e is not None]
+    return max(found, key=lambda e: (e.confidence, e.relation), default=None)
+
+
+def _explicit_rank(edge: Edge) -> tuple[float, str]:
+    return (edge.confidence, edge.parent_id)
+
+
+# --------------------------------------------------------------------------- link
+
+
+def _wanted_into(child: Generation, others: Sequence[Generation]) -> list[Edge]:
+    """All edges into `child` from `others`, chosen from scratch."""
+    explicit: list[Edge] = []
+    for refs in _reference_groups(child).values():
+        best: Edge | None = None
+        for holder in others:
+            edge = _best_explicit(holder, child, refs)
+            if edge is not None and (best is None or _explicit_rank(edge) > _explicit_rank(best)):
+                best = edge
+        if best is not None:
+            explicit.append(best)
+    if explicit:
+        return _dedupe(explicit)
+    best_inferred: Edge | None = None
+    for other in others:
+        candidate = inferred_candidate(other, child)
+        if candidate is None or candidate.child.asset_id != child.asset_id:
+            continue
+        edge = candidate.edge()
+        if best_inferred is None or _edge_rank(edge) > _edge_rank(best_inferred):
+            best_inferred = edge
+    return [best_inferred] if best_inferred else []
+
+
+def _dedupe(edges: Iterable[Edge]) -> list[Edge]:
+    """One edge per (parent, child): two references naming the same parent make one edge."""
+    kept: dict[tuple[str, str], Edge] = {}
+    for edge in edges:
+        key = (edge.parent_id, edge.child_id)
+        if key not in kept or (edge.confidence, edge.rule) > (kept[key].confidence, kept[key].rule):
+            kept[key] = edge
+    return list(kept.values())
+
+
+def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]) -> LinkChange:
+    """Edges between `new` and `others` after `new` arrives.
+
+    `existing` are the current edges touching `others` (so an inferred edge a better parent now beats
+    can be removed, and an explicit parent arriving late replaces inferred ones). Re-linking an asset
+    that is already linked is idempotent: edges it already has are neither added nor removed."""
+    others = [o for o in others if o.asset_id != new.asset_id]
+    current = list(dict.fromkeys(existing))
+    change = LinkChange()
+
+    # new as the child
+    wanted = set(_wanted_into(new, others))
+    had = {e for e in current if e.child_id == new.asset_id}
+    change.added += sorted(wanted - had, key=_sort_key)
+    change.removed += sorted(had - wanted, key=_sort_key)
+
+    # new as a parent of each other
+    into: dict[str, list[Edge]] = {}
+    for edge in current:
+        into.setdefault(edge.child_id, []).append(edge)
+    for other in others:
+        edges = [e for e in into.get(other.asset_id, []) if e.parent_id != new.asset_id]
+        old_from_new = {e for e in into.get(other.asset_id, []) if e.parent_id == new.asset_id}
+        after = _edges_into_after(new, other, edges)
+        new_from_new = {e for e in after if e.parent_id == new.asset_id}
+        dropped = [e for e in edges if e not in after]
+        change.added += sorted(new_from_new - old_from_new, key=_sort_key)
+        change.removed += sorted((old_from_new - new_from_new) | set(dropped), key=_sort_key)
+    return change
+
+
+def _edges_into_after(new: Generation, child: Generation, edges: list[Edge]) -> list[Edge]:
+    """The edges into `child` once `new` is one of the candidates, from its current ones `edges`."""
+    explicit = [e for e in edges if e.explicit]
+    inferred = [e for e in edges if not e.explicit]
+    for refs in _reference_groups(child).values():
+        candidate = _best_explicit(new, child, refs)
+        if candidate is None:
+            continue
+        evidence = refs[0].evidence
+        holder = next((e for e in explicit if e.evidence == evidence), None)
+        if holder is None:
+            explicit.append(candidate)
+        elif _explicit_rank(candidate) > _explicit_rank(holder):
+            explicit[explicit.index(holder)] = candidate
+    explicit = _dedupe(explicit)
+    if explicit:
+        return explicit
+    found = inferred_candidate(new, child)
+    if found is not None and found.child.asset_id == child.asset_id:
+        edge = found.edge()
+        best = max(inferred, key=_edge_rank, default=None)
+        if best is None or _edge_rank(edge) > _edge_rank(best):
+            return [edge]
+    return inferred
+
+
+def _sort_key(edge: Edge) -> tuple[str, str, str]:
+    return (edge.child_id, edge.parent_id, edge.rule)
+
+
+def link_all(gens: Sequence[Generation]) -> list[Edge]:
+    """Every edge among `gens`, chosen all at once (the reference `link` is folded against).
+
+    Candidates come from the same keys `link`'s caller uses, so the batch stays near-linear on a
+    large library while giving exactly the edges the pairwise rules define."""
+    by_key: dict[str, list[Generation]] = {}
+    by_id = {g.asset_id: g for g in gens}
+    for g in by_id.values():
+        for key in index_keys(g):
+            by_key.setdefault(key, []).append(g)
+    edges: list[Edge] = []
+    for child in by_id.values():
+        candidates: dict[str, Generation] = {}
+        for key in lookup_keys(child):
+            for holder in by_key.get(key, []):
+                candidates[holder.asset_id] = holder
+        # assets naming the child can only be its children; their edges are found from their side
+        candidates.pop(child.asset_id, None)
+        edges += _wanted_into(child, list(candidates.values()))
+    return sorted(edges, key=_sort_key)

@@ -1,0 +1,178 @@
+"""Stacks: the variations of one idea in a session, shown as one tile, with the person's edits on top.
+
+Automatic stacks are the connected groups of the session's lineage edges that are evidence enough
+to stack on: every explicit edge except one resting on a file name alone, and inferred edges of at
+least `STACK_MIN_CONFIDENCE` (prompt or seed family, or a perceptual-hash match). A file name never
+stacks anything by itself (the photo tools' top complaint is unrelated images stacked together).
+
+The person has the last word, and their edits are kept as `StackEdits` (assets moved out or
+unstacked stay alone; groups stacked by hand stay together), applied after the automatic grouping
+on every recomputation, so they survive re-imports and later imports into the session.
+
+The cover is deterministic: the most recent pick, else the largest picture (the last of equally
+large ones: an upscale made last is the keeper the person was working towards); never a reject
+unless every member is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from libs.lineage.facts import Edge, Flag, Generation, Stack
+from libs.lineage.linking import content_words, jaccard, normalized_prompt
+
+STACK_MIN_CONFIDENCE = 0.5
+# explicit rules whose only evidence is a file name: they stack only when the metadata agrees too
+FILE_NAME_RULES = frozenset({"comfyui-loadimage", "invokeai-init-image"})
+
+RULE_WORDS = {
+    "reroll": "rerolls",
+    "sweep": "parameter sweeps",
+    "edit": "prompt edits",
+    "edit-new-seed": "prompt edits",
+    "phash-upscale": "upscales",
+    "phash-derived": "copies",
+}
+
+
+@dataclass(frozen=True)
+class StackEdits:
+    """The person's stack edits in one session: `detached` assets stand alone (moved out or
+    unstacked), each of `groups` is one stack made by hand. An asset is in at most one of them."""
+
+    detached: frozenset[str] = field(default_factory=frozenset)
+    groups: tuple[frozenset[str], ...] = ()
+
+
+def unstack(edits: StackEdits, stack: Stack) -> StackEdits:
+    """Every member of `stack` stands alone from now on (a hand-made group it was is dissolved)."""
+    members = frozenset(stack.asset_ids)
+    return StackEdits(
+        detached=edits.detached | members,
+        groups=tuple(g - members for g in edits.groups if len(g - members) >= 2),
+    )
+
+
+def move_out(edits: StackEdits, asset_id: str) -> StackEdits:
+    """`asset_id` leaves its stack and stands alone; the rest of the stack stays as it is."""
+    return StackEdits(
+        detached=edits.detached | {asset_id},
+        groups=tuple(g - {asset_id} for g in edits.groups if len(g - {asset_id}) >= 2),
+    )
+
+
+def stack_by_hand(edits: StackEdits, asset_ids: Sequence[str] | frozenset[str]) -> StackEdits:
+    """The given assets become one stack, taken out of any other (detached or hand-made) they were in."""
+    members = frozenset(asset_ids)
+    if len(members) < 2:
+        raise ValueError("a stack needs at least two images")
+    return StackEdits(
+        detached=edits.detached - members,
+        groups=(*(g - members for g in edits.groups if len(g - members) >= 2), members),
+    )
+
+
+def _stacking_edge(edge: Edge, by_id: Mapping[str, Generation]) -> bool:
+    if edge.rule in FILE_NAME_RULES:
+        parent, child = by_id[edge.parent_id], by_id[edge.child_id]
+        same_seed = parent.facts.seed is not None and parent.facts.seed == child.facts.seed
+        similar = jaccard(content_words(parent.prompt), content_words(child.prompt)) >= 0.5
+        return (
+            same_seed or similar or normalized_prompt(parent.prompt) == normalized_prompt(child.prompt) != ""
+        )
+    return edge.explicit or edge.confidence >= STACK_MIN_CONFIDENCE
+
+
+def _order_key(g: Generation) -> tuple[int, datetime, str]:
+    # generation order; assets without a time go last, in id order
+    return (0, g.generated_at, g.asset_id) if g.generated_at else (1, datetime.min, g.asset_id)
+
+
+def _cover(members: Sequence[Generation], flags: Mapping[str, Flag]) -> str:
+    picks = [g for g in members if flags.get(g.asset_id) == "pick"]
+    if picks:
+        return picks[-1].asset_id  # members are in generation order: the most recent pick
+    candidates = [g for g in members if flags.get(g.asset_id) != "reject"] or list(members)
+    best = max(
+        enumerate(candidates), key=lambda item: ((item[1].width or 0) * (item[1].height or 0), item[0])
+    )
+    return best[1].asset_id
+
+
+def _reason(members: Sequence[Generation], edges: Sequence[Edge]) -> str:
+    if len(members) == 1:
+        return "single image"
+    kinds: dict[str, int] = {}
+    for edge in edges:
+        word = RULE_WORDS.get(edge.rule, edge.relation if edge.relation != "derived" else "copies")
+        word = {"img2img": "img2img passes", "inpaint": "inpaints", "upscale": "upscales"}.get(word, word)
+        kinds[word] = kinds.get(word, 0) + 1
+    parts = [f"{count} {word}" for word, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return f"{len(members)} variations of one idea: " + ", ".join(parts)
+
+
+def stack_session(
+    gens: Sequence[Generation], edges: Sequence[Edge], edits: StackEdits, flags: Mapping[str, Flag]
+) -> list[Stack]:
+    """Every asset of the session in exactly one stack (singletons included), in generation order."""
+    by_id = {g.asset_id: g for g in gens}
+    parent_of: dict[str, str] = {a: a for a in by_id}
+
+    def find(a: str) -> str:
+        while parent_of[a] != a:
+            parent_of[a] = parent_of[parent_of[a]]
+            a = parent_of[a]
+        return a
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent_of[max(ra, rb)] = min(ra, rb)
+
+    grouped = {a for g in edits.groups for a in g if a in by_id}
+    held = edits.detached | grouped
+    used: list[Edge] = []
+    touched: set[str] = set()  # assets whose automatic stack lost a member to an edit
+    for edge in edges:
+        if edge.parent_id not in by_id or edge.child_id not in by_id or edge.parent_id == edge.child_id:
+            continue
+        if not _stacking_edge(edge, by_id):
+            continue
+        if edge.parent_id in held or edge.child_id in held:
+            touched.update((edge.parent_id, edge.child_id))
+            continue
+        union(edge.parent_id, edge.child_id)
+        used.append(edge)
+    for group in edits.groups:
+        in_session = sorted(a for a in group if a in by_id)
+        for a in in_session[1:]:
+            union(in_session[0], a)
+
+    components: dict[str, list[Generation]] = {}
+    for asset_id, g in by_id.items():
+        components.setdefault(find(asset_id), []).append(g)
+    touched_roots = {find(a) for a in touched if a in by_id}
+    stacks: list[Stack] = []
+    for root, members in components.items():
+        members.sort(key=_order_key)
+        ids = tuple(g.asset_id for g in members)
+        manual = bool(set(ids) & held) or root in touched_roots
+        if any(set(ids) <= g for g in edits.groups):
+            reason = "stacked by hand"
+        elif set(ids) & edits.detached and len(ids) == 1:
+            reason = "moved out by hand"
+        else:
+            reason = _reason(members, [e for e in used if e.child_id in ids])
+        stacks.append(
+            Stack(
+                stack_id=ids[0],
+                cover_asset_id=_cover(members, flags),
+                asset_ids=ids,
+                manual=manual,
+                reason=reason,
+            )
+        )
+    stacks.sort(key=lambda s: _order_key(by_id[s.asset_ids[0]]))
+    return stacks
