@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from libs.common.events import Topics
+from libs.common.kafka_security import kafka_client_options, kafka_security
 from libs.common.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -25,7 +26,12 @@ def make_broker(settings: CommonSettings) -> KafkaBroker:
     # FastStream logs "Received" and "Processed" for every batch at its log_level: at INFO that is
     # two lines per batch on a busy consumer. DEBUG keeps them for whoever asks; failures still
     # log at ERROR, and our consumer logs what it did with each batch.
-    return KafkaBroker(settings.kafka_bootstrap, client_id=settings.service_name, log_level=logging.DEBUG)
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        security=kafka_security(settings),
+        log_level=logging.DEBUG,
+    )
 
 
 def make_producer(settings: CommonSettings) -> AIOKafkaProducer:
@@ -36,12 +42,13 @@ def make_producer(settings: CommonSettings) -> AIOKafkaProducer:
         acks="all",
         linger_ms=2,
         client_id=f"{settings.service_name}-outbox",
+        **kafka_client_options(settings),
     )
 
 
 async def ensure_topics(settings: CommonSettings, topics: tuple[str, ...] = Topics.ALL) -> None:
     """Create the catalogue's topics and their dead-letter topics if missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
