@@ -20,6 +20,11 @@ When the handler raises, the transaction rolls back and the failure is judged:
   consumer moves on. One bad event can never hold up the events behind it on its partition.
 A consumer failing or stuck in one batch for longer than `stuck_after_seconds` makes the
 service's readiness check fail and shows in `atelier_consumer_stuck_seconds`.
+
+On SIGTERM (`ServiceRuntime.stop`) the subscriber takes no new batch and the batch in hand gets
+`shutdown_grace_seconds` to finish and commit; one still running then is cancelled: its
+transaction rolls back and its offsets stay, so the group's next owner handles it whole. Either
+way nothing is half-written; `atelier_consumer_shutdown_batches_total` and a log line say which.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ BATCHES_FAILED = Counter(
     "Batches whose handler raised and were rolled back, by whether the failure was transient "
     "(retried after a pause) or deterministic (replayed event by event to set the poison aside)",
     ["group", "topic", "kind"],
+)
+SHUTDOWN_BATCHES = Counter(
+    "atelier_consumer_shutdown_batches_total",
+    "Batches in hand when the service was asked to stop: finished (committed) or handed back (rolled back, redelivered)",
+    ["group", "topic", "outcome"],
 )
 BATCH_SIZE = Histogram(
     "atelier_consumer_batch_size",
@@ -148,6 +158,7 @@ class EventConsumer:
         self._batch_since: float | None = None
         self._transient_failures = 0
         self.last_error: str | None = None
+        self.stopping = False  # set by ServiceRuntime.stop: the batch in hand is the last one
         STUCK_SECONDS.labels(group_id, topic).set_function(self.stuck_seconds)
         broker.subscriber(
             topic,
@@ -210,10 +221,24 @@ class EventConsumer:
                 EVENTS_CONSUMED.labels(self.group_id, self.topic, "handled").inc(handled)
                 EVENTS_CONSUMED.labels(self.group_id, self.topic, "duplicate").inc(len(deliveries) - handled)
             self._failing_since, self._transient_failures, self.last_error = None, 0, None
+        except asyncio.CancelledError:
+            if self.stopping:
+                self._at_shutdown("handed_back", len(bodies))
+            raise
+        else:
+            if self.stopping:
+                self._at_shutdown("finished", len(bodies))
         finally:
             self._batch_since = None
         BATCH_SIZE.labels(self.group_id, self.topic).observe(len(bodies))
         BATCH_SECONDS.labels(self.group_id, self.topic).observe(time.perf_counter() - started)
+
+    def _at_shutdown(self, outcome: str, records: int) -> None:
+        SHUTDOWN_BATCHES.labels(self.group_id, self.topic, outcome).inc()
+        log.info(
+            f"batch in hand at shutdown {outcome.replace('_', ' ')}",
+            extra={"topic": self.topic, "group": self.group_id, "records": records, "outcome": outcome},
+        )
 
     async def _apply(self, deliveries: list[Delivery]) -> int:
         """One transaction: claim the ids, hand the new ones to the handler; returns how many were new."""

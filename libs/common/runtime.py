@@ -162,6 +162,9 @@ class ServiceRuntime:
             except Exception:
                 log.exception("stop hook failed", extra={"service": self.settings.service_name})
         if self.broker is not None:
+            for consumer in self.consumers:
+                consumer.stopping = True
+            # waits up to shutdown_grace_seconds for the batches in hand, then cancels them
             with contextlib.suppress(Exception):
                 await self.broker.stop()
         if self._relay:
@@ -172,6 +175,7 @@ class ServiceRuntime:
             await self._pool.close()
         if self._metrics_server:
             self._metrics_server.stop()
+        log.info("service stopped", extra={"service": self.settings.service_name})
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

@@ -1,11 +1,12 @@
-"""Killing an ingest worker in the middle of a batch and starting it again loses nothing and
-duplicates nothing.
+"""Stopping a worker in the middle of a batch, by SIGKILL or SIGTERM, and starting another loses
+nothing and duplicates nothing.
 
 Over real infrastructure of its own (Tansu, SeaweedFS, PostgreSQL on free ports, so no other
-test's in-process ingest consumer shares the group): ingest runs as a real subprocess; ~40 files
-(the shared corpus's good images plus generated 1024 px PNGs) are staged in S3 and announced;
-as soon as the first batch has committed (and before the last), the worker gets SIGKILL; a new
-worker process takes over. Every wait polls database state against a deadline.
+test's in-process consumer shares the group): the workers run as real subprocesses. SIGKILL: the
+batch in hand is rolled back by the database and redelivered. SIGTERM: the worker takes no new
+batch and finishes the one in hand within `shutdown_grace_seconds` (committed, offsets moved), or,
+past the grace, hands it back (rolled back, redelivered); it exits cleanly either way. Every wait
+polls database state or the worker's own metrics against a deadline.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,13 +93,19 @@ def _files(corpus: Path) -> list[tuple[str, bytes]]:
     return chosen
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def _start_worker(
+    env: dict[str, str], log: Path, service: str = "ingest", port: int | None = None, **extra: str
+) -> subprocess.Popen[bytes]:
+    port = port or _free_port()
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "services.ingest"], cwd=REPO,
-                                env={**os.environ, **env, "ATELIER_HTTP_PORT": str(port)},
+        return subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=REPO,
+                                env={**os.environ, **env, **extra, "ATELIER_HTTP_PORT": str(port)},
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
@@ -112,30 +122,32 @@ async def _poll(
         if value:
             return value
         if worker is not None and worker.poll() is not None:
-            raise AssertionError(f"the ingest worker exited ({worker.returncode}) while waiting for {what}")
+            raise AssertionError(f"the worker exited ({worker.returncode}) while waiting for {what}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
 
 
-async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import asyncpg
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+@dataclass
+class Uploads:
+    """Files staged in the object store for one tenant, and the `asset.uploaded` events announcing them."""
 
+    tenant: uuid.UUID
+    events: list[Any]
+    expected: dict[uuid.UUID, str]  # asset id -> sha256
+
+
+async def _stage(infra_env: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[Any, Uploads]:
     from libs.common.broker import ensure_topics
-    from libs.common.events import AssetUploaded, Event, Topics
+    from libs.common.events import AssetUploaded, Event
     from libs.common.settings import CommonSettings
     from libs.common.storage import ObjectStore, original_key
 
-    infra, env = own_infra
-    settings = CommonSettings(**{k.removeprefix("ATELIER_").lower(): v for k, v in env.items()})
+    settings = CommonSettings(**{k.removeprefix("ATELIER_").lower(): v for k, v in infra_env.items()})
     await ensure_topics(settings)
     store = ObjectStore(settings)
     await store.ensure_buckets()
-
     tenant = uuid.uuid4()
-    files = _files(corpus)
-    assert len(files) == TOTAL
     events, expected = [], {}
     for name, data in files:
         digest = hashlib.sha256(data).hexdigest()
@@ -145,6 +157,83 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
         expected[asset_id] = digest
         events.append(Event.of(AssetUploaded(asset_id=asset_id, sha256=digest, object_key=key, filename=name,
                                               size=len(data)), tenant_id=tenant))  # fmt: skip
+    return settings, Uploads(tenant, events, expected)
+
+
+async def _publish(settings: Any, topic: str, events: list[Any]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic, event.to_bytes(), key=event.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _stored(conn: Any, tenant: uuid.UUID) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM ingest.assets WHERE tenant_id = $1", tenant))
+
+
+async def _assert_imported_once(conn: Any, uploads: Uploads) -> None:
+    """Every asset stored once, with exactly one `asset.imported` queued, and nothing quarantined."""
+    from libs.common.events import Topics
+
+    tenant, expected = uploads.tenant, uploads.expected
+    rows = await conn.fetch("SELECT asset_id, sha256 FROM ingest.assets WHERE tenant_id = $1", tenant)
+    assert len(rows) == len(expected)
+    assert {r["asset_id"]: r["sha256"] for r in rows} == expected
+    bodies = await conn.fetch("SELECT body FROM ingest.outbox WHERE topic = $1", Topics.ASSET_IMPORTED)
+    announced = Counter(
+        uuid.UUID(doc["payload"]["asset_id"])
+        for doc in (json.loads(b["body"]) for b in bodies)
+        if doc["tenant_id"] == str(tenant)
+    )
+    assert set(announced) == set(expected)
+    assert [a for a, n in announced.items() if n != 1] == []
+    assert await conn.fetchval("SELECT count(*) FROM ingest.quarantine WHERE tenant_id = $1", tenant) == 0
+
+
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def _batch_in_hand(port: int, group: str, topic: str) -> float:
+    """Seconds the worker has been inside its current batch (0 between batches), from its /metrics."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.HTTPError:
+        return 0.0  # not serving yet
+    wanted = f'atelier_consumer_stuck_seconds{{group="{group}",topic="{topic}"}}'
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncpg
+    from aiokafka import AIOKafkaConsumer
+
+    from libs.common.events import Topics
+
+    infra, env = own_infra
+    files = _files(corpus)
+    assert len(files) == TOTAL
+    settings, uploads = await _stage(env, files)
+    tenant, expected = uploads.tenant, uploads.expected
 
     conn = await asyncpg.connect(infra.database_url)
     first = second = None
@@ -157,16 +246,9 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
         await _poll(schema_ready, 60, "the first worker's migrations", interval=0.05, worker=first)
 
         async def stored() -> int:
-            return await conn.fetchval("SELECT count(*) FROM ingest.assets WHERE tenant_id = $1", tenant)
+            return await _stored(conn, tenant)
 
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for event in events:
-                await producer.send(Topics.ASSET_UPLOADED, event.to_bytes(), key=event.key)
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await _publish(settings, Topics.ASSET_UPLOADED, uploads.events)
 
         # the first batch has committed: the worker is now inside the next one
         at_kill = await _poll(stored, 60, "the first stored batch", worker=first)
@@ -189,37 +271,9 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
             return await conn.fetchval("SELECT count(*) FROM ingest.outbox WHERE published_at IS NULL") == 0
 
         await _poll(relayed, 30, "the outbox relayed", interval=0.05, worker=second)
-
-        # every asset exactly once
-        row = await conn.fetchrow(
-            "SELECT count(*) AS n, count(DISTINCT sha256) AS shas FROM ingest.assets WHERE tenant_id = $1",
-            tenant,
-        )
-        assert (row["n"], row["shas"]) == (TOTAL, TOTAL)
-        rows = await conn.fetch("SELECT asset_id, sha256 FROM ingest.assets WHERE tenant_id = $1", tenant)
-        assert {r["asset_id"]: r["sha256"] for r in rows} == expected
-
-        # exactly one asset.imported per asset queued in the outbox
-        bodies = await conn.fetch("SELECT body FROM ingest.outbox WHERE topic = $1", Topics.ASSET_IMPORTED)
-        announced = Counter(uuid.UUID(json.loads(b["body"])["payload"]["asset_id"]) for b in bodies)
-        assert set(announced) == set(expected)
-        assert [a for a, n in announced.items() if n != 1] == []
-
-        # good files are never quarantined
-        assert await conn.fetchval("SELECT count(*) FROM ingest.quarantine WHERE tenant_id = $1", tenant) == 0
-        assert (
-            await conn.fetchval("SELECT count(*) FROM ingest.outbox WHERE topic = $1", Topics.ASSET_REJECTED)
-            == 0
-        )
+        await _assert_imported_once(conn, uploads)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        _stop(first, second)
         await conn.close()
 
     # on the topic: no asset without its event (a relay crash may publish twice: at least once)
@@ -238,3 +292,154 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
     finally:
         await consumer.stop()
     assert on_topic == set(expected)
+
+
+async def _terminate_mid_batch(
+    worker: subprocess.Popen[bytes],
+    port: int,
+    group: str,
+    topic: str,
+    grace: float,
+    written: Callable[[], Awaitable[int]],
+) -> tuple[int, int]:
+    """SIGTERM the worker once it is well inside a batch; it must exit cleanly within the grace.
+    Returns what `written` counted just before the signal and after the exit. The worker must log
+    at INFO for its log to say how its batch ended."""
+
+    async def inside_a_batch() -> bool:
+        return await _batch_in_hand(port, group, topic) >= 0.2
+
+    await _poll(inside_a_batch, 90, f"{group} inside a batch", interval=0.02, worker=worker)
+    before = await written()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(grace + 30)
+    # uvicorn re-raises the signal once its shutdown is over: -SIGTERM after a clean stop
+    assert worker.returncode in (0, -signal.SIGTERM), f"{group} exited with {worker.returncode}"
+    return before, await written()
+
+
+@pytest.mark.parametrize(("grace", "outcome"), [(30.0, "finished"), (0.0, "handed back")])
+async def test_sigterm_mid_batch_finishes_or_hands_back_the_batch(  # type: ignore[no-untyped-def]
+    own_infra, tmp_path, grace: float, outcome: str
+) -> None:
+    """Ingest, SIGTERMed inside a batch: with time to spare it commits that batch and exits; with no
+    grace it rolls it back and exits. Either way the next worker imports every file exactly once."""
+    import asyncpg
+
+    from libs.common.events import Topics
+
+    infra, env = own_infra
+    rng = random.Random(int(grace) + 7)
+    # only slow files: a batch of 8 takes long enough to land the signal inside it
+    files = [(f"slow-{i}.png", _generated_png(rng)) for i in range(24)]
+    settings, uploads = await _stage(env, files)
+    conn = await asyncpg.connect(infra.database_url)
+    first = second = None
+    try:
+        port = _free_port()
+        log = tmp_path / "ingest-term.log"
+        first = _start_worker(
+            env, log, port=port, ATELIER_SHUTDOWN_GRACE_SECONDS=str(grace), ATELIER_LOG_LEVEL="INFO"
+        )
+        await _publish(settings, Topics.ASSET_UPLOADED, uploads.events)
+        before, at_exit = await _terminate_mid_batch(
+            first, port, "ingest", Topics.ASSET_UPLOADED, grace, lambda: _stored(conn, uploads.tenant)
+        )
+        said = log.read_text(errors="replace")
+        assert f"batch in hand at shutdown {outcome}" in said, said[-2000:]
+        assert "service stopped" in said, "the worker did not get through its shutdown"
+        assert at_exit < len(files), "the worker imported everything before the signal: nothing was tested"
+        if outcome == "finished":
+            assert at_exit > before, "the batch in hand at the signal was not committed"
+        else:
+            assert at_exit == before, "the batch handed back left rows behind"
+
+        second = _start_worker(env, tmp_path / "ingest-after-term.log")
+
+        async def complete() -> bool:
+            return await _stored(conn, uploads.tenant) >= len(files)
+
+        await _poll(complete, 90, "all assets stored by the next worker", interval=0.05, worker=second)
+
+        async def relayed() -> bool:
+            return await conn.fetchval("SELECT count(*) FROM ingest.outbox WHERE published_at IS NULL") == 0
+
+        await _poll(relayed, 30, "the outbox relayed", interval=0.05, worker=second)
+        await _assert_imported_once(conn, uploads)
+    finally:
+        _stop(first, second)
+        await conn.close()
+
+
+def _imported_events(tenant: uuid.UUID, count: int, seed: int) -> tuple[list[Any], list[Any]]:
+    """`asset.imported` for `count` timed assets of one tenant (bursts with pauses between), and their moments."""
+    from libs.common.events import AssetImported, Event
+    from libs.sessions.segmentation import Moment
+
+    rng = random.Random(seed)
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    events, moments = [], []
+    for i in range(count):
+        at += timedelta(seconds=rng.choice([5, 20, 40, 90, 600, 3600 * 3]) * rng.uniform(0.5, 1.5))
+        asset_id = uuid.uuid5(tenant, str(i))
+        payload = AssetImported(asset_id=asset_id, sha256=f"{i:064x}", filename=f"{i}.png", generated_at=at,
+                                timestamp_precision="second", prompt=f"subject {i // 50}")  # fmt: skip
+        events.append(Event.of(payload, tenant_id=tenant))
+        moments.append(Moment(str(asset_id), at))
+    return events, moments
+
+
+async def test_sigterm_mid_batch_clustering_places_every_asset_once(own_infra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Clustering, SIGTERMed inside a batch, finishes it and exits; the next worker places the rest:
+    every asset in exactly one session, and the sessions are the batch segmentation of all of them."""
+    import asyncpg
+
+    from libs.common.events import Topics
+    from libs.sessions.segmentation import segment
+
+    infra, env = own_infra
+    tenant = uuid.uuid4()
+    events, moments = _imported_events(tenant, 6000, seed=5)
+    settings, _ = await _stage(env, [])
+    conn = await asyncpg.connect(infra.database_url)
+    first = second = None
+
+    async def placed() -> int:
+        if not await conn.fetchval("SELECT to_regclass('clustering.members') IS NOT NULL"):
+            return 0
+        return int(
+            await conn.fetchval("SELECT count(*) FROM clustering.members WHERE tenant_id = $1", tenant)
+        )
+
+    try:
+        port = _free_port()
+        log = tmp_path / "clustering-term.log"
+        first = _start_worker(env, log, "clustering", port=port, ATELIER_LOG_LEVEL="INFO",
+                              ATELIER_CLUSTERING_BATCH_SIZE="1500")  # fmt: skip
+        await _publish(settings, Topics.ASSET_IMPORTED, events)
+        before, at_exit = await _terminate_mid_batch(
+            first, port, "clustering", Topics.ASSET_IMPORTED, 20.0, placed
+        )
+        said = log.read_text(errors="replace")
+        assert "batch in hand at shutdown finished" in said, said[-2000:]
+        assert "service stopped" in said, "the worker did not get through its shutdown"
+        assert before < at_exit < len(events), f"{before} then {at_exit} of {len(events)} placed"
+
+        second = _start_worker(env, tmp_path / "clustering-after-term.log", "clustering")
+
+        async def complete() -> bool:
+            return await placed() >= len(events)
+
+        await _poll(complete, 120, "every asset placed by the next worker", interval=0.1, worker=second)
+        rows = await conn.fetch(
+            "SELECT asset_id, session_id FROM clustering.members WHERE tenant_id = $1", tenant
+        )
+        assert len(rows) == len(events) == len({r["asset_id"] for r in rows})
+        sessions: dict[uuid.UUID, set[str]] = {}
+        for r in rows:
+            sessions.setdefault(r["session_id"], set()).add(str(r["asset_id"]))
+        expected = {frozenset(m.asset_id for m in s) for s in segment(moments)}
+        assert {frozenset(s) for s in sessions.values()} == expected
+    finally:
+        _stop(first, second)
+        await conn.close()
