@@ -31,6 +31,8 @@ def make_broker(settings: CommonSettings) -> KafkaBroker:
         client_id=settings.service_name,
         security=kafka_security(settings),
         log_level=logging.DEBUG,
+        # stop() waits this long for the batch in hand (see CommonSettings.shutdown_grace_seconds)
+        graceful_timeout=settings.shutdown_grace_seconds,
     )
 
 

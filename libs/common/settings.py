@@ -53,6 +53,10 @@ class CommonSettings(BaseSettings):
     consumer_stuck_seconds: float = 60.0
     # the first pause after a failed batch; it doubles per failure in a row, up to 30 s
     consumer_retry_pause_seconds: float = 0.5
+    # on SIGTERM a consumer stops taking batches and gets this long to finish the one in hand; one still
+    # running then is cancelled (its transaction rolls back, its offsets stay) and redelivered elsewhere.
+    # Keep it under the pod's terminationGracePeriodSeconds, with room for the outbox to drain.
+    shutdown_grace_seconds: float = 20.0
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # serve /metrics on this port instead of http_port (production: no Service or Ingress exposes it)
