@@ -164,7 +164,8 @@ def _a1111(record: GenerationRecord, params: dict[str, Any]) -> tuple[list[str],
         )
     else:
         own.append(key)
-    init_hash = text_params.get("Init image hash", "").strip().lower()
+    # on an Extras copy the init image hash is the source's own: the init image is a grandparent
+    init_hash = "" if postprocess else text_params.get("Init image hash", "").strip().lower()
     if re.fullmatch(r"[0-9a-f]{32}", init_hash):
         inpaint = any(k in text_params for k in _A1111_INPAINT_KEYS)
         relation: Relation = "inpaint" if inpaint else "img2img"

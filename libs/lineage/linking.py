@@ -7,7 +7,7 @@ Three kinds of edge, in order of strength:
    the smaller, a same-size or smaller copy is "derived" from the earlier one.
 3. inferred, within `NEAR` of each other and from the same tool: same prompt and seed with changed
    parameters (sweep), same prompt with a new seed (reroll), same seed with an edited prompt (edit),
-   and an edited prompt with a new seed (edit, less sure). A child gets at most one inferred parent,
+   and a similar prompt with a new or hand-typed common seed (edit, less sure). A child gets at most one inferred parent,
    the best qualifying one (strongest rule, then the nearest earlier), and none when it has an
    explicit parent.
 
@@ -71,21 +71,26 @@ PHASH_MIN_BITS = 6  # a near-blank picture's hash (almost all bits equal) matche
 UPSCALE_MIN_AREA_RATIO = 1.2
 ASPECT_TOLERANCE = 0.03
 
-# Prompt similarity (Jaccard of content words) needed for an edit
-EDIT_SAME_SEED = 0.45
-EDIT_SAME_COMMON_SEED = 0.7
-EDIT_NEW_SEED = 0.6
-# prefix filter for the new-seed edit rule: two word sets with Jaccard >= EDIT_NEW_SEED share a word
-# among the first n - ceil(t*n) + 1 words of each (words ordered by a fixed hash)
+# Prompt similarity (Jaccard of content words) needed for an edit: with the same uncommon seed only a
+# shared subject; otherwise (new seed, or a hand-typed common seed that says nothing) most of the words,
+# a little less when the two are minutes apart
+EDIT_SAME_SEED = 0.3
+EDIT_SIMILAR = 0.5
+EDIT_SIMILAR_QUICK = 0.4
+QUICK = timedelta(minutes=10)
+# prefix filter for the similar-prompt rule: two word sets with Jaccard >= t share a word among the
+# first n - ceil(t*n) + 1 words of each (words ordered by a fixed hash), so those words are the keys
 
 # rule → rank when choosing a child's one inferred parent (higher wins)
+# the perceptual rules share a rank: among them the nearer picture wins (confidence falls 0.01 a bit)
 RULE_RANK: dict[str, int] = {
-    "phash-upscale": 7,
+    "phash-copy": 6,
+    "phash-upscale": 6,
     "phash-derived": 6,
     "sweep": 5,
     "reroll": 4,
     "edit": 3,
-    "edit-new-seed": 2,
+    "edit-similar": 2,
 }
 INFERRED_RULES = frozenset(RULE_RANK)
 # explicit references whose key is a file name: weaker than content keys (names repeat: ComfyUI_00001_.png)
@@ -178,7 +183,7 @@ def _similarity_keys(g: Generation, bucket: int) -> list[str]:
         keys.append(f"prompt:{tool}:{_digest(normalized)}@{bucket}")
     if g.facts.seed is not None:
         keys.append(f"seed:{tool}:{g.facts.seed}@{bucket}")
-    for word in _prefix_words(content_words(g.prompt), EDIT_NEW_SEED) if content_words(g.prompt) else []:
+    for word in _prefix_words(content_words(g.prompt), EDIT_SIMILAR_QUICK) if content_words(g.prompt) else []:
         keys.append(f"word:{tool}:{word}@{bucket}")
     return keys
 
@@ -292,18 +297,32 @@ def _perceptual(a: Generation, b: Generation) -> _Candidate | None:
     if area_a and area_b and _same_aspect(a, b):
         small, large = (a, b) if area_a < area_b else (b, a)
         large_area, small_area = max(area_a, area_b), min(area_a, area_b)
-        if large_area >= UPSCALE_MIN_AREA_RATIO * small_area and not _earlier(large, small):
+        if (
+            large_area >= UPSCALE_MIN_AREA_RATIO * small_area
+            and not _earlier(large, small)
+            and not _gains_metadata(small, large)
+        ):
             return _Candidate(
                 small, large, "upscale", "phash-upscale",
                 f"same picture ({distance} of 64 bits differ), {_size(small)} -> {_size(large)}",
-                _decay(0.9 - 0.01 * distance, _gap(a, b)),
+                round(0.911 - 0.01 * distance, 6),
             )  # fmt: skip
     parent, child = (a, b) if _earlier(a, b) else (b, a)
+    if _gains_metadata(parent, child):
+        return None
+    # a same-size copy (re-encode, re-save) says more than a resize: it wins over a smaller original
+    rule = "phash-copy" if (a.width, a.height) == (b.width, b.height) else "phash-derived"
     return _Candidate(
-        parent, child, "derived", "phash-derived",
+        parent, child, "derived", rule,
         f"same picture ({distance} of 64 bits differ), {_size(parent)} -> {_size(child)}",
-        round(0.9 - 0.01 * distance, 6),
+        round((0.912 if rule == "phash-copy" else 0.91) - 0.01 * distance, 6),
     )  # fmt: skip
+
+
+def _gains_metadata(parent: Generation, child: Generation) -> bool:
+    """Copies lose generation metadata, they never gain it (A1111 Extras copies it along, so both
+    have it): a generated file is not a copy of a file without a prompt."""
+    return bool(child.prompt) and not parent.prompt
 
 
 def _metadata_conflicts(a: Generation, b: Generation) -> bool:
@@ -347,19 +366,19 @@ def _by_metadata(parent: Generation, child: Generation) -> _Candidate | None:
     added = sorted(words_c - words_p)[:5]
     removed = sorted(words_p - words_c)[:5]
     what = ", ".join([f"+{w}" for w in added] + [f"-{w}" for w in removed]) or "reworded"
-    if same_seed and parent.model == child.model:
-        common = p_seed in COMMON_SEEDS
-        if similarity >= (EDIT_SAME_COMMON_SEED if common else EDIT_SAME_SEED):
-            return _Candidate(
-                parent, child, "edit", "edit",
-                f"same seed {c_seed}, prompt edited ({what})",
-                _decay(0.75 + 0.15 * similarity - (0.05 if common else 0.0), gap),
-            )  # fmt: skip
-        return None
-    if similarity >= EDIT_NEW_SEED:
+    common = p_seed in COMMON_SEEDS
+    if same_seed and not common and parent.model == child.model and similarity >= EDIT_SAME_SEED:
+        # a random 32-bit seed used again is the person keeping it on purpose
         return _Candidate(
-            parent, child, "edit", "edit-new-seed",
-            f"prompt edited ({what}), new seed",
+            parent, child, "edit", "edit",
+            f"same seed {c_seed}, prompt edited ({what})",
+            _decay(0.75 + 0.15 * similarity, gap),
+        )  # fmt: skip
+    if similarity >= (EDIT_SIMILAR_QUICK if gap <= QUICK else EDIT_SIMILAR):
+        seed_note = f"common seed {c_seed}" if same_seed else "new seed"
+        return _Candidate(
+            parent, child, "edit", "edit-similar",
+            f"prompt edited ({what}), {seed_note}",
             _decay(0.5 + 0.3 * similarity, gap),
         )  # fmt: skip
     return None

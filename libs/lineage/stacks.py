@@ -31,7 +31,7 @@ RULE_WORDS = {
     "reroll": "rerolls",
     "sweep": "parameter sweeps",
     "edit": "prompt edits",
-    "edit-new-seed": "prompt edits",
+    "edit-similar": "prompt edits",
     "phash-upscale": "upscales",
     "phash-derived": "copies",
 }
