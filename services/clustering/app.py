@@ -7,6 +7,7 @@ from pathlib import Path
 from libs.common.events import Topics
 from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
+from services.clustering.curation_endpoints import router as curation_router
 from services.clustering.endpoints import router as session_edits_router
 from services.clustering.handlers import ImportedHandler, TimelineCache
 from services.clustering.repository import SCHEMA
@@ -28,4 +29,6 @@ def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
     runtime.app.state.timeline_cache = cache
     # only our services may call it: it trusts the tenant id in the path (libs/common/internal.py)
     runtime.app.include_router(session_edits_router, dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
+    # flags and stack edits, the same way
+    runtime.app.include_router(curation_router, dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
     return runtime

@@ -34,7 +34,7 @@ from libs.sessions.segmentation import (
 )
 from libs.sessions.segmentation import SessionMerged as TimelineMerged
 from libs.sessions.summary import summarize
-from services.clustering import repository
+from services.clustering import curation, repository
 from services.clustering.covers import COVER_SIZE, CoverCandidate, choose_cover
 from services.clustering.repository import NewMember, TenantState
 
@@ -212,6 +212,8 @@ class Edited:
     # the edit wrote tenant state the timeline depends on (the rule): bump the version even without changes,
     # so other replicas' cached timelines (with the old rule) are reloaded
     state_written: bool = False
+    # assets this edit imported, timed or not: curation stores their facts and links them
+    imported: list[AssetImported] = field(default_factory=list)
 
 
 # Applies one edit to the tenant's locked timeline: may read and write the clustering schema through
@@ -229,7 +231,9 @@ async def edit_timeline(
 ) -> list[Event]:
     """The one way a tenant's sessions change, for imports and manual edits alike, inside the caller's
     transaction: lock the tenant, open its timeline, apply `edit`, write the changes, bump the version,
-    queue the events in the outbox (returned too), and keep the cache equal to what will commit."""
+    queue the events in the outbox (returned too), and keep the cache equal to what will commit.
+    Curation follows in the same transaction: imported assets are linked and the stacks of the sessions
+    that changed are recomputed (`curation.after_timeline_edit`)."""
     state, timeline = await open_timeline(conn, cache, tenant_id)
     try:
         rechecked = _recheck_rule(tenant_id, state, timeline)
@@ -240,7 +244,9 @@ async def edit_timeline(
             await repository.save_segmented_with(conn, tenant_id, timeline.rule.describe())
         if not edited.changes and not edited.state_written:
             cache.put(tenant_id, state.version, timeline)
-            return []
+            return await curation.after_timeline_edit(
+                conn, tenant_id, edited.imported, [], correlation_id=correlation_id
+            )
         events = await persist_changes(
             conn,
             tenant_id,
@@ -251,6 +257,9 @@ async def edit_timeline(
         )
         version = await repository.bump_version(conn, tenant_id, state.version)
         await add_to_outbox(conn, repository.SCHEMA, events)
+        events += await curation.after_timeline_edit(
+            conn, tenant_id, edited.imported, events, correlation_id=correlation_id
+        )
     except BaseException:
         # the transaction will roll back: the timeline may be ahead of the tables
         cache.drop(tenant_id)
@@ -315,4 +324,5 @@ async def _place(
             )
         )
     PLACED.labels("placed").inc(len(placed))
-    return Edited(changes, new_members=members)
+    imported_all = [d.payload for d in items if isinstance(d.payload, AssetImported)]
+    return Edited(changes, new_members=members, imported=imported_all)
