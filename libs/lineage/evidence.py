@@ -14,7 +14,7 @@ Sources (see ../shared/notes/metadata-formats.md for where each reader puts them
   parent's parameters (upscale, or derived for face restoration only).
 - ComfyUI LoadImage nodes whose image flows into VAEEncode (img2img), VAEEncodeForInpaint or
   InpaintModelConditioning (inpaint), or an upscale-model chain (upscale), following the graph links.
-- InvokeAI generation_mode / init_image / strength (3.x metadata, 2.x sd-metadata).
+- InvokeAI generation_mode / init_image / strength (3.x+ metadata, 2.x sd-metadata, 1.x Dream -I).
 - Midjourney job ids (own key) and image prompts that name another job.
 Perceptual-hash matches (re-encode, resize, crop) need no reference: `linking` compares hashes.
 """
@@ -57,8 +57,27 @@ _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # ComfyUI: what a loaded image becomes when it reaches these nodes (first match along the links wins
 # in this order of strength: an inpaint encoder says more than a plain encoder)
 _COMFY_INPAINT = frozenset({"VAEEncodeForInpaint", "InpaintModelConditioning", "VAEEncodeInpaint"})
-_COMFY_IMG2IMG = frozenset({"VAEEncode", "VAEEncodeTiled"})
-_COMFY_UPSCALE = frozenset({"ImageUpscaleWithModel", "UltimateSDUpscale", "UltimateSDUpscaleNoUpscale"})
+# an instruct-pix2pix edit model encodes the picture it edits itself
+_COMFY_IMG2IMG = frozenset({"VAEEncode", "VAEEncodeTiled", "InstructPixToPixConditioning"})
+_COMFY_UPSCALE = frozenset(
+    {
+        "ImageUpscaleWithModel", "UltimateSDUpscale", "UltimateSDUpscaleNoUpscale", "ImageScale", "ImageScaleBy",
+        "ImageScaleToTotalPixels",
+    }
+)  # fmt: skip
+# nodes that turn a picture into a control signal: what follows is guidance, not lineage
+_COMFY_CONTROL_PREFIXES = ("ControlNet", "IPAdapter", "CLIPVision", "StyleModel", "unCLIP", "T2IAdapter")
+_COMFY_CONTROL_WORDS = (
+    "Canny",
+    "Depth",
+    "Pose",
+    "Lineart",
+    "LineArt",
+    "Scribble",
+    "Preprocessor",
+    "HED",
+    "Normal",
+)
 _COMFY_LOADERS = frozenset({"LoadImage", "LoadImageOutput", "Image Load", "LoadImageFromPath"})
 _COMFY_MAX_HOPS = 12
 
@@ -237,8 +256,8 @@ def comfy_references(graph: Mapping[str, Mapping[str, Any]]) -> list[Reference]:
     """A reference per LoadImage whose picture reaches an encoder or an upscaler.
 
     The relation comes from where the loaded pixels go, following the links forward: into an
-    inpaint encoder → inpaint, into a VAE encoder → img2img, into an upscale model → upscale. A
-    LoadImage feeding only a ControlNet, an IP-Adapter or a mask is a reference picture, not a parent."""
+    inpaint encoder → inpaint, into a VAE encoder → img2img, through an upscale into a saved image →
+    upscale. A LoadImage feeding only a ControlNet, an IP-Adapter or a mask is a reference, not a parent."""
     consumers: dict[str, list[tuple[str, str, int]]] = {}
     for node_id, node in graph.items():
         for input_name, value in _dict(node.get("inputs")).items():
@@ -271,26 +290,38 @@ def comfy_references(graph: Mapping[str, Mapping[str, Any]]) -> list[Reference]:
 def _comfy_relation(
     graph: Mapping[str, Mapping[str, Any]], consumers: Mapping[str, list[tuple[str, str, int]]], start: str
 ) -> tuple[Relation, str] | None:
-    """Breadth-first along the IMAGE output (slot 0) of the loader; the strongest use found wins."""
+    """Breadth-first along the loader's IMAGE output (slot 0); the strongest use found wins.
+
+    An encoder that starts a sampling from the pixels makes the loaded file a parent (inpaint, then
+    img2img); a resize or upscale model whose result is saved makes an upscale. A path that turns the
+    picture into a control signal (Canny, depth, pose preprocessors, ControlNet, CLIP vision) stops:
+    a control image guides the generation, it is not what the output was made from. Flux's Canny and
+    Depth models take their control image through InstructPixToPixConditioning too, so that node
+    counts as an edit only when no loaded model is a canny/depth/control one."""
+    control_models = _comfy_control_models(graph)
     seen = {start}
-    frontier = [(start, 0)]
+    frontier: list[tuple[str, str | None]] = [(start, None)]  # (node, the resize passed on the way)
     found: dict[Relation, str] = {}
     for _ in range(_COMFY_MAX_HOPS):
-        following: list[tuple[str, int]] = []
-        for node_id, _slot in frontier:
+        following: list[tuple[str, str | None]] = []
+        for node_id, scaled_by in frontier:
             for consumer, input_name, slot in consumers.get(node_id, []):
                 if node_id == start and slot != 0:
                     continue  # the loader's MASK output is not the picture
                 kind = str(graph[consumer].get("class_type"))
-                if kind in _COMFY_INPAINT and input_name in ("pixels", "image"):
+                if kind.startswith(_COMFY_CONTROL_PREFIXES) or any(w in kind for w in _COMFY_CONTROL_WORDS):
+                    continue
+                picture_input = input_name in ("pixels", "image", "images")
+                if kind in _COMFY_INPAINT and picture_input:
                     found.setdefault("inpaint", kind)
-                elif kind in _COMFY_IMG2IMG and input_name in ("pixels", "image"):
-                    found.setdefault("img2img", kind)
-                elif kind in _COMFY_UPSCALE and input_name == "image":
-                    found.setdefault("upscale", kind)
-                if consumer not in seen and not kind.startswith(("ControlNet", "IPAdapter", "CLIPVision")):
+                elif kind in _COMFY_IMG2IMG and picture_input:
+                    if kind != "InstructPixToPixConditioning" or not control_models:
+                        found.setdefault("img2img", kind)
+                elif "save" in kind.lower() and scaled_by is not None:
+                    found.setdefault("upscale", scaled_by)
+                if consumer not in seen:
                     seen.add(consumer)
-                    following.append((consumer, slot))
+                    following.append((consumer, kind if kind in _COMFY_UPSCALE else scaled_by))
         frontier = following
         if not frontier:
             break
@@ -298,6 +329,19 @@ def _comfy_relation(
         if relation in found:
             return relation, found[relation]  # type: ignore[return-value]
     return None
+
+
+def _comfy_control_models(graph: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a loaded model (checkpoint, UNet, LoRA) is a control model (flux1-canny-dev, depth LoRA)."""
+    for node in graph.values():
+        for key, value in _dict(node.get("inputs")).items():
+            if key.endswith(("_name", "name")) and isinstance(value, str):
+                lowered = value.lower()
+                if any(
+                    word in lowered for word in ("canny", "depth", "control", "pose", "lineart", "scribble")
+                ):
+                    return True
+    return False
 
 
 # --------------------------------------------------------------------------- InvokeAI
@@ -313,6 +357,12 @@ def _invokeai(record: GenerationRecord) -> list[Reference]:
     if isinstance(init, dict):
         init = init.get("image_name")
     strength = meta.get("strength", _dict(record.extra.get("invokeai")).get("strength"))
+    options = _dict(record.extra.get("dream_options"))
+    if not isinstance(init, str) and (options.get("-I") or options.get("--init_img")):
+        # 1.x: the Dream command line "-I init.png -f 0.75" (with "-M mask.png" an inpaint)
+        init = options.get("-I") or options.get("--init_img")
+        mode = "inpaint" if (options.get("-M") or options.get("--init_mask")) else "img2img"
+        strength = options.get("-f") or options.get("--strength")
     if not isinstance(init, str):
         # 2.x: sd-metadata {"image": {"type": "img2img", "init_image_path": ...}}
         image = _dict((_json_dict(texts.get("sd-metadata")) or {}).get("image"))
@@ -368,7 +418,7 @@ def _c2pa(record: GenerationRecord) -> tuple[list[str], list[Reference]]:
         own.append(f"c2pa-manifest:{active_label}")
     active = _dict(manifests.get(active_label)) if isinstance(active_label, str) else {}
     instance = active.get("instance_id")
-    if isinstance(instance, str) and instance:
+    if _unique_id(instance):
         own.append(f"c2pa:{instance}")
     ingredients: list[dict[str, Any]] = [i for i in _list(active.get("ingredients")) if isinstance(i, dict)]
     if not ingredients:
@@ -392,7 +442,7 @@ def _c2pa(record: GenerationRecord) -> tuple[list[str], list[Reference]]:
 
 def _ingredient_keys(ingredient: Mapping[str, Any]) -> list[str]:
     keys: list[str] = []
-    if isinstance(ingredient.get("instance_id"), str) and ingredient["instance_id"]:
+    if _unique_id(ingredient.get("instance_id")):
         keys.append(f"c2pa:{ingredient['instance_id']}")
     if isinstance(ingredient.get("active_manifest"), str) and ingredient["active_manifest"]:
         keys.append(f"c2pa-manifest:{ingredient['active_manifest']}")
@@ -400,6 +450,11 @@ def _ingredient_keys(ingredient: Mapping[str, Any]) -> list[str]:
     if isinstance(digest, str) and _HEX_SHA256.match(digest.lower()):
         keys.append(f"sha256:{digest.lower()}")
     return keys
+
+
+def _unique_id(value: Any) -> bool:
+    """An instance id that names one file: Bing writes "1.0" into every image, which names nothing."""
+    return isinstance(value, str) and len(value.strip()) >= 12
 
 
 def _c2pa_relation(relationship: str, actions: Iterable[Mapping[str, Any]]) -> Relation:

@@ -15,6 +15,7 @@ from PIL import Image
 
 HASH_SIDE = 8  # 8×8 = 64 bits
 SAMPLE_SIDE = 32  # the picture is reduced to 32×32 before the DCT
+FLAT = 32.0  # largest low-frequency coefficient of a picture with no visible shape (grey levels × 32)
 
 # The first 8 DCT-II basis rows over 32 samples, computed once.
 _DCT_ROWS: tuple[tuple[float, ...], ...] = tuple(
@@ -36,6 +37,10 @@ def perceptual_hash(image: Image.Image) -> str:
         for basis in _DCT_ROWS
         for u in range(HASH_SIDE)
     ]
+    if max(abs(c) for c in coefficients[1:]) < FLAT:
+        # a flat picture (one colour, a placeholder) has no shape to compare: its bits would be
+        # rounding noise, so it gets the all-zero hash, which the rules never match
+        return "0" * 16
     median = sorted(coefficients)[len(coefficients) // 2 - 1 : len(coefficients) // 2 + 1]
     threshold = (median[0] + median[1]) / 2
     value = 0
