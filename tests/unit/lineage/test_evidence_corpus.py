@@ -111,7 +111,7 @@ def _facts(path: Path) -> LineageFacts:
 def test_every_reference_in_the_corpus_is_found_with_its_relation_and_nothing_else() -> None:
     found: dict[str, set[tuple[str, str, str]]] = {}
     for name, path in _corpus_files():
-        references = {(r.key, r.relation, r.rule) for r in _facts(path).references}
+        references: set[tuple[str, str, str]] = {(r.key, r.relation, r.rule) for r in _facts(path).references}
         if references:
             found[name] = references
     assert found == EXPECTED_REFERENCES
