@@ -1,5 +1,6 @@
-"""The production manifests (deploy/k8s), the Grafana dashboard and the alert rules agree with
-the code: commands, ports, settings names, metric names and labels. No cluster needed."""
+"""The manifests (deploy/k8s, both overlays as kustomize renders them), the Grafana dashboards and the
+alert rules agree with the code: commands, ports, settings names and values, metric names and labels.
+No cluster needed. Schemas (Kubernetes, KEDA, Prometheus Operator) and autoscaling: test_manifests.py."""
 
 from __future__ import annotations
 
@@ -18,34 +19,33 @@ import pytest
 import yaml
 
 from libs.common.settings import CommonSettings
+from tests.unit.kustomize import K8S, OVERLAYS, render, render_directory
 
 REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "k8s"
 GRAFANA = REPO / "deploy" / "grafana"
 SERVICES = sorted(p.parent.name for p in (REPO / "services").glob("*/__main__.py"))
 PLACEHOLDER = re.compile(r"^CHANGE-ME")
+BASE_SECRETS = {
+    "ATELIER_DATABASE_URL",
+    "ATELIER_S3_ACCESS_KEY",
+    "ATELIER_S3_SECRET_KEY",
+    "ATELIER_INTERNAL_TOKEN",
+}
+KAFKA_SECRETS = {"ATELIER_KAFKA_SASL_USERNAME", "ATELIER_KAFKA_SASL_PASSWORD"}
 
 
-# -- loading ----------------------------------------------------------------------------------
-@cache
-def documents() -> tuple[tuple[str, dict[str, Any]], ...]:
-    docs = []
-    for path in sorted(K8S.glob("*.y*ml")):
-        if path.name == "kustomization.yaml":
-            continue
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc is not None:
-                docs.append((path.name, doc))
-    return tuple(docs)
+# -- loading: the overlays as kustomize renders them (tests/unit/kustomize.py) ------------------------
+def documents(overlay: str) -> tuple[dict[str, Any], ...]:
+    return render(overlay)
 
 
-def of_kind(kind: str) -> list[dict[str, Any]]:
-    return [d for _, d in documents() if d.get("kind") == kind]
+def of_kind(kind: str, overlay: str) -> list[dict[str, Any]]:
+    return [d for d in documents(overlay) if d.get("kind") == kind]
 
 
-def one(kind: str, name: str) -> dict[str, Any]:
-    found = [d for d in of_kind(kind) if d["metadata"]["name"] == name]
-    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+def one(kind: str, name: str, overlay: str) -> dict[str, Any]:
+    found = [d for d in of_kind(kind, overlay) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name} in {overlay}, found {len(found)}"
     return found[0]
 
 
@@ -85,23 +85,59 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def pod_environment(deployment: dict[str, Any], overlay: str) -> dict[str, str]:
+    """What the container's environment holds: ConfigMap and Secret (envFrom), then its own env."""
+    c = container(deployment)
+    values: dict[str, str] = {}
+    for source in c.get("envFrom", []):
+        if "configMapRef" in source:
+            values |= one("ConfigMap", source["configMapRef"]["name"], overlay)["data"]
+        if "secretRef" in source:
+            secret = one("Secret", source["secretRef"]["name"], overlay)
+            values |= secret.get("stringData", {}) | secret.get("data", {})
+    values |= {e["name"]: e.get("value", "") for e in c.get("env", [])}
+    return values
+
+
+def kustomization_references(path: Path) -> set[Path]:
+    """The files a kustomization.yaml names (resources, patches, components that are files)."""
+    kustomization = yaml.safe_load(path.read_text())
+    names = [*kustomization.get("resources", []), *kustomization.get("components", [])]
+    names += [p["path"] for p in kustomization.get("patches", []) if "path" in p]
+    return {(path.parent / name).resolve() for name in names}
+
+
 # -- the manifests ----------------------------------------------------------------------------
-def test_kustomization_lists_every_file() -> None:
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    files = {p.name for p in K8S.iterdir() if p.is_file()} - {"kustomization.yaml"}
-    assert set(kustomization["resources"]) == files
-    assert kustomization["namespace"] == "atelier"
-    assert all(d.get("apiVersion") and d.get("kind") and d["metadata"].get("name") for _, d in documents())
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_whole_resources_in_the_namespace(overlay: str) -> None:
+    docs = documents(overlay)
+    assert all(d.get("apiVersion") and d.get("kind") and d["metadata"].get("name") for d in docs)
+    names = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert len(names) == len(set(names)), "a resource twice"
+    for d in docs:
+        if d["kind"] != "Namespace":
+            assert d["metadata"].get("namespace") == "atelier", f"{d['kind']} {d['metadata']['name']}"
+        assert d["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") == "atelier", d["metadata"]
 
 
-def test_one_deployment_per_service() -> None:
+def test_every_manifest_file_is_used() -> None:
+    kustomizations = sorted(K8S.rglob("kustomization.yaml"))
+    referenced = set().union(*(kustomization_references(k) for k in kustomizations))
+    files = {p.resolve() for p in K8S.rglob("*.yaml")} - {k.resolve() for k in kustomizations}
+    assert not files - referenced, f"files no kustomization names: {sorted(files - referenced)}"
+    assert yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())["namespace"] == "atelier"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_deployment_per_service(overlay: str) -> None:
     assert SERVICES == ["clustering", "credits", "gateway", "ingest", "reflection"]
-    assert sorted(d["metadata"]["name"] for d in of_kind("Deployment")) == SERVICES
+    assert sorted(d["metadata"]["name"] for d in of_kind("Deployment", overlay)) == SERVICES
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICES)
-def test_deployment_runs_its_service_on_its_port(service: str) -> None:
-    deployment = one("Deployment", service)
+def test_deployment_runs_its_service_on_its_port(service: str, overlay: str) -> None:
+    deployment = one("Deployment", service, overlay)
     c = container(deployment)
     assert c["command"] == ["python", "-m", f"services.{service}"]
     assert (REPO / "services" / service / "__main__.py").is_file()
@@ -128,31 +164,45 @@ def test_deployment_runs_its_service_on_its_port(service: str) -> None:
 
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert selects(deployment["spec"]["selector"]["matchLabels"], pod_labels)
-    service_obj = one("Service", service)
+    service_obj = one("Service", service, overlay)
     assert service_obj["spec"]["type"] == "ClusterIP"
     assert selects(service_obj["spec"]["selector"], pod_labels)
     assert [resolve_port(c, p["targetPort"]) for p in service_obj["spec"]["ports"]] == [port]
-    assert selects(one("PodDisruptionBudget", service)["spec"]["selector"]["matchLabels"], pod_labels)
+    assert selects(
+        one("PodDisruptionBudget", service, overlay)["spec"]["selector"]["matchLabels"], pod_labels
+    )
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_setting_is_a_field_of_the_service_settings(service: str) -> None:
-    c = container(one("Deployment", service))
+def test_every_setting_is_a_field_of_the_service_settings(service: str, overlay: str) -> None:
+    names = set(pod_environment(one("Deployment", service, overlay), overlay))
     known = env_names(settings_class(service))
-    names = {e["name"] for e in c.get("env", [])}
-    for source in c.get("envFrom", []):
-        if "configMapRef" in source:
-            names |= set(one("ConfigMap", source["configMapRef"]["name"])["data"])
-        if "secretRef" in source:
-            secret = one("Secret", source["secretRef"]["name"])
-            names |= set(secret.get("stringData", {})) | set(secret.get("data", {}))
     assert names, "no settings at all"
     assert not names - known, f"not settings of {settings_class(service).__name__}: {sorted(names - known)}"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICES)
-def test_pod_hardening(service: str) -> None:
-    deployment = one("Deployment", service)
+def test_the_environment_makes_valid_settings(service: str, overlay: str) -> None:
+    """What a pod reads at start-up passes the settings' own checks (Kafka security included) once the
+    Secret's placeholders hold real values: an overlay cannot ship a combination the services refuse."""
+    environment = {
+        name: ("real-value" if PLACEHOLDER.match(value) else value)
+        for name, value in pod_environment(one("Deployment", service, overlay), overlay).items()
+    }
+    settings = settings_class(service).model_validate(
+        {name.removeprefix("ATELIER_").lower(): value for name, value in environment.items()}
+    )
+    assert settings.http_port == default_port(service)
+    protocol = settings.kafka_security_protocol
+    assert protocol == {"dev": "PLAINTEXT", "prod": "SASL_SSL"}[overlay]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_pod_hardening(service: str, overlay: str) -> None:
+    deployment = one("Deployment", service, overlay)
     pod = deployment["spec"]["template"]["spec"]
     c = container(deployment)
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -171,59 +221,77 @@ def test_pod_hardening(service: str) -> None:
     resources = c["resources"]
     assert resources["requests"]["cpu"] and resources["requests"]["memory"]
     assert resources["limits"]["cpu"] and resources["limits"]["memory"]
-    assert c["image"] == "atelier", "the image is set once, in kustomization.yaml"
 
 
-def test_secret_is_a_template() -> None:
-    secrets = of_kind("Secret")
+def test_the_image_is_named_once_and_pinned_in_prod() -> None:
+    base = render_directory(K8S / "base")
+    assert {container(d)["image"] for d in base if d["kind"] == "Deployment"} == {"atelier"}, (
+        "the base names the image `atelier`; overlays point it at a registry"
+    )
+    for overlay in OVERLAYS:
+        assert len({container(d)["image"] for d in of_kind("Deployment", overlay)}) == 1, "one image for all"
+    (prod_image,) = {container(d)["image"] for d in of_kind("Deployment", "prod")}
+    name, _, pin = prod_image.rpartition("@") if "@" in prod_image else prod_image.rpartition(":")
+    assert "/" in name, "prod pulls from a registry"
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert pin.startswith("sha256:") or pin == version, f"prod's image is pinned to a digest or {version}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secret_is_a_template(overlay: str) -> None:
+    secrets = of_kind("Secret", overlay)
     assert len(secrets) == 1
     secret = secrets[0]
     assert "data" not in secret, "real values would be base64 in `data`: use stringData placeholders"
-    assert set(secret["stringData"]) == {
-        "ATELIER_DATABASE_URL",
-        "ATELIER_S3_ACCESS_KEY",
-        "ATELIER_S3_SECRET_KEY",
-        "ATELIER_INTERNAL_TOKEN",
-    }
+    assert set(secret["stringData"]) == BASE_SECRETS | (KAFKA_SECRETS if overlay == "prod" else set())
     for key, value in secret["stringData"].items():
         assert PLACEHOLDER.match(value), f"{key} holds a value, not a placeholder"
-    config = one("ConfigMap", "atelier-config")["data"]
+    config = one("ConfigMap", "atelier-config", overlay)["data"]
     assert not set(config) & set(secret["stringData"]), "a secret also set in the ConfigMap"
 
 
-def test_config_matches_the_production_topology() -> None:
-    config = one("ConfigMap", "atelier-config")["data"]
-    assert config["ATELIER_KAFKA_BOOTSTRAP"] == "kafka.atelier.svc:9092"
-    assert config["ATELIER_S3_ENDPOINT"] == "minio.atelier.svc:9000"
-    assert config["ATELIER_LOG_JSON"] == "true"
-    hpa = one("HorizontalPodAutoscaler", "ingest")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "ingest"
-    assert one("Deployment", "ingest")
-    # consumers past the partition count sit idle
-    assert hpa["spec"]["maxReplicas"] <= int(config["ATELIER_KAFKA_PARTITIONS"])
-    assert hpa["spec"]["minReplicas"] == one("Deployment", "ingest")["spec"]["replicas"]
+def test_config_matches_each_topology() -> None:
+    dev = one("ConfigMap", "atelier-config", "dev")["data"]
+    assert dev["ATELIER_KAFKA_BOOTSTRAP"] == "kafka.atelier.svc:9092"
+    assert dev["ATELIER_KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
+    assert dev["ATELIER_KAFKA_REPLICATION_FACTOR"] == "1"
+    prod = one("ConfigMap", "atelier-config", "prod")["data"]
+    assert prod["ATELIER_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert prod["ATELIER_KAFKA_SASL_MECHANISM"] in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+    assert int(prod["ATELIER_KAFKA_REPLICATION_FACTOR"]) >= 3
+    assert prod["ATELIER_LOG_JSON"] == "true"
+    for overlay in OVERLAYS:
+        config = one("ConfigMap", "atelier-config", overlay)["data"]
+        assert config["ATELIER_S3_ENDPOINT"] == "minio.atelier.svc:9000"
+    assert {d["spec"]["replicas"] for d in of_kind("Deployment", "dev")} == {1}
 
 
-def test_gateway_reaches_ingest_through_its_service() -> None:
-    env = {e["name"]: e.get("value") for e in container(one("Deployment", "gateway")).get("env", [])}
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_reaches_ingest_through_its_service(overlay: str) -> None:
+    env = {e["name"]: e.get("value") for e in container(one("Deployment", "gateway", overlay)).get("env", [])}
     url = re.fullmatch(
         r"http://([a-z0-9-]+)(?:\.atelier(?:\.svc(?:\.cluster\.local)?)?)?:(\d+)", env["ATELIER_INGEST_URL"]
     )
     assert url, env["ATELIER_INGEST_URL"]
-    service = one("Service", url.group(1))
+    service = one("Service", url.group(1), overlay)
     assert [p["port"] for p in service["spec"]["ports"]] == [int(url.group(2))]
     assert selects(
-        service["spec"]["selector"], one("Deployment", "ingest")["spec"]["template"]["metadata"]["labels"]
+        service["spec"]["selector"],
+        one("Deployment", "ingest", overlay)["spec"]["template"]["metadata"]["labels"],
     )
 
 
 METRICS_PORT = 9100
 
 
-def test_network_policies_select_real_pods() -> None:
-    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in of_kind("Deployment")}
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_select_real_pods(overlay: str) -> None:
+    pods = {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+        for d in of_kind("Deployment", overlay)
+    }
     reachable_from_anywhere = set()
-    for policy in of_kind("NetworkPolicy"):
+    for policy in of_kind("NetworkPolicy", overlay):
         targets = {
             n for n, labels in pods.items() if selects(policy["spec"]["podSelector"]["matchLabels"], labels)
         }
@@ -239,18 +307,20 @@ def test_network_policies_select_real_pods() -> None:
                         selects(peer["podSelector"]["matchLabels"], labels) for labels in pods.values()
                     )
     assert reachable_from_anywhere == {"gateway"}
-    ingress = one("Ingress", "gateway")
-    backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
-    assert all(b["name"] == "gateway" for b in backends)
-    # the Ingress reaches the gateway's Service, which exposes the API port only, never /metrics
-    gateway_service_ports = {p["targetPort"] for p in one("Service", "gateway")["spec"]["ports"]}
-    assert all(
-        b["port"]["name"] in gateway_service_ports or b["port"].get("number") == 8000 for b in backends
-    )
+    gateway_service_ports = {p["targetPort"] for p in one("Service", "gateway", overlay)["spec"]["ports"]}
     assert METRICS_PORT not in {
-        resolve_port(container(one("Deployment", "gateway")), p) for p in gateway_service_ports
+        resolve_port(container(one("Deployment", "gateway", overlay)), p) for p in gateway_service_ports
     }
-    assert one("ConfigMap", "atelier-config")["data"]["ATELIER_METRICS_PORT"] == str(METRICS_PORT)
+    assert one("ConfigMap", "atelier-config", overlay)["data"]["ATELIER_METRICS_PORT"] == str(METRICS_PORT)
+    ingresses = of_kind("Ingress", overlay)
+    assert len(ingresses) == {"dev": 0, "prod": 1}[overlay], "dev uses port-forward, prod the Ingress"
+    for ingress in ingresses:
+        backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+        assert all(b["name"] == "gateway" for b in backends)
+        # the Ingress reaches the gateway's Service, which exposes the API port only, never /metrics
+        assert all(
+            b["port"]["name"] in gateway_service_ports or b["port"].get("number") == 8000 for b in backends
+        )
 
 
 def test_dockerfile_is_one_image_for_all_services() -> None:
@@ -283,6 +353,8 @@ def exported_metrics() -> dict[str, tuple[str, frozenset[str]]]:
             ):
                 continue
             name = first.value
+            if not isinstance(name, str):
+                continue
             label_node = node.args[2] if len(node.args) > 2 else next(
                 (k.value for k in node.keywords if k.arg == "labelnames"), None)  # fmt: skip
             labels = frozenset(ast.literal_eval(label_node)) if label_node is not None else frozenset()
@@ -308,11 +380,41 @@ def string_literals() -> frozenset[str]:
     return frozenset(values)
 
 
+def balanced(expr: str) -> bool:
+    """Brackets nest and close in order, outside string literals; every string literal ends."""
+    closing = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for char in expr:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            stack.append(char)
+        elif char in closing:
+            if not stack or stack.pop() != closing[char]:
+                return False
+    return not stack and quote is None
+
+
+def test_the_bracket_check_catches_what_counting_does_not() -> None:
+    assert balanced('sum by (le) (rate(x_bucket{a="(}"}[5m]))')
+    assert not balanced("sum(rate(x[5m)])")  # same counts, wrong order
+    assert not balanced('x{a="b}')
+
+
 def check_query(expr: str) -> None:
     metrics = exported_metrics()
     used = re.findall(r"\b(atelier_[a-z0-9_]+)", expr)
     assert used, f"no Atelier metric in {expr!r}"
-    assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
+    assert balanced(expr), f"unbalanced brackets or quotes in {expr!r}"
     unknown = [m for m in used if m not in metrics]
     assert not unknown, f"metrics the code does not export: {unknown} in {expr!r}"
     labels = set().union(*(metrics[m][1] for m in used))
@@ -340,16 +442,34 @@ def test_metric_inventory_is_found() -> None:
     assert "atelier_outbox_lag_seconds_bucket" in metrics
 
 
-def test_dashboard_queries_use_real_metrics() -> None:
-    dashboard = json.loads((GRAFANA / "atelier-dashboard.json").read_text())
+DASHBOARDS = sorted(GRAFANA.glob("*.json"))
+
+
+def test_dashboards_beside_the_overview() -> None:
+    names = {p.name for p in DASHBOARDS}
+    assert {
+        "atelier-dashboard.json",
+        "atelier-credits-dashboard.json",
+        "atelier-reflection-dashboard.json",
+    } <= names
+    uids = [json.loads(p.read_text())["uid"] for p in DASHBOARDS]
+    assert len(uids) == len(set(uids)), "two dashboards with one uid overwrite each other on import"
+    overview = json.loads((GRAFANA / "atelier-dashboard.json").read_text())
+    rows = [p["title"] for p in overview["panels"] if p["type"] == "row"]
+    assert rows == ["Overview", "Import", "Events", "Outbox", "Sessions", "Gateway"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_dashboard_queries_use_real_metrics(path: Path) -> None:
+    dashboard = json.loads(path.read_text())
     assert dashboard["schemaVersion"] >= 36
+    assert dashboard["title"] and dashboard["uid"]
     assert any(
         v["name"] == "DS_PROMETHEUS" and v["type"] == "datasource" for v in dashboard["templating"]["list"]
     )
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
-    rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
-    assert rows == ["Overview", "Import", "Events", "Outbox", "Sessions", "Gateway"]
+    assert any(p["type"] == "row" for p in dashboard["panels"])
     targets = list(dashboard_targets(dashboard["panels"]))
     assert targets
     for title, target in targets:
