@@ -78,6 +78,7 @@ EDIT_SAME_SEED = 0.3
 EDIT_SIMILAR = 0.5
 EDIT_SIMILAR_QUICK = 0.4
 QUICK = timedelta(minutes=10)
+SUBJECT_WEIGHT = 3.0
 # prefix filter for the similar-prompt rule: two word sets with Jaccard >= t share a word among the
 # first n - ceil(t*n) + 1 words of each (words ordered by a fixed hash), so those words are the keys
 
@@ -135,7 +136,33 @@ def normalized_prompt(prompt: str | None) -> str:
 
 def content_words(prompt: str | None) -> frozenset[str]:
     """The words that say what the picture is about (boilerplate and one-letter words left out)."""
-    return frozenset(w for w in prompt_words(prompt) if w not in BOILERPLATE and len(w) > 1)
+    return frozenset(prompt_weights(prompt))
+
+
+def prompt_weights(prompt: str | None) -> dict[str, float]:
+    """Content words with a weight: the subject (the first phrase with content, where prompts name
+    what the picture is of) counts `SUBJECT_WEIGHT` times, so a fox and an owl in the same light and
+    style are two subjects, while a fox whose light changed is the same one."""
+    weights: dict[str, float] = {}
+    subject_seen = False
+    for phrase in re.split(r"[,\n.|;]+", prompt or ""):
+        words = [w for w in prompt_words(phrase) if w not in BOILERPLATE and len(w) > 1]
+        if not words:
+            continue
+        weight = 1.0 if subject_seen else SUBJECT_WEIGHT
+        subject_seen = True
+        for word in words:
+            weights[word] = max(weights.get(word, 0.0), weight)
+    return weights
+
+
+def similarity(a: dict[str, float], b: dict[str, float]) -> float:
+    """Weighted Jaccard: shared weight over all weight (0 when either is empty)."""
+    if not a or not b:
+        return 0.0
+    shared = sum(min(w, b[k]) for k, w in a.items() if k in b)
+    total = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in a.keys() | b.keys())
+    return shared / total
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -152,11 +179,20 @@ def _word_order(word: str) -> str:
     return hashlib.md5(word.encode(), usedforsecurity=False).hexdigest()
 
 
-def _prefix_words(words: frozenset[str], threshold: float) -> list[str]:
-    ordered = sorted(words, key=_word_order)
-    n = len(ordered)
-    keep = n - int(-(-threshold * n // 1)) + 1  # n - ceil(t·n) + 1
-    return ordered[: max(1, keep)]
+def _prefix_words(weights: dict[str, float], threshold: float) -> list[str]:
+    """Prefix filter: words in a fixed (hashed) order, the shortest prefix whose remaining weight is
+    below threshold × total. Two prompts with similarity >= threshold share their first common word
+    (in that order) inside both prefixes, so the prefix words are complete lookup keys."""
+    ordered = sorted(weights, key=_word_order)
+    total = sum(weights.values())
+    remaining = total
+    prefix: list[str] = []
+    for word in ordered:
+        if remaining < threshold * total:
+            break
+        prefix.append(word)
+        remaining -= weights[word]
+    return prefix
 
 
 def _time_bucket(at: datetime) -> int:
@@ -183,7 +219,7 @@ def _similarity_keys(g: Generation, bucket: int) -> list[str]:
         keys.append(f"prompt:{tool}:{_digest(normalized)}@{bucket}")
     if g.facts.seed is not None:
         keys.append(f"seed:{tool}:{g.facts.seed}@{bucket}")
-    for word in _prefix_words(content_words(g.prompt), EDIT_SIMILAR_QUICK) if content_words(g.prompt) else []:
+    for word in _prefix_words(prompt_weights(g.prompt), EDIT_SIMILAR_QUICK):
         keys.append(f"word:{tool}:{word}@{bucket}")
     return keys
 
@@ -361,25 +397,31 @@ def _by_metadata(parent: Generation, child: Generation) -> _Candidate | None:
     if same_prompt:
         seeds = f"seed {p_seed} -> {c_seed}" if p_seed is not None and c_seed is not None else "new seed"
         return _Candidate(parent, child, "reroll", "reroll", f"same prompt, {seeds}", _decay(0.9, gap))
-    words_p, words_c = content_words(parent.prompt), content_words(child.prompt)
-    similarity = jaccard(words_p, words_c)
+    weights_p, weights_c = prompt_weights(parent.prompt), prompt_weights(child.prompt)
+    words_p, words_c = frozenset(weights_p), frozenset(weights_c)
+    alike = similarity(weights_p, weights_c)
     added = sorted(words_c - words_p)[:5]
     removed = sorted(words_p - words_c)[:5]
     what = ", ".join([f"+{w}" for w in added] + [f"-{w}" for w in removed]) or "reworded"
     common = p_seed in COMMON_SEEDS
-    if same_seed and not common and parent.model == child.model and similarity >= EDIT_SAME_SEED:
+    if same_seed and not common and parent.model == child.model and alike >= EDIT_SAME_SEED:
         # a random 32-bit seed used again is the person keeping it on purpose
         return _Candidate(
             parent, child, "edit", "edit",
             f"same seed {c_seed}, prompt edited ({what})",
-            _decay(0.75 + 0.15 * similarity, gap),
+            _decay(0.75 + 0.15 * alike, gap),
         )  # fmt: skip
-    if similarity >= (EDIT_SIMILAR_QUICK if gap <= QUICK else EDIT_SIMILAR):
-        seed_note = f"common seed {c_seed}" if same_seed else "new seed"
+    if alike >= (EDIT_SIMILAR_QUICK if gap <= QUICK else EDIT_SIMILAR):
+        if not same_seed:
+            seed_note = "new seed"
+        elif common:
+            seed_note = f"common seed {c_seed}"
+        else:
+            seed_note = f"seed {c_seed}, model {parent.model} -> {child.model}"
         return _Candidate(
             parent, child, "edit", "edit-similar",
             f"prompt edited ({what}), {seed_note}",
-            _decay(0.5 + 0.3 * similarity, gap),
+            _decay(0.5 + 0.3 * alike, gap),
         )  # fmt: skip
     return None
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.lineage.facts import Edge, Flag, Generation, Stack
-from libs.lineage.linking import content_words, jaccard, normalized_prompt
+from libs.lineage.linking import normalized_prompt, prompt_weights, similarity
 
 STACK_MIN_CONFIDENCE = 0.5
 # explicit rules whose only evidence is a file name: they stack only when the metadata agrees too
@@ -78,7 +78,7 @@ def _stacking_edge(edge: Edge, by_id: Mapping[str, Generation]) -> bool:
     if edge.rule in FILE_NAME_RULES:
         parent, child = by_id[edge.parent_id], by_id[edge.child_id]
         same_seed = parent.facts.seed is not None and parent.facts.seed == child.facts.seed
-        similar = jaccard(content_words(parent.prompt), content_words(child.prompt)) >= 0.5
+        similar = similarity(prompt_weights(parent.prompt), prompt_weights(child.prompt)) >= 0.5
         return (
             same_seed or similar or normalized_prompt(parent.prompt) == normalized_prompt(child.prompt) != ""
         )
