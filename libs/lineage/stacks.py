@@ -135,16 +135,34 @@ def stack_session(
     held = edits.detached | grouped
     used: list[Edge] = []
     touched: set[str] = set()  # assets whose automatic stack lost a member to an edit
+    neighbours: dict[str, set[str]] = {}
     for edge in edges:
         if edge.parent_id not in by_id or edge.child_id not in by_id or edge.parent_id == edge.child_id:
             continue
         if not _stacking_edge(edge, by_id):
             continue
         if edge.parent_id in held or edge.child_id in held:
-            touched.update((edge.parent_id, edge.child_id))
+            neighbours.setdefault(edge.parent_id, set()).add(edge.child_id)
+            neighbours.setdefault(edge.child_id, set()).add(edge.parent_id)
             continue
         union(edge.parent_id, edge.child_id)
         used.append(edge)
+    # An asset taken out leaves the rest of its stack as it was: its relatives stay together through it
+    # (a reroll of the image moved out, imported later, still joins the stack it came from).
+    for start in held & neighbours.keys():
+        seen, pending, kept = {start}, [start], []
+        while pending:
+            for other in neighbours.get(pending.pop(), ()):
+                if other in seen:
+                    continue
+                seen.add(other)
+                if other in held:
+                    pending.append(other)
+                else:
+                    kept.append(other)
+        touched.update(kept)
+        for other in kept[1:]:
+            union(kept[0], other)
     for group in edits.groups:
         in_session = sorted(a for a in group if a in by_id)
         for a in in_session[1:]:
