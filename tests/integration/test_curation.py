@@ -433,3 +433,96 @@ async def test_redelivered_events_change_nothing(stack) -> None:
     await handle(payloads)
     await handle(payloads[2:3])
     assert await state() == first
+
+
+async def test_stacks_follow_session_splits_and_merges(stack, new_tenant) -> None:
+    """A stack never spans two sessions: split a session inside a stack and each side stacks its own part;
+    merge them back and the stack is whole again."""
+    _, client = await new_tenant()
+    at = [T0 + timedelta(days=2, minutes=i) for i in range(4)]
+    names = await upload(client, {f"r{i + 1}": (a1111(LIGHTHOUSE, 600 + i), at[i]) for i in range(4)})
+    tenant = await tenant_of(stack, names["r1"])
+    await becomes(stack, tenant, names, [{"r1", "r2", "r3", "r4"}])
+    [whole] = await stacks_of(stack, tenant, names)
+
+    response = await client.post(
+        f"/api/v1/sessions/{whole['session_id']}/split", json={"asset_id": names["r3"]}
+    )
+    assert response.status_code == 200, response.text
+    await becomes(stack, tenant, names, [{"r1", "r2"}, {"r3", "r4"}])
+    left, right = await stacks_of(stack, tenant, names)
+    assert left["session_id"] != right["session_id"]
+    # the edge r2 -> r3 stays (lineage is not about sessions), but stacks no longer across
+    assert (await links(stack, tenant, names))["r3"] == ("r2", "reroll", False)
+
+    sessions = [left["session_id"], right["session_id"]]
+    response = await client.post("/api/v1/sessions/merge", json={"session_ids": sessions})
+    assert response.status_code == 200, response.text
+    await becomes(stack, tenant, names, [{"r1", "r2", "r3", "r4"}])
+    [merged] = await stacks_of(stack, tenant, names)
+    assert merged["session_id"] == response.json()["sessions"][0]["id"]
+
+
+IDEAS = [
+    "a lighthouse on a cliff at dawn",
+    "a red bicycle leaning on a brick wall",
+    "portrait of an old fisherman with a pipe",
+    "a glass teapot full of blooming flowers",
+    "a fox sleeping in fresh snow",
+    "cyberpunk street market under neon rain",
+    "a medieval castle floating among clouds",
+    "macro shot of a dragonfly wing",
+    "an astronaut reading in a library",
+    "a bowl of ramen with steam rising",
+    "sailboats racing across a stormy bay",
+    "a desert caravan of camels at dusk",
+]
+
+
+async def test_a_session_of_200_images_in_12_ideas_shows_12_stacks(stack, new_tenant) -> None:
+    """Each idea: a first image, rerolls, a CFG sweep of one seed, prompt edits and an Extras upscale,
+    200 files in all, the ideas following each other in one session (some interleaved)."""
+    _, client = await new_tenant()
+    files: dict[str, tuple[bytes, datetime]] = {}
+    idea_of: dict[str, int] = {}
+    start = T0 + timedelta(days=3)
+    rng = random.Random(14)
+    for k, prompt in enumerate(IDEAS):
+        base_seed = 10_000 * (k + 1)
+        n = 17 if k < 8 else 16  # 8 x 17 + 4 x 16 = 200
+        variations: list[bytes] = [a1111(prompt, base_seed)]
+        variations += [a1111(prompt, base_seed + i) for i in range(1, 7)]  # rerolls
+        variations += [a1111(prompt, base_seed, cfg=c) for c in (4, 5, 6, 8, 9)]  # sweep
+        variations += [
+            a1111(f"{prompt}, {extra}", base_seed) for extra in ("golden hour", "soft light", "wide angle")
+        ]
+        pixels = noise(base_seed)
+        variations.append(
+            a1111(prompt, base_seed, pixels=pixels.resize((128, 128)),
+                  extra=", Postprocess upscale by: 2, Postprocess upscaler: R-ESRGAN 4x+")
+        )  # fmt: skip
+        variations += [a1111(prompt, base_seed + 7 + i) for i in range(n - len(variations))]
+        for i, data in enumerate(variations[:n]):
+            # ideas follow each other a minute apart per image; the last three of an idea come
+            # a little after the next idea began (people go back to an earlier idea)
+            minute = sum(17 if j < 8 else 16 for j in range(k)) + i + (2 if i >= n - 3 else 0)
+            name = f"i{k}-{i}"
+            files[name] = (data, start + timedelta(minutes=minute, seconds=rng.randint(0, 20)))
+            idea_of[name] = k
+    assert len(files) == 200
+    names: dict[str, str] = {}
+    items = list(files.items())
+    for chunk in range(0, 200, 50):
+        names |= await upload(client, dict(items[chunk : chunk + 50]))
+    tenant = await tenant_of(stack, names["i0-0"])
+
+    async def all_stacked() -> list[dict[str, Any]]:
+        stacks = await stacks_of(stack, tenant, names)
+        return stacks if sum(len(s["ids"]) for s in stacks) == 200 else []
+
+    stacks = await until(all_stacked, within=60)
+    assert stacks, "the 200 images never all reached a stack"
+    assert len({s["session_id"] for s in stacks}) == 1
+    assert 11 <= len(stacks) <= 13, [sorted(s["ids"]) for s in stacks]
+    # and no stack mixes two ideas
+    assert all(len({idea_of[a] for a in s["ids"]}) == 1 for s in stacks), [sorted(s["ids"]) for s in stacks]
