@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from libs.common.kafka_security import kafka_client_options
 from libs.common.settings import CommonSettings
 from tests.unit.kustomize import K8S, OVERLAYS, render, render_directory
 
@@ -197,6 +198,10 @@ def test_the_environment_makes_valid_settings(service: str, overlay: str) -> Non
     assert settings.http_port == default_port(service)
     protocol = settings.kafka_security_protocol
     assert protocol == {"dev": "PLAINTEXT", "prod": "SASL_SSL"}[overlay]
+    # and the clients can be built from them (prod: a TLS context on the system's CAs, SCRAM)
+    options = kafka_client_options(settings)
+    assert options["security_protocol"] == protocol
+    assert ("ssl_context" in options) == protocol.endswith("SSL")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
