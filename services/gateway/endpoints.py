@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import ObjectNotFound, ObjectStore
 from libs.common.text import clean_text
+from libs.lineage.facts import Flag
 from services.gateway import repository, schemas
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.pagination import (
@@ -139,7 +140,7 @@ async def lookup_assets(body: HashLookup, request: Request, subject: Subject) ->
     return {"known": sorted(known)}
 
 
-def _thumb_url(asset_id: uuid.UUID, size: str = "card") -> str:
+def thumb_url(asset_id: uuid.UUID, size: str = "card") -> str:
     return f"/api/v1/assets/{asset_id}/thumbnail?size={size}"
 
 
@@ -168,7 +169,7 @@ def session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
         "asset_count": row["asset_count"],
         "precision": row["precision"],
         "group": _group(row["start_at"], now, zone),
-        "cover": [{"asset_id": str(a), "thumbnail_url": _thumb_url(a)} for a in row["cover_asset_ids"]],
+        "cover": [{"asset_id": str(a), "thumbnail_url": thumb_url(a)} for a in row["cover_asset_ids"]],
         "updated_at": row["updated_at"].isoformat(),
         "reflection_summary": row["reflection_summary"],  # null until the session has a reflection
         # before any reflection: top prompt phrases, tools and models, kept by clustering
@@ -264,10 +265,12 @@ def asset_json(row: Any) -> dict[str, Any]:
     doc["generated_at"] = row["generated_at"].isoformat() if row["generated_at"] else None
     doc["dominant_colors"] = list(row["dominant_colors"])
     doc["loras"] = list(row["loras"] or [])
-    doc["thumbnail_url"] = _thumb_url(row["asset_id"])
-    doc["detail_url"] = _thumb_url(row["asset_id"], "detail")
+    doc["thumbnail_url"] = thumb_url(row["asset_id"])
+    doc["detail_url"] = thumb_url(row["asset_id"], "detail")
     if "session_id" in row.keys():
         doc["session_id"] = str(row["session_id"]) if row["session_id"] else None
+    if "flag" in row.keys():  # the owner's views; a share link's rows do not carry it
+        doc["flag"] = row["flag"]
     return doc
 
 
@@ -280,6 +283,7 @@ async def get_session(
     session_id: uuid.UUID,
     request: Request,
     subject: Subject,
+    flags: Flags,
     with_assets: Annotated[
         bool, Query(description="false: the card and neighbours only (`assets` is then empty)")
     ] = True,
@@ -287,7 +291,8 @@ async def get_session(
     """One session and its assets in time order; a merged-away id answers with the session it became.
     `previous_session_id` / `next_session_id` are its neighbours in time, the sessions it can be merged
     with. (`GET /sessions/{id}/assets` pages through a large session's assets: the detail page asks
-    for the card with `with_assets=false`.) Weak ETag, 304 as the lists."""
+    for the card with `with_assets=false`.) Rejected assets are left out unless `include_rejected=true`;
+    `flag=pick` lists the keepers only. Weak ETag, 304 as the lists."""
     pool = _runtime(request).pool
     row, resolved = await repository.session(pool, subject, session_id)
     if row is None:
@@ -299,7 +304,7 @@ async def get_session(
     previous, following = await repository.neighbours(pool, subject, row)
     doc["previous_session_id"] = str(previous) if previous else None
     doc["next_session_id"] = str(following) if following else None
-    assets = await repository.session_assets(pool, subject, resolved) if with_assets else []
+    assets = await repository.session_assets(pool, subject, resolved, flags=flags) if with_assets else []
     doc["assets"] = [asset_json(a) for a in assets]
     return cached(request, JSONResponse(doc))
 
@@ -313,15 +318,17 @@ async def list_session_assets(
     session_id: uuid.UUID,
     request: Request,
     subject: Subject,
+    flags: Flags,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: SessionAssetsCursor = None,
 ) -> Response:
     """The session's assets in generation order, a page at a time (`X-Next-Cursor`, as `GET /sessions`);
-    a merged-away id pages through the session it became."""
+    a merged-away id pages through the session it became. Rejected assets are left out unless
+    `include_rejected=true`; `flag=pick` gives the keepers only."""
     pool = _runtime(request).pool
     resolved = await repository.resolve_session(pool, subject, session_id)
     after = position("session-assets", cursor)
-    rows = await repository.session_assets(pool, subject, resolved, limit=limit + 1, after=after)
+    rows = await repository.session_assets(pool, subject, resolved, limit=limit + 1, after=after, flags=flags)
     if not rows and (await repository.session(pool, subject, resolved))[0] is None:
         raise HTTPException(404, "no such session")
     last, rows = (rows[limit - 1] if len(rows) > limit else None), rows[:limit]
@@ -329,10 +336,24 @@ async def list_session_assets(
     return page(request, [asset_json(a) for a in rows], next_cursor)
 
 
+def flag_filter(
+    flag: Annotated[
+        Flag | None, Query(description="only assets flagged so: `pick` for keepers only (or `reject`)")
+    ] = None,
+    include_rejected: Annotated[
+        bool, Query(description="rejected assets are left out unless this is true (or `flag=reject`)")
+    ] = False,
+) -> repository.FlagFilter:
+    return repository.FlagFilter(flag=flag, include_rejected=include_rejected)
+
+
+Flags = Annotated[repository.FlagFilter, Depends(flag_filter)]
+
 FilterText = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 
 
 def asset_filters(
+    flags: Flags,
     q: Annotated[
         Annotated[Text, StringConstraints(max_length=500)] | None,
         Query(
@@ -358,8 +379,9 @@ def asset_filters(
 ) -> repository.AssetFilter:
     """The gallery's filters, shared by `GET /assets` and `GET /facets`; they combine."""
     return repository.AssetFilter(
-        q=q, tool=tool, model=model, lora=lora, from_=from_, to=to, has_time=has_time, session=session
-    )
+        q=q, tool=tool, model=model, lora=lora, from_=from_, to=to, has_time=has_time, session=session,
+        flags=flags,
+    )  # fmt: skip
 
 
 Filters = Annotated[repository.AssetFilter, Depends(asset_filters)]

@@ -40,6 +40,10 @@ LIVE_TOPICS = (
     Topics.SESSION_MERGED,
     Topics.REFLECTION_COMPLETED,
     Topics.REFLECTION_FAILED,
+    # curation (issue 14): new lineage links and a session's stacks rebuilt, so an open session page
+    # redraws its stacks and graph
+    Topics.LINEAGE_LINKED,
+    Topics.STACK_UPDATED,
 )
 STREAM_QUEUE_SIZE = 256
 # how long start-up waits for the feed's partitions before serving anyway (streams then start a bit late)
@@ -211,7 +215,8 @@ async def _stream(
     },
 )
 async def events(request: Request, subject: Subject) -> StreamingResponse:
-    """Server-Sent Events for the caller's tenant: `session.updated` and `session.merged` as they happen
+    """Server-Sent Events for the caller's tenant: `session.updated`, `session.merged`,
+    `reflection.completed` / `reflection.failed`, `lineage.linked` and `stack.updated` as they happen
     (data: the event's id, type, time and payload), `resync` when this stream fell behind and the page
     should reload, and a comment every `live_heartbeat_seconds` to keep the connection open. The stream
     closes after `live_stream_max_seconds`; EventSource reconnects on its own."""

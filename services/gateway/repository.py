@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from libs.common.storage import original_key
+from libs.lineage.facts import Flag
 from services.gateway.auth import AuthSubject
 from services.gateway.pagination import Cursor
 
@@ -49,6 +50,16 @@ class Statement:
         """The SQL and its arguments, for `pool.fetch(*statement.select(...))`."""
         sql = f"SELECT {columns} FROM {self.source} WHERE {' AND '.join(self.conditions)} {tail}".rstrip()
         return (sql, *self.args)
+
+    def subquery(self, inner: Statement, columns: str) -> str:
+        """`inner` (another contract's `readable_*` statement) as SQL to use inside this one, e.g. in
+        `EXISTS (...)`: both are scoped to the same subject, so its `$1` is this statement's `$1`; its
+        other values are bound again here. The inner read keeps its own tenant condition."""
+        if inner.args[:1] != self.args[:1]:
+            raise ValueError("a subquery must be scoped to the same subject as its statement")
+        renumbered = {f"${i}": self.bind(value) for i, value in enumerate(inner.args[1:], start=2)}
+        sql = inner.select(columns)[0]
+        return re.sub(r"\$\d+\b", lambda m: renumbered.get(m.group(0), m.group(0)), sql)
 
 
 def _scoped(source: str, *tenant_columns: str, subject: AuthSubject) -> Statement:
@@ -114,6 +125,29 @@ def readable_session_assets(subject: AuthSubject) -> Statement:
 def readable_session_settings(subject: AuthSubject) -> Statement:
     """clustering.session_settings as `ss`."""
     return _scoped("clustering.session_settings ss", "ss.tenant_id", subject=subject)
+
+
+# curation (issue 14): clustering owns lineage, stacks and flags; these are its read contracts
+
+
+def readable_lineage_links(subject: AuthSubject) -> Statement:
+    """clustering.lineage_links as `ll`: parent -> child edges, with relation, rule, evidence, confidence."""
+    return _scoped("clustering.lineage_links ll", "ll.tenant_id", subject=subject)
+
+
+def readable_session_stacks(subject: AuthSubject) -> Statement:
+    """clustering.session_stacks as `sk`: every session's stacks (singletons included), cover and members."""
+    return _scoped("clustering.session_stacks sk", "sk.tenant_id", subject=subject)
+
+
+def readable_asset_flags(subject: AuthSubject) -> Statement:
+    """clustering.asset_flags as `f`: the person's pick / reject of an asset (no row: unflagged)."""
+    return _scoped("clustering.asset_flags f", "f.tenant_id", subject=subject)
+
+
+def readable_member_facts(subject: AuthSubject) -> Statement:
+    """clustering.member_facts as `mf`: a session member's generation parameters, for the change strip."""
+    return _scoped("clustering.member_facts mf", "mf.tenant_id", subject=subject)
 
 
 async def statuses(
@@ -242,14 +276,58 @@ async def session_assets(
     *,
     limit: int | None = None,
     after: Cursor | None = None,
+    flags: FlagFilter | None = None,
 ) -> list[asyncpg.Record]:
-    """The session's assets in generation order, (generated_at, asset_id); `after`: the previous page's last."""
+    """The session's assets in generation order, (generated_at, asset_id); `after`: the previous page's last.
+    With `flags` (the owner's views) rows carry their `flag` and are narrowed by it; without (a share
+    link's view) they are as before keepers existed."""
     q = readable_session_assets(subject)
     q.where(f"m.session_id = {q.bind(session_id)}")
     if after is not None:
         q.where(f"(m.generated_at, m.asset_id) > ({q.bind(after.at)}, {q.bind(after.id)})")
+    columns = ASSET_COLUMNS
+    if flags is not None:
+        flags.narrow(q, subject)
+        columns += f", {flag_column(q, subject)}"
     tail = "ORDER BY m.generated_at, m.asset_id" + (f" LIMIT {q.bind(limit)}" if limit is not None else "")
-    return await pool.fetch(*q.select(ASSET_COLUMNS, tail))
+    return await pool.fetch(*q.select(columns, tail))
+
+
+FLAGS: tuple[Flag, ...] = ("pick", "reject")
+
+
+def _flagged(subject: AuthSubject, flag: Flag) -> Statement:
+    """The flags row saying the outer statement's asset `a` is flagged `flag`. The flag is written into
+    the SQL (one of two fixed words, checked) rather than bound, so the planner sees which one it is."""
+    if flag not in FLAGS:
+        raise ValueError(f"not a flag: {flag!r}")
+    return readable_asset_flags(subject).where("f.asset_id = a.asset_id").where(f"f.flag = '{flag}'")
+
+
+def flag_column(q: Statement, subject: AuthSubject) -> str:
+    """The asset's flag ('pick', 'reject' or NULL) as a column of `q` (a statement over `a`): a scalar
+    subquery, so it is read only for the rows the page returns (one index probe each)."""
+    flags = readable_asset_flags(subject).where("f.asset_id = a.asset_id")
+    return f"({q.subquery(flags, 'f.flag')}) AS flag"
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    """Keepers: `flag` keeps only the assets flagged so (`pick`: keepers only); without it rejects are
+    left out unless `include_rejected`. An anti-join (NOT EXISTS) on the flags view, so the gallery
+    still reads its time index backwards and stops after a page: each row costs one probe of the
+    flags' (tenant, asset) key, and an unflagged library pays nothing else."""
+
+    flag: Flag | None = None
+    include_rejected: bool = False
+
+    def narrow(self, q: Statement, subject: AuthSubject) -> Statement:
+        """`q` (a statement over assets `a`) narrowed to these flags."""
+        if self.flag is not None:
+            q.where(f"EXISTS ({q.subquery(_flagged(subject, self.flag), '1')})")
+        elif not self.include_rejected:
+            q.where(f"NOT EXISTS ({q.subquery(_flagged(subject, 'reject'), '1')})")
+        return q
 
 
 def tsquery_literal(text: str) -> str:
@@ -275,6 +353,9 @@ class AssetFilter:
     to: datetime | None = None  # generated before
     has_time: bool | None = None
     session: uuid.UUID | None = None
+    # keepers: rejects hidden by default. Not counted by `is_empty`'s fast path for the facets: the
+    # whole-library menu counts (kept by ingest) include rejected assets
+    flags: FlagFilter = FlagFilter()
 
     def tsquery(self, weight: str = "") -> str | None:
         """`q` as a to_tsquery('simple', ...) text: every word required, as written (lower-cased), in the
@@ -286,8 +367,9 @@ class AssetFilter:
         words = re.findall(r"\w+", (self.q or "").lower())[:16]
         return " & ".join(f"{w}:{weight}" if weight else w for w in words) or None
 
-    def narrow(self, q: Statement) -> Statement:
-        """`q` (a `readable_assets` statement) narrowed to these filters."""
+    def narrow(self, q: Statement, subject: AuthSubject) -> Statement:
+        """`q` (a `readable_assets` statement of `subject`) narrowed to these filters."""
+        self.flags.narrow(q, subject)
         if (text := self.tsquery()) is not None:
             q.where(f"a.search @@ {tsquery_literal(text)}")
         if self.tool is not None:
@@ -308,7 +390,7 @@ class AssetFilter:
 
     @property
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
+        return all(getattr(self, f.name) == f.default for f in dataclasses.fields(self))
 
     @property
     def timed_only(self) -> bool:
@@ -384,13 +466,13 @@ async def assets(
         if len(rows) >= limit:
             break
         narrow, column, rank = parts[i]
-        q = filters.narrow(readable_assets(subject))
+        q = filters.narrow(readable_assets(subject), subject)
         narrow(q)
         if after is not None and i == first:
             q.where(f"({column}, a.asset_id) < ({q.bind(after.at)}, {q.bind(after.id)})")
         ranked = f", {rank}::real AS rank" if rank is not None else ""
         rows += await pool.fetch(*q.select(
-            f"{ASSET_COLUMNS}, m.session_id{ranked}",
+            f"{ASSET_COLUMNS}, m.session_id, {flag_column(q, subject)}{ranked}",
             f"ORDER BY {column} DESC, a.asset_id DESC LIMIT {q.bind(limit - len(rows))}",
         ))  # fmt: skip
     return rows
@@ -415,7 +497,7 @@ async def count_assets(pool: asyncpg.Pool, subject: AuthSubject, filters: AssetF
     (the planner reads the table until it has them); the estimate of a whole word comes from the
     column's statistics. The price: a set the planner overestimates five times or more gets an
     estimate where an exact count under 10,000 was possible."""
-    q = filters.narrow(readable_assets(subject))
+    q = filters.narrow(readable_assets(subject), subject)
     sql, *args = q.select("1")
     estimate = await planner_estimate(pool, sql, args)
     if estimate > ESTIMATE_TRUSTED_ABOVE:
@@ -462,7 +544,7 @@ async def facets(pool: asyncpg.Pool, subject: AuthSubject, filters: AssetFilter)
             *t.select("ft.facet, ft.value, sum(ft.n)::bigint AS n", "GROUP BY ft.facet, ft.value")
         )
         return Facets(top_facets((r["facet"], r["value"], r["n"]) for r in rows), exact=True)
-    q = filters.narrow(readable_assets(subject))
+    q = filters.narrow(readable_assets(subject), subject)
     sql, *args = q.select("a.tool, a.model, a.loras", f"LIMIT {FACET_SAMPLE + 1}")
     rows = await pool.fetch(
         f"""
@@ -496,9 +578,9 @@ async def set_time_zone(pool: asyncpg.Pool, subject: AuthSubject, time_zone: str
 async def asset(pool: asyncpg.Pool, subject: AuthSubject, asset_id: uuid.UUID) -> asyncpg.Record | None:
     q = readable_assets(subject)
     q.where(f"a.asset_id = {q.bind(asset_id)}")
-    return await pool.fetchrow(
-        *q.select(f"{ASSET_COLUMNS}, a.metadata, a.card_key, a.detail_key, a.sha256, m.session_id")
-    )
+    return await pool.fetchrow(*q.select(
+        f"{ASSET_COLUMNS}, a.metadata, a.card_key, a.detail_key, a.sha256, m.session_id, {flag_column(q, subject)}"
+    ))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ class AssetCard(BaseModel):
     loras: list[str] = Field(description="the LoRA names it used: lower case, no folder or extension")
     thumbnail_url: str = Field(description="the card thumbnail (WebP)")
     detail_url: str = Field(description="the larger thumbnail (WebP)")
+    flag: Literal["pick", "reject"] | None = Field(
+        description="the person's pick or reject (keyboard P / X; U clears it); null: unflagged"
+    )
 
 
 class GalleryAsset(AssetCard):

@@ -535,6 +535,115 @@ async def request_reflection(w: World) -> None:
     assert [(await c.get("/api/v1/credits")).json() for c in (w.a.client, w.b.client)] == before
 
 
+# curation (issue 14): lineage, stacks, the change strip, flags and stack edits
+
+
+async def _a_stacks(w: World) -> list[tuple[str, dict[str, Any]]]:
+    """(session, stack) for every stack of A's sessions, read once as A."""
+    made: list[tuple[str, dict[str, Any]]] = w.__dict__.setdefault("a_stacks", [])
+    if not made:
+        for session in w.a.sessions:
+            response = await w.a.client.get(f"/api/v1/sessions/{session}/stacks")
+            assert response.status_code == 200, response.text
+            made += [(session, stack) for stack in response.json()["stacks"]]
+        assert made
+    return made
+
+
+async def _a_curation(w: World) -> list[Any]:
+    """What A sees of A's curation, to compare before and after B's attempts."""
+    stacks = [(await w.a.client.get(f"/api/v1/sessions/{s}/stacks")).json() for s in w.a.sessions]
+    keepers = (
+        await w.a.client.get("/api/v1/assets", params={"flag": "pick", "include_rejected": "true"})
+    ).json()
+    return [stacks, keepers]
+
+
+async def asset_lineage(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/assets/{a}/lineage" for a in w.a.assets])
+    for asset in sorted(w.b.assets)[:3]:  # B's own: only B's assets at the other end
+        doc = (await w.b.client.get(f"/api/v1/assets/{asset}/lineage")).json()
+        assert {link["asset_id"] for link in doc["parents"] + doc["children"]} <= w.b.assets
+
+
+async def session_lineage(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}/lineage" for s in w.a.sessions])
+    for session in w.b.sessions:
+        for edge in (await w.b.client.get(f"/api/v1/sessions/{session}/lineage")).json()["edges"]:
+            assert {edge["parent_id"], edge["child_id"]} <= w.b.assets
+
+
+async def session_stacks(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}/stacks" for s in w.a.sessions])
+    for session in w.b.sessions:
+        stacks = (await w.b.client.get(f"/api/v1/sessions/{session}/stacks")).json()["stacks"]
+        assert stacks and {a for s in stacks for a in s["asset_ids"]} <= w.b.assets
+
+
+async def session_changes(w: World) -> None:
+    await _each_is_404(w.b.client, "GET", [f"/api/v1/sessions/{s}/changes" for s in w.a.sessions])
+    for session in w.b.sessions:
+        for step in (await w.b.client.get(f"/api/v1/sessions/{session}/changes")).json()["changes"]:
+            assert {step["asset_id"], step["previous_asset_id"]} <= w.b.assets
+
+
+async def put_flag(w: World) -> None:
+    """B cannot flag A's images; B's own pick shows in B's keepers only."""
+    before = await _a_curation(w)
+    for flag in ("pick", "reject"):
+        await _each_is_404(
+            w.b.client, "PUT", [f"/api/v1/assets/{a}/flag" for a in w.a.assets], json={"flag": flag}
+        )
+    own = sorted(w.b.assets)[0]
+    response = await w.b.client.put(f"/api/v1/assets/{own}/flag", json={"flag": "pick"})
+    assert response.status_code == 200, response.text
+    keepers = (await w.b.client.get("/api/v1/assets", params={"flag": "pick"})).json()
+    assert [a["asset_id"] for a in keepers] == [own]
+    assert await _a_curation(w) == before
+    response = await w.b.client.put(f"/api/v1/assets/{own}/flag", json={"flag": None})
+    assert response.status_code == 200, response.text
+
+
+async def stack_by_hand(w: World) -> None:
+    before = await _a_curation(w)
+    pair = sorted(w.a.assets)[:2]
+    urls = [f"/api/v1/sessions/{s}/stacks" for s in [*w.a.sessions, w.b.sessions[0]]]
+    await _each_is_404(w.b.client, "POST", urls, json={"asset_ids": pair})
+    # B's own session, one of B's images and one of A's
+    mixed = [sorted(w.b.assets)[0], pair[0]]
+    await _each_is_404(
+        w.b.client, "POST", [f"/api/v1/sessions/{w.b.sessions[0]}/stacks"], json={"asset_ids": mixed}
+    )
+    assert await _a_curation(w) == before
+
+
+async def unstack(w: World) -> None:
+    before = await _a_curation(w)
+    stacks = await _a_stacks(w)
+    await _each_is_404(
+        w.b.client, "DELETE", [f"/api/v1/sessions/{s}/stacks/{st['stack_id']}" for s, st in stacks]
+    )
+    await _each_is_404(
+        w.b.client,
+        "DELETE",
+        [f"/api/v1/sessions/{w.b.sessions[0]}/stacks/{st['stack_id']}" for _, st in stacks],
+    )
+    assert await _a_curation(w) == before
+
+
+async def move_out_of_stack(w: World) -> None:
+    before = await _a_curation(w)
+    stacks = await _a_stacks(w)
+    urls = [
+        f"/api/v1/sessions/{session}/stacks/{st['stack_id']}/assets/{asset}"
+        for s, st in stacks
+        for session in (s, w.b.sessions[0])
+        for asset in st["asset_ids"]
+    ]
+    await _each_is_404(w.b.client, "DELETE", urls)
+    assert await _a_curation(w) == before
+
+
 # every operation of the document and its check, in the order they run (reads first, then writes);
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
@@ -561,12 +670,20 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("post", "/api/v1/sessions/{session_id}/reflections"): request_reflection,
     ("get", "/api/v1/credits"): get_credits,
     ("get", "/api/v1/credits/history"): credit_history,
+    ("get", "/api/v1/assets/{asset_id}/lineage"): asset_lineage,
+    ("get", "/api/v1/sessions/{session_id}/lineage"): session_lineage,
+    ("get", "/api/v1/sessions/{session_id}/stacks"): session_stacks,
+    ("get", "/api/v1/sessions/{session_id}/changes"): session_changes,
     ("get", "/s/{token}/session"): shared_session,
     ("get", "/s/{token}"): shared_page,
     ("get", "/s/{token}/assets"): shared_assets,
     ("get", "/s/{token}/assets/{asset_id}/thumbnail"): shared_thumbnail,
     ("post", "/api/v1/sessions/{session_id}/split"): split_session,
     ("post", "/api/v1/sessions/merge"): merge_sessions,
+    ("put", "/api/v1/assets/{asset_id}/flag"): put_flag,
+    ("post", "/api/v1/sessions/{session_id}/stacks"): stack_by_hand,
+    ("delete", "/api/v1/sessions/{session_id}/stacks/{stack_id}"): unstack,
+    ("delete", "/api/v1/sessions/{session_id}/stacks/{stack_id}/assets/{asset_id}"): move_out_of_stack,
     ("delete", "/api/v1/folders/{folder_id}"): disconnect_folder,
     ("delete", "/api/v1/tokens/{token_id}"): revoke_token,
     ("delete", "/api/v1/searches/{search_id}"): delete_search,

@@ -101,12 +101,20 @@ def _models() -> dict[str, type[BaseModel]]:
     from services.gateway import schemas
     from services.gateway.accounts import schemas as account_schemas
     from services.gateway.credits import schemas as credit_schemas
+    from services.gateway.curation import schemas as curation_schemas
     from services.gateway.reflections import schemas as reflection_schemas
     from services.gateway.sharing import schemas as sharing_schemas
 
     return {
         name: value
-        for module in (schemas, account_schemas, sharing_schemas, credit_schemas, reflection_schemas)
+        for module in (
+            schemas,
+            account_schemas,
+            sharing_schemas,
+            credit_schemas,
+            reflection_schemas,
+            curation_schemas,
+        )
         for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, BaseModel)
     }
@@ -342,6 +350,42 @@ async def test_every_json_body_matches_its_documented_model(stack, new_tenant, f
           await client.get(f"/api/v1/reflections/{accepted['reflection_id']}"))  # fmt: skip
     check("get", "/api/v1/sessions/{session_id}/reflections",
           await client.get(f"/api/v1/sessions/{session}/reflections"))  # fmt: skip
+
+    # curation over the reflected session: lineage, stacks, the change strip, a pick, stack edits
+    assets = [a["asset_id"] for a in (await client.get(f"/api/v1/sessions/{session}/assets")).json()]
+    check("get", "/api/v1/assets/{asset_id}/lineage", await client.get(f"/api/v1/assets/{assets[1]}/lineage"))
+    check(
+        "get",
+        "/api/v1/sessions/{session_id}/lineage",
+        await client.get(f"/api/v1/sessions/{session}/lineage"),
+    )
+    changes = check(
+        "get",
+        "/api/v1/sessions/{session_id}/changes",
+        await client.get(f"/api/v1/sessions/{session}/changes"),
+    )
+    assert changes["changes"]
+    response = await client.put(f"/api/v1/assets/{assets[0]}/flag", json={"flag": "pick"})
+    assert check("put", "/api/v1/assets/{asset_id}/flag", response) == {"asset_id": assets[0], "flag": "pick"}
+    keepers = check("get", "/api/v1/assets", await client.get("/api/v1/assets", params={"flag": "pick"}))
+    assert [a["asset_id"] for a in keepers] == [assets[0]] and keepers[0]["flag"] == "pick"
+    stacks = check(
+        "get", "/api/v1/sessions/{session_id}/stacks", await client.get(f"/api/v1/sessions/{session}/stacks")
+    )["stacks"]
+    assert sum(s["size"] for s in stacks) == len(assets)
+    biggest = max(stacks, key=lambda s: s["size"])
+    assert biggest["size"] >= 2
+    moved, kept = biggest["asset_ids"][0], biggest["asset_ids"][1]
+    response = await client.delete(f"/api/v1/sessions/{session}/stacks/{biggest['stack_id']}/assets/{moved}")
+    after = check("delete", "/api/v1/sessions/{session_id}/stacks/{stack_id}/assets/{asset_id}", response)
+    assert any(s["asset_ids"] == [moved] for s in after["stacks"])
+    response = await client.post(f"/api/v1/sessions/{session}/stacks", json={"asset_ids": [moved, kept]})
+    after = check("post", "/api/v1/sessions/{session_id}/stacks", response)
+    [hand] = [s for s in after["stacks"] if moved in s["asset_ids"]]
+    assert hand["manual"] and set(hand["asset_ids"]) == {moved, kept}
+    response = await client.delete(f"/api/v1/sessions/{session}/stacks/{hand['stack_id']}")
+    after = check("delete", "/api/v1/sessions/{session_id}/stacks/{stack_id}", response)
+    assert [moved] in [s["asset_ids"] for s in after["stacks"]]
 
     assert check.seen == set(check.operations), (
         f"not exercised here: {sorted(set(check.operations) - check.seen)}"
