@@ -7,6 +7,7 @@ from pathlib import Path
 from libs.common.events import Topics
 from libs.common.internal import require_internal_caller
 from libs.common.runtime import ServiceRuntime
+from services.clustering import curation
 from services.clustering.curation_endpoints import router as curation_router
 from services.clustering.endpoints import router as session_edits_router
 from services.clustering.handlers import ImportedHandler, TimelineCache
@@ -27,6 +28,12 @@ def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
     )
     runtime.app.state.runtime = runtime
     runtime.app.state.timeline_cache = cache
+
+    async def backfill_stacks() -> None:
+        # sessions from before curation get their (singleton) stacks once
+        await curation.backfill_stacks(runtime.pool)
+
+    runtime.on_start(backfill_stacks)
     # only our services may call it: it trusts the tenant id in the path (libs/common/internal.py)
     runtime.app.include_router(session_edits_router, dependencies=[require_internal_caller(settings)])  # type: ignore[list-item]
     # flags and stack edits, the same way

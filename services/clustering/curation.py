@@ -64,7 +64,7 @@ STACKS_CHANGED = Counter(
 )
 FLAGS_SET = Counter("atelier_clustering_flags_set_total", "Flags set by people (none: cleared)", ["flag"])
 
-Trigger = Literal["import", "session_edit", "stack_edit", "flag"]
+Trigger = Literal["import", "session_edit", "stack_edit", "flag", "backfill"]
 
 # the latest holders of one key fetched for a new asset: a key is a prompt, seed or word within a
 # 6-hour bucket, or a perceptual-hash band (pre-filtered to the same picture), so this bounds a
@@ -333,6 +333,27 @@ async def after_timeline_edit(
     )
     await add_to_outbox(conn, repository.SCHEMA, events)
     return events
+
+
+async def backfill_stacks(pool: asyncpg.Pool) -> int:
+    """Give stacks to the live sessions that have none (made before curation existed, and not changed
+    since), so every session member is in a stack row, as the gateway's `session_stacks` reads promise.
+    Their assets have no stored facts: each stands alone until new imports bring relatives. Runs at
+    start-up; once done, it finds nothing. Returns how many sessions it stacked."""
+    rows = await pool.fetch(
+        """
+        SELECT tenant_id, array_agg(session_id) AS session_ids FROM clustering.sessions s
+        WHERE merged_into IS NULL AND asset_count > 0
+          AND NOT EXISTS (SELECT 1 FROM clustering.stacks t WHERE t.tenant_id = s.tenant_id AND t.session_id = s.session_id)
+        GROUP BY tenant_id
+        """
+    )
+    for r in rows:
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.lock_tenant(conn, r["tenant_id"])
+            events = await restack(conn, r["tenant_id"], r["session_ids"], trigger="backfill")
+            await add_to_outbox(conn, repository.SCHEMA, events)
+    return sum(len(r["session_ids"]) for r in rows)
 
 
 # -- the person's edits (curation_endpoints) -------------------------------------------------------

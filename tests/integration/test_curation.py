@@ -526,3 +526,27 @@ async def test_a_session_of_200_images_in_12_ideas_shows_12_stacks(stack, new_te
     assert 11 <= len(stacks) <= 13, [sorted(s["ids"]) for s in stacks]
     # and no stack mixes two ideas
     assert all(len({idea_of[a] for a in s["ids"]}) == 1 for s in stacks), [sorted(s["ids"]) for s in stacks]
+
+
+async def test_sessions_from_before_curation_get_their_stacks(stack) -> None:
+    """Sessions made before migration 006 have members but no facts and no stacks: at start-up each of
+    their members gets a (singleton) stack row, so `session_stacks` covers every member."""
+    from services.clustering.curation import backfill_stacks
+
+    tenant = uuid.uuid4()
+    payloads = [imported(900 + n, 900 + n, 60 + n) for n in range(3)]
+    async with pool(stack).acquire() as conn, conn.transaction():
+        await ImportedHandler(TimelineCache(10))(
+            conn, [Delivery(Event.of(p, tenant_id=tenant), p) for p in payloads]
+        )
+        for table in ("stacks", "lineage_edges", "asset_facts"):  # as before curation existed
+            await conn.execute(f"DELETE FROM clustering.{table} WHERE tenant_id = $1", tenant)
+
+    assert await backfill_stacks(pool(stack)) >= 1
+    rows = await pool(stack).fetch(
+        "SELECT asset_ids, cover_asset_id, reason FROM clustering.session_stacks WHERE tenant_id = $1", tenant
+    )
+    assert sorted(r["asset_ids"][0] for r in rows) == sorted(p.asset_id for p in payloads)
+    assert all(len(r["asset_ids"]) == 1 and r["cover_asset_id"] == r["asset_ids"][0] for r in rows)
+    await backfill_stacks(pool(stack))  # nothing more to do for this tenant
+    assert len(await pool(stack).fetch("SELECT 1 FROM clustering.stacks WHERE tenant_id = $1", tenant)) == 3
