@@ -119,6 +119,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/assets/{asset_id}/flag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Flag
+         * @description Pick (keyboard P), reject (X) or clear (U, `null`) an image. Rejects leave the gallery and the
+         *     session's images unless asked for (`include_rejected=true`); `flag=pick` lists the keepers; a pick
+         *     becomes its stack's cover.
+         */
+        put: operations["put_flag_api_v1_assets__asset_id__flag_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/assets/{asset_id}/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Asset Lineage
+         * @description What this image was made from (`parents`) and what was made from it (`children`): each link with
+         *     its relation (img2img, inpaint, upscale, edit, reroll, sweep, derived), the rule and evidence behind
+         *     it, a confidence in [0, 1], and whether the file proves it (`explicit`). Explicit links first.
+         */
+        get: operations["asset_lineage_api_v1_assets__asset_id__lineage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/assets/{asset_id}/original": {
         parameters: {
             query?: never;
@@ -254,7 +298,8 @@ export interface paths {
         };
         /**
          * Events
-         * @description Server-Sent Events for the caller's tenant: `session.updated` and `session.merged` as they happen
+         * @description Server-Sent Events for the caller's tenant: `session.updated`, `session.merged`,
+         *     `reflection.completed` / `reflection.failed`, `lineage.linked` and `stack.updated` as they happen
          *     (data: the event's id, type, time and payload), `resync` when this stream fell behind and the page
          *     should reload, and a comment every `live_heartbeat_seconds` to keep the connection open. The stream
          *     closes after `live_stream_max_seconds`; EventSource reconnects on its own.
@@ -515,7 +560,8 @@ export interface paths {
          * @description One session and its assets in time order; a merged-away id answers with the session it became.
          *     `previous_session_id` / `next_session_id` are its neighbours in time, the sessions it can be merged
          *     with. (`GET /sessions/{id}/assets` pages through a large session's assets: the detail page asks
-         *     for the card with `with_assets=false`.) Weak ETag, 304 as the lists.
+         *     for the card with `with_assets=false`.) Rejected assets are left out unless `include_rejected=true`;
+         *     `flag=pick` lists the keepers only. Weak ETag, 304 as the lists.
          */
         get: operations["get_session_api_v1_sessions__session_id__get"];
         put?: never;
@@ -536,9 +582,52 @@ export interface paths {
         /**
          * List Session Assets
          * @description The session's assets in generation order, a page at a time (`X-Next-Cursor`, as `GET /sessions`);
-         *     a merged-away id pages through the session it became.
+         *     a merged-away id pages through the session it became. Rejected assets are left out unless
+         *     `include_rejected=true`; `flag=pick` gives the keepers only.
          */
         get: operations["list_session_assets_api_v1_sessions__session_id__assets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Changes
+         * @description The change strip: between consecutive generations of the session, the prompt words added and
+         *     removed, parameter changes (seed, sampler, steps, cfg, size, negative prompt), model and LoRA
+         *     switches. Steps that changed nothing are left out.
+         */
+        get: operations["session_changes_api_v1_sessions__session_id__changes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Lineage
+         * @description The session's lineage graph: the links with both ends in the session.
+         */
+        get: operations["session_lineage_api_v1_sessions__session_id__lineage_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -654,6 +743,75 @@ export interface paths {
          */
         post: operations["split_session_api_v1_sessions__session_id__split_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/stacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Stacks
+         * @description The session as stacks of variations, in time order: every image in exactly one stack (a lone
+         *     image is a stack of one). A stack needs agreeing metadata (a prompt or seed family) or a pixel
+         *     match, never a file name alone; its cover is the most recent pick, else the last and largest.
+         */
+        get: operations["session_stacks_api_v1_sessions__session_id__stacks_get"];
+        put?: never;
+        /**
+         * Stack By Hand
+         * @description Stack these images of the session together by hand (they leave the stacks they were in). The
+         *     edit stays through later imports. Answers the session's stacks.
+         */
+        post: operations["stack_by_hand_api_v1_sessions__session_id__stacks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/stacks/{stack_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unstack
+         * @description Unstack: every image of the stack stands alone, and stays so through later imports. Answers the
+         *     session's stacks.
+         */
+        delete: operations["unstack_api_v1_sessions__session_id__stacks__stack_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/stacks/{stack_id}/assets/{asset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Move Out Of Stack
+         * @description Move one image out of its stack: it stands alone, and stays so through later imports. Answers
+         *     the session's stacks.
+         */
+        delete: operations["move_out_of_stack_api_v1_sessions__session_id__stacks__stack_id__assets__asset_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -877,6 +1035,11 @@ export interface components {
             /** Filename */
             filename: string;
             /**
+             * Flag
+             * @description the person's pick or reject (keyboard P / X; U clears it); null: unflagged
+             */
+            flag: ("pick" | "reject") | null;
+            /**
              * Format
              * @description PNG, JPEG, WEBP, ...
              */
@@ -944,6 +1107,11 @@ export interface components {
             /** Filename */
             filename: string;
             /**
+             * Flag
+             * @description the person's pick or reject (keyboard P / X; U clears it); null: unflagged
+             */
+            flag: ("pick" | "reject") | null;
+            /**
              * Format
              * @description PNG, JPEG, WEBP, ...
              */
@@ -1007,6 +1175,51 @@ export interface components {
             tool: string | null;
             /** Width */
             width: number | null;
+        };
+        /**
+         * AssetLineage
+         * @description `GET /assets/{asset_id}/lineage`: what the asset was made from and what was made from it,
+         *     explicit links first, then by confidence.
+         */
+        AssetLineage: {
+            /** Children */
+            children: components["schemas"]["Link"][];
+            /** Parents */
+            parents: components["schemas"]["Link"][];
+        };
+        /**
+         * ChangeStep
+         * @description What changed from the previous generation of the session to this one.
+         */
+        ChangeStep: {
+            /**
+             * Asset Id
+             * Format: uuid
+             */
+            asset_id: string;
+            /** Loras Added */
+            loras_added: string[];
+            /** Loras Removed */
+            loras_removed: string[];
+            /** @description null: the same model */
+            model: components["schemas"]["ModelSwitch"] | null;
+            /** Parameters */
+            parameters: components["schemas"]["ParameterChange"][];
+            /**
+             * Previous Asset Id
+             * Format: uuid
+             */
+            previous_asset_id: string;
+            /**
+             * Prompt Added
+             * @description prompt words added
+             */
+            prompt_added: string[];
+            /**
+             * Prompt Removed
+             * @description prompt words removed
+             */
+            prompt_removed: string[];
         };
         /**
          * Checkout
@@ -1154,6 +1367,24 @@ export interface components {
             /** Tool */
             tool: components["schemas"]["FacetValue"][];
         };
+        /** FlagAnswer */
+        FlagAnswer: {
+            /**
+             * Asset Id
+             * Format: uuid
+             */
+            asset_id: string;
+            /** Flag */
+            flag: ("pick" | "reject") | null;
+        };
+        /** FlagRequest */
+        FlagRequest: {
+            /**
+             * Flag
+             * @description pick, reject, or null to clear
+             */
+            flag: ("pick" | "reject") | null;
+        };
         /** FolderRequest */
         FolderRequest: {
             /** Path */
@@ -1180,6 +1411,11 @@ export interface components {
             dominant_colors: string[];
             /** Filename */
             filename: string;
+            /**
+             * Flag
+             * @description the person's pick or reject (keyboard P / X; U clears it); null: unflagged
+             */
+            flag: ("pick" | "reject") | null;
             /**
              * Format
              * @description PNG, JPEG, WEBP, ...
@@ -1271,6 +1507,67 @@ export interface components {
              */
             known: string[];
         };
+        /** LineageEdge */
+        LineageEdge: {
+            /**
+             * Child Id
+             * Format: uuid
+             */
+            child_id: string;
+            /** Confidence */
+            confidence: number;
+            /** Explicit */
+            explicit: boolean;
+            /**
+             * Parent Id
+             * Format: uuid
+             */
+            parent_id: string;
+            /**
+             * Relation
+             * @enum {string}
+             */
+            relation: "img2img" | "inpaint" | "upscale" | "edit" | "reroll" | "sweep" | "derived";
+        };
+        /**
+         * Link
+         * @description A parent or a child of an asset: the other asset, how they are related and why we think so.
+         */
+        Link: {
+            /**
+             * Asset Id
+             * Format: uuid
+             * @description the parent (in `parents`) or the child (in `children`)
+             */
+            asset_id: string;
+            /** Confidence */
+            confidence: number;
+            /**
+             * Evidence
+             * @description what in the files says so, for people
+             */
+            evidence: string;
+            /**
+             * Explicit
+             * @description proven by the file itself, rather than inferred from similarity
+             */
+            explicit: boolean;
+            /**
+             * Relation
+             * @enum {string}
+             */
+            relation: "img2img" | "inpaint" | "upscale" | "edit" | "reroll" | "sweep" | "derived";
+            /**
+             * Rule
+             * @description the rule that made the link, e.g. c2pa-ingredient, same-seed-edit
+             */
+            rule: string;
+            /**
+             * Thumbnail Url
+             * @description the other asset's card thumbnail
+             */
+            thumbnail_url: string;
+        };
         /** LoggedOut */
         LoggedOut: {
             /**
@@ -1323,6 +1620,13 @@ export interface components {
             merged_from: string[];
             /** Sessions */
             sessions: components["schemas"]["SessionCard"][];
+        };
+        /** ModelSwitch */
+        ModelSwitch: {
+            /** After */
+            after: string | null;
+            /** Before */
+            before: string | null;
         };
         /** NameCount */
         NameCount: {
@@ -1421,6 +1725,21 @@ export interface components {
              * @description the price as a person reads it, e.g. '€5.00'
              */
             price: string;
+        };
+        /** ParameterChange */
+        ParameterChange: {
+            /** After */
+            after: string | null;
+            /**
+             * Before
+             * @description as people read it, e.g. '7', '832x1216'; null: not set
+             */
+            before: string | null;
+            /**
+             * Name
+             * @description seed, sampler, steps, cfg, size or negative prompt
+             */
+            name: string;
         };
         /**
          * QuarantinedFile
@@ -1606,6 +1925,15 @@ export interface components {
             updated_at: string;
         };
         /**
+         * SessionChanges
+         * @description `GET /sessions/{session_id}/changes`: the change strip, in time order; steps that changed
+         *     nothing are left out.
+         */
+        SessionChanges: {
+            /** Changes */
+            changes: components["schemas"]["ChangeStep"][];
+        };
+        /**
          * SessionDetail
          * @description `GET /sessions/{session_id}`: the card and its assets in time order.
          */
@@ -1678,6 +2006,14 @@ export interface components {
             gap_minutes: number | null;
         };
         /**
+         * SessionLineage
+         * @description `GET /sessions/{session_id}/lineage`: the edges with both ends in the session (the graph).
+         */
+        SessionLineage: {
+            /** Edges */
+            edges: components["schemas"]["LineageEdge"][];
+        };
+        /**
          * SessionRuleChange
          * @description The setting, the rule in words and the newest sessions (at most 100) after re-segmenting.
          */
@@ -1699,6 +2035,14 @@ export interface components {
         SessionSettings: {
             /** Gap Minutes */
             gap_minutes: number | null;
+        };
+        /**
+         * SessionStacks
+         * @description A session's stacks in time order: every image of the session is in exactly one.
+         */
+        SessionStacks: {
+            /** Stacks */
+            stacks: components["schemas"]["StackCard"][];
         };
         /**
          * SessionSummary
@@ -1907,6 +2251,50 @@ export interface components {
              * Format: uuid
              */
             asset_id: string;
+        };
+        /**
+         * StackCard
+         * @description Variations of one idea shown as one tile (a single image is a stack of one).
+         */
+        StackCard: {
+            /**
+             * Asset Ids
+             * @description its images in generation order
+             */
+            asset_ids: string[];
+            /**
+             * Cover Asset Id
+             * Format: uuid
+             * @description the most recent pick, else the last and largest
+             */
+            cover_asset_id: string;
+            /** Cover Thumbnail Url */
+            cover_thumbnail_url: string;
+            /**
+             * Manual
+             * @description made or changed by the person's edits
+             */
+            manual: boolean;
+            /**
+             * Reason
+             * @description why these belong together, for people
+             */
+            reason: string;
+            /** Size */
+            size: number;
+            /**
+             * Stack Id
+             * Format: uuid
+             */
+            stack_id: string;
+        };
+        /** StackRequest */
+        StackRequest: {
+            /**
+             * Asset Ids
+             * @description two or more images of the session, to stack together by hand
+             */
+            asset_ids: string[];
         };
         /** Statement */
         Statement: {
@@ -2122,6 +2510,10 @@ export interface operations {
                 has_time?: boolean | null;
                 /** @description only this session's assets */
                 session?: string | null;
+                /** @description only assets flagged so: `pick` for keepers only (or `reject`) */
+                flag?: ("pick" | "reject") | null;
+                /** @description rejected assets are left out unless this is true (or `flag=reject`) */
+                include_rejected?: boolean;
             };
             header?: never;
             path?: never;
@@ -2387,6 +2779,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AssetDetail"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such asset */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_flag_api_v1_assets__asset_id__flag_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlagRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlagAnswer"];
+                };
+            };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such asset */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description clustering failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description clustering is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    asset_lineage_api_v1_assets__asset_id__lineage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetLineage"];
                 };
             };
             /** @description missing or invalid API token */
@@ -2726,6 +3247,10 @@ export interface operations {
                 has_time?: boolean | null;
                 /** @description only this session's assets */
                 session?: string | null;
+                /** @description only assets flagged so: `pick` for keepers only (or `reject`) */
+                flag?: ("pick" | "reject") | null;
+                /** @description rejected assets are left out unless this is true (or `flag=reject`) */
+                include_rejected?: boolean;
             };
             header?: never;
             path?: never;
@@ -3434,6 +3959,10 @@ export interface operations {
             query?: {
                 /** @description false: the card and neighbours only (`assets` is then empty) */
                 with_assets?: boolean;
+                /** @description only assets flagged so: `pick` for keepers only (or `reject`) */
+                flag?: ("pick" | "reject") | null;
+                /** @description rejected assets are left out unless this is true (or `flag=reject`) */
+                include_rejected?: boolean;
             };
             header?: never;
             path: {
@@ -3494,6 +4023,10 @@ export interface operations {
                 limit?: number;
                 /** @description where the page starts: the previous page's `X-Next-Cursor` (a session-assets cursor); omit for the first page */
                 cursor?: string | null;
+                /** @description only assets flagged so: `pick` for keepers only (or `reject`) */
+                flag?: ("pick" | "reject") | null;
+                /** @description rejected assets are left out unless this is true (or `flag=reject`) */
+                include_rejected?: boolean;
             };
             header?: never;
             path: {
@@ -3518,6 +4051,104 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    session_changes_api_v1_sessions__session_id__changes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionChanges"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    session_lineage_api_v1_sessions__session_id__lineage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionLineage"];
+                };
             };
             /** @description missing or invalid API token */
             401: {
@@ -3882,6 +4513,317 @@ export interface operations {
                 };
             };
             /** @description the edit cannot be made: nothing to split off, or the sessions are not neighbours */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description clustering failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description clustering is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    session_stacks_api_v1_sessions__session_id__stacks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStacks"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stack_by_hand_api_v1_sessions__session_id__stacks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStacks"];
+                };
+            };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session, stack or asset in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the edit cannot be made (e.g. the images are already one stack) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description clustering failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description clustering is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    unstack_api_v1_sessions__session_id__stacks__stack_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                stack_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStacks"];
+                };
+            };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session, stack or asset in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the edit cannot be made (e.g. the images are already one stack) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description clustering failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description clustering is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    move_out_of_stack_api_v1_sessions__session_id__stacks__stack_id__assets__asset_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                stack_id: string;
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStacks"];
+                };
+            };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description missing or invalid API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session, stack or asset in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the edit cannot be made (e.g. the images are already one stack) */
             409: {
                 headers: {
                     [name: string]: unknown;
