@@ -156,14 +156,15 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         SERVICE_UP.labels(self.settings.service_name).set(0)
+        # from here the batch each consumer has in hand is its last (stop hooks may drain brokers too)
+        for consumer in self.consumers:
+            consumer.stopping = True
         for hook in reversed(self._on_stop):
             try:
                 await hook()
             except Exception:
                 log.exception("stop hook failed", extra={"service": self.settings.service_name})
         if self.broker is not None:
-            for consumer in self.consumers:
-                consumer.stopping = True
             # waits up to shutdown_grace_seconds for the batches in hand, then cancels them
             with contextlib.suppress(Exception):
                 await self.broker.stop()

@@ -411,19 +411,26 @@ async def test_sigterm_mid_batch_clustering_places_every_asset_once(own_infra, t
             await conn.fetchval("SELECT count(*) FROM clustering.members WHERE tenant_id = $1", tenant)
         )
 
+    async def placed_by_anyone() -> int:
+        if not await conn.fetchval("SELECT to_regclass('clustering.members') IS NOT NULL"):
+            return 0
+        return int(await conn.fetchval("SELECT count(*) FROM clustering.members"))
+
     try:
         port = _free_port()
         log = tmp_path / "clustering-term.log"
         first = _start_worker(env, log, "clustering", port=port, ATELIER_LOG_LEVEL="INFO",
                               ATELIER_CLUSTERING_BATCH_SIZE="1500")  # fmt: skip
         await _publish(settings, Topics.ASSET_IMPORTED, events)
+        # the topic may also hold earlier tests' imports (other tenants): the batch in hand is counted whole
         before, at_exit = await _terminate_mid_batch(
-            first, port, "clustering", Topics.ASSET_IMPORTED, 20.0, placed
+            first, port, "clustering", Topics.ASSET_IMPORTED, 20.0, placed_by_anyone
         )
         said = log.read_text(errors="replace")
         assert "batch in hand at shutdown finished" in said, said[-2000:]
         assert "service stopped" in said, "the worker did not get through its shutdown"
-        assert before < at_exit < len(events), f"{before} then {at_exit} of {len(events)} placed"
+        assert before < at_exit, f"{before} then {at_exit} placed: the batch in hand was not committed"
+        assert await placed() < len(events), "every asset was placed before the signal: nothing was tested"
 
         second = _start_worker(env, tmp_path / "clustering-after-term.log", "clustering")
 
@@ -443,3 +450,189 @@ async def test_sigterm_mid_batch_clustering_places_every_asset_once(own_infra, t
     finally:
         _stop(first, second)
         await conn.close()
+
+
+async def _until_serving(port: int, worker: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                return (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await _poll(healthy, 90, "the worker serving", interval=0.1, worker=worker)
+
+
+async def test_sigterm_mid_batch_credits_settles_every_reservation_once(own_infra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Credits, SIGTERMed inside a batch of `reflection.completed`, finishes it and exits; the next
+    worker settles the rest: every reservation settled once, the ledger balanced."""
+    import asyncpg
+    import httpx
+
+    from libs.common.db import create_pool
+    from libs.common.events import Event, ReflectionCompleted, Topics
+    from libs.common.internal import internal_headers
+    from services.credits.repository import reconcile
+
+    infra, env = own_infra
+    env = env | {"ATELIER_INTERNAL_TOKEN": "worker-stops"}
+    settings, _ = await _stage(env, [])
+    tenant, count = uuid.uuid4(), 1500
+    conn = await asyncpg.connect(infra.database_url)
+    first = second = None
+
+    async def settled() -> int:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM credits.reservations WHERE tenant_id = $1 AND status = 'settled'", tenant
+        ))  # fmt: skip
+
+    try:
+        port = _free_port()
+        log = tmp_path / "credits-term.log"
+        first = _start_worker(env, log, "credits", port=port, ATELIER_LOG_LEVEL="INFO")
+        await _until_serving(port, first)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}/internal/v1", timeout=30, headers=internal_headers(settings)
+        ) as client:
+            opened = await client.get(f"/accounts/{tenant}")
+            assert opened.status_code == 200, opened.text
+            start = opened.json()["available"]
+            r = await client.post(f"/accounts/{tenant}/grants",
+                                  json={"credits": count, "reason": "test", "idempotency_key": "grant"})  # fmt: skip
+            assert r.status_code == 201, r.text
+            lanes = asyncio.Semaphore(16)
+
+            async def reserve(i: int) -> uuid.UUID:
+                async with lanes:
+                    r = await client.post("/reservations", json={
+                        "tenant_id": str(tenant), "credits": 1, "idempotency_key": f"r{i}", "purpose": "test",
+                        "ttl_seconds": 3600})  # fmt: skip
+                assert r.status_code == 201, r.text
+                return uuid.UUID(r.json()["reservation_id"])
+
+            reservations = await asyncio.gather(*(reserve(i) for i in range(count)))
+        events = [
+            Event.of(ReflectionCompleted(reflection_id=uuid.uuid4(), reservation_id=rid, credits=1, tokens=10),
+                     tenant_id=tenant)
+            for rid in reservations
+        ]  # fmt: skip
+        await _publish(settings, Topics.REFLECTION_COMPLETED, events)
+        before, at_exit = await _terminate_mid_batch(
+            first, port, "credits-reflection-completed", Topics.REFLECTION_COMPLETED, 20.0, settled
+        )
+        said = log.read_text(errors="replace")
+        assert "batch in hand at shutdown finished" in said, said[-2000:]
+        assert "service stopped" in said, "the worker did not get through its shutdown"
+        assert before < at_exit < count, f"{before} then {at_exit} of {count} settled"
+
+        port = _free_port()
+        second = _start_worker(env, tmp_path / "credits-after-term.log", "credits", port=port)
+
+        async def complete() -> bool:
+            return await settled() >= count
+
+        await _poll(
+            complete, 120, "every reservation settled by the next worker", interval=0.1, worker=second
+        )
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, sum(settled_credits) AS spent FROM credits.reservations"
+            " WHERE tenant_id = $1 AND status = 'settled'",
+            tenant,
+        )
+        assert (row["n"], row["spent"]) == (count, count)
+        pool = await create_pool(infra.database_url, max_size=2)
+        try:
+            result = await reconcile(pool)
+        finally:
+            await pool.close()
+        assert result.ok, result
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}/internal/v1", headers=internal_headers(settings)
+        ) as client:
+            account = (await client.get(f"/accounts/{tenant}")).json()
+        assert (account["available"], account["reserved"]) == (start, 0)
+    finally:
+        _stop(first, second)
+        await conn.close()
+
+
+async def test_sigterm_mid_batch_reflection_writes_every_reflection_once(own_infra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The reflection worker, SIGTERMed inside a batch of `reflection.requested`, finishes it and
+    exits; the next worker writes the rest: every reflection completed once, with one outcome event."""
+    import httpx
+
+    from libs.common.db import create_pool, migrate
+    from libs.common.events import Event, ReflectionRequested, Topics
+    from libs.common.internal import internal_headers
+    from tests.integration.test_reflection import _make_session
+
+    infra, env = own_infra
+    env = env | {"ATELIER_INTERNAL_TOKEN": "worker-stops"}
+    settings, _ = await _stage(env, [])
+    pool = await create_pool(infra.database_url, max_size=4)
+    # the sessions the reflections read live in ingest's and clustering's schemas: made as those services make them
+    for service in ("ingest", "clustering"):
+        await migrate(pool, service, REPO / "services" / service / "migrations")
+    tenant = uuid.uuid4()
+    sessions = [
+        await _make_session(pool, tenant, 60, start=datetime(2026, 11, 1 + i, 10, tzinfo=UTC))
+        for i in range(3)
+    ]
+    first = second = None
+
+    async def completed() -> int:
+        return int(await pool.fetchval(
+            "SELECT count(*) FROM reflection.reflections WHERE tenant_id = $1 AND status = 'completed'", tenant
+        ))  # fmt: skip
+
+    try:
+        port = _free_port()
+        log = tmp_path / "reflection-term.log"
+        first = _start_worker(env, log, "reflection", port=port, ATELIER_LOG_LEVEL="INFO")
+        await _until_serving(port, first)
+        events = []
+        base = f"http://127.0.0.1:{port}/internal/v1/tenants/{tenant}"
+        async with httpx.AsyncClient(base_url=base, headers=internal_headers(settings), timeout=60) as client:
+            for i in range(30):
+                session = sessions[i % len(sessions)]
+                quote = (await client.post(f"/sessions/{session}/quote")).json()
+                rid = uuid.uuid4()
+                made = await client.post(
+                    "/reflections", json={"quote_id": quote["quote_id"], "reflection_id": str(rid)}
+                )
+                assert made.status_code == 201, made.text
+                payload = ReflectionRequested(reflection_id=rid, session_id=session, quote_id=uuid.UUID(quote["quote_id"]),
+                                              reservation_id=uuid.uuid4(), credits=quote["credits"])  # fmt: skip
+                events.append(Event.of(payload, tenant_id=tenant))
+        await _publish(settings, Topics.REFLECTION_REQUESTED, events)
+        before, at_exit = await _terminate_mid_batch(
+            first, port, "reflection", Topics.REFLECTION_REQUESTED, 20.0, completed
+        )
+        said = log.read_text(errors="replace")
+        assert "batch in hand at shutdown finished" in said, said[-2000:]
+        assert "service stopped" in said, "the worker did not get through its shutdown"
+        assert before < at_exit < len(events), f"{before} then {at_exit} of {len(events)} completed"
+
+        second = _start_worker(env, tmp_path / "reflection-after-term.log", "reflection")
+
+        async def complete() -> bool:
+            return await completed() >= len(events)
+
+        await _poll(complete, 120, "every reflection written by the next worker", interval=0.1, worker=second)
+        statuses = await pool.fetch(
+            "SELECT status, count(*) AS n FROM reflection.reflections WHERE tenant_id = $1 GROUP BY status",
+            tenant,
+        )
+        assert {r["status"]: r["n"] for r in statuses} == {"completed": len(events)}
+        bodies = await pool.fetch("SELECT body FROM reflection.outbox")
+        outcomes = Counter(
+            doc["payload"]["reflection_id"]
+            for doc in (json.loads(b["body"]) for b in bodies)
+            if doc["tenant_id"] == str(tenant)
+        )
+        assert sorted(outcomes.values()) == [1] * len(events)
+    finally:
+        _stop(first, second)
+        await pool.close()
