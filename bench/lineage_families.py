@@ -55,7 +55,7 @@ STYLES = (
     "oil painting", "watercolor", "35mm film", "studio photo", "ink sketch", "low poly", "ukiyo-e",
     "art nouveau", "gouache", "charcoal drawing", "isometric render", "polaroid",
 )  # fmt: skip
-NEGATIVES = ("blurry, lowres, bad anatomy", "text, watermark", "deformed, ugly, jpeg artifacts", "")
+NEGATIVES = ("blurry, lowres, bad anatomy", "text, watermark", "deformed, ugly, jpeg artifacts", "nsfw")
 MODELS = ("dreamshaperXL_turbo", "juggernautXL_v9", "sd_xl_base_1.0", "realisticVision_v60")
 SAMPLERS = ("Euler a", "DPM++ 2M Karras", "DPM++ SDE Karras", "UniPC")
 COMMON = (42, 1234, 0, 12345)
@@ -433,8 +433,9 @@ def _simulate(
     ideas: list[_Idea] = []
     # idea starts spread over the session; each idea is worked on for a while, then left, sometimes
     # taken up again (interleaved)
-    starts = sorted(rng.sample(range(1, max(2, n_images - 4)), n_ideas - 1)) if n_ideas > 1 else []
-    starts = [0, *starts]
+    # evenly spread with some jitter, so every idea gets several images
+    spacing = n_images / n_ideas
+    starts = [0] + [int(i * spacing + rng.uniform(-0.3, 0.3) * spacing) for i in range(1, n_ideas)]
     distractor_at = set(rng.sample(range(3, max(4, n_images - 1)), min(distractors, max(0, n_images - 4))))
     current: _Idea | None = None
     while len(sim.shots) < n_images:
@@ -452,8 +453,9 @@ def _simulate(
             continue
         assert current is not None
         if len(ideas) > 1 and rng.random() < 0.15:
-            current = rng.choice(ideas)  # back to an earlier idea
-        sim.step(current)
+            sim.step(rng.choice(ideas[:-1]))  # a step back on an earlier idea, then on with the newest
+        else:
+            sim.step(current)
     return sim.shots[:n_images]
 
 

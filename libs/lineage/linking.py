@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from libs.lineage.facts import Edge, Generation, Reference, Relation
 from libs.lineage.phash import hamming
@@ -120,15 +121,24 @@ class LinkChange:
 # --------------------------------------------------------------------------- prompt and keys
 
 
+_TAGS = re.compile(r"<[^>]*>")  # <lora:x:0.8>, <hypernet:...>
+_WEIGHTS = re.compile(r":\s*-?\d+(\.\d+)?")  # (word:1.2)
+_WORD = re.compile(r"[^\W_]+(?:['_-][^\W_]+)*")
+_PHRASE = re.compile(r"[,\n|;]+|\.\s")
+
+
 def prompt_words(prompt: str | None) -> list[str]:
     """The words of a prompt, lower case, without weights, LoRA tags or punctuation."""
-    if not prompt:
-        return []
-    text = re.sub(r"<[^>]*>", " ", prompt.lower())  # <lora:x:0.8>, <hypernet:...>
-    text = re.sub(r":\s*-?\d+(\.\d+)?", " ", text)  # (word:1.2)
-    return re.findall(r"[^\W_]+(?:['_-][^\W_]+)*", text)
+    return list(_words(prompt)) if prompt else []
 
 
+@lru_cache(maxsize=8192)
+def _words(prompt: str) -> tuple[str, ...]:
+    # cached: a session's prompts repeat (rerolls, sweeps), and each is compared with many candidates
+    return tuple(_WORD.findall(_WEIGHTS.sub(" ", _TAGS.sub(" ", prompt.lower()))))
+
+
+@lru_cache(maxsize=8192)
 def normalized_prompt(prompt: str | None) -> str:
     """Same text once weights, brackets, case and spacing are set aside: what "same prompt" means."""
     return " ".join(prompt_words(prompt))
@@ -143,9 +153,14 @@ def prompt_weights(prompt: str | None) -> dict[str, float]:
     """Content words with a weight: the subject (the first phrase with content, where prompts name
     what the picture is of) counts `SUBJECT_WEIGHT` times, so a fox and an owl in the same light and
     style are two subjects, while a fox whose light changed is the same one."""
+    return dict(_weights(prompt or ""))
+
+
+@lru_cache(maxsize=8192)
+def _weights(prompt: str) -> tuple[tuple[str, float], ...]:
     weights: dict[str, float] = {}
     subject_seen = False
-    for phrase in re.split(r"[,\n.|;]+", prompt or ""):
+    for phrase in _PHRASE.split(prompt):
         words = [w for w in prompt_words(phrase) if w not in BOILERPLATE and len(w) > 1]
         if not words:
             continue
@@ -153,7 +168,7 @@ def prompt_weights(prompt: str | None) -> dict[str, float]:
         subject_seen = True
         for word in words:
             weights[word] = max(weights.get(word, 0.0), weight)
-    return weights
+    return tuple(weights.items())
 
 
 def similarity(a: dict[str, float], b: dict[str, float]) -> float:
