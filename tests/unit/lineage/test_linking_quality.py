@@ -82,7 +82,8 @@ def test_idea_session_files_are_a1111_pngs_that_stack_into_their_ideas() -> None
     assert all(len({truth[a] for a in s.asset_ids}) == 1 for s in stacks)
     # every idea has several images; pictures look alike within an idea and differ between ideas
     assert min(Counter(truth.values()).values()) >= 4
-    within, between = [], []
+    within: list[int] = []
+    between: list[int] = []
     for i, a in enumerate(gens):
         for b in gens[i + 1 :]:
             distance = hamming(a.facts.phash or "", b.facts.phash or "")
