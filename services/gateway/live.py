@@ -29,6 +29,7 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import Counter, Gauge
 
 from libs.common.events import Event, InvalidEvent, Topics, parse_event
+from libs.common.kafka_security import kafka_client_options
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.endpoints import UNAUTHORIZED
 from services.gateway.settings import GatewaySettings
@@ -87,6 +88,7 @@ class LiveFeed:
             client_id=f"{s.service_name}-live",
             auto_offset_reset="latest",
             enable_auto_commit=False,  # a replica's group dies with it: there is no position to keep
+            **kafka_client_options(s),  # TLS/SASL as every other Kafka client
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
         )

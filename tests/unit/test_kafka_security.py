@@ -350,3 +350,31 @@ async def test_mutual_tls_presents_the_client_certificate(pki: dict[str, Path]) 
     # TLS 1.3: the server's refusal of a client without a certificate arrives on the first read
     with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
         await _handshake(pki, without_cert, require_client_cert=True)
+
+
+def test_no_kafka_client_is_built_without_the_security_settings() -> None:
+    """Every place the code builds a Kafka client passes the security settings: `**kafka_client_options(...)`
+    for aiokafka's clients, `security=` for FastStream's broker (the gateway's live feed was one that did not)."""
+    import ast
+
+    repo = Path(__file__).resolve().parents[2]
+    clients = {"AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient", "KafkaBroker"}
+    found, bare = 0, []
+    for path in [*repo.glob("libs/**/*.py"), *repo.glob("services/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name not in clients:
+                continue
+            found += 1
+            secured = any(
+                (k.arg is None and isinstance(k.value, ast.Call)
+                 and getattr(k.value.func, "id", None) == "kafka_client_options")
+                or k.arg == "security"
+                for k in node.keywords
+            )  # fmt: skip
+            if not secured:
+                bare.append(f"{path.relative_to(repo)}:{node.lineno} {name}")
+    assert found >= 4, "the scan found too few Kafka clients: it no longer sees them"
+    assert bare == []
