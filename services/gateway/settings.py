@@ -6,7 +6,7 @@ from libs.common.settings import CommonSettings
 class GatewaySettings(CommonSettings):
     service_name: str = "gateway"
     http_port: int = 8000
-    # a demo tenant for one-machine runs; production turns it off (deploy/k8s/configmap.yaml)
+    # a demo tenant for one-machine runs; production turns it off (deploy/k8s/base/gateway.yaml)
     demo_tenant: bool = True
     # the demo tenant's API token; when unset, a new one is made and printed at start-up
     demo_token: str | None = None
