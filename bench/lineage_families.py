@@ -63,6 +63,30 @@ SIZES = ((512, 512), (512, 768), (768, 512), (1024, 1024))
 
 
 @dataclass(frozen=True)
+class Profile:
+    """How the simulated person works. `HARD` reads the same behaviour less kindly to the rules: longer
+    pauses, bigger prompt edits, more hand-typed common seeds, one house style and a small pool of
+    descriptors shared by every idea, and distractors sharing two descriptors with an idea."""
+
+    name: str
+    long_pause: tuple[float, float] = (180, 900)  # seconds, 5% of the steps
+    short_pause: tuple[float, float] = (8, 180)
+    edit_moves: tuple[int, ...] = (1, 1, 2)
+    common_seed_share: float = 0.25
+    house_style: bool = False
+    descriptor_pool: int = len(DESCRIPTORS)
+    distractor_shared: int = 1
+
+
+DEFAULT = Profile("default")
+HARD = Profile(
+    "hard", long_pause=(900, 2400), short_pause=(8, 300), edit_moves=(1, 2, 3), common_seed_share=0.5,
+    house_style=True, descriptor_pool=20, distractor_shared=2,
+)  # fmt: skip
+PROFILES = (DEFAULT, HARD)
+
+
+@dataclass(frozen=True)
 class Shot:
     """One saved image of the simulated session, with what was done to make it."""
 
@@ -172,8 +196,11 @@ def _words_of(prompt: str) -> list[str]:
 
 
 class _Simulator:
-    def __init__(self, seed: int, start: datetime, *, rich: bool) -> None:
+    def __init__(self, seed: int, start: datetime, *, rich: bool, profile: Profile = DEFAULT) -> None:
         self.rng = random.Random(seed)
+        self.profile = profile
+        self.house_style = self.rng.choice(STYLES)
+        self.descriptors = DESCRIPTORS[: profile.descriptor_pool]
         self.at = start
         self.rich = rich  # all kinds of actions and distractors, or a plain A1111 session
         self.shots: list[Shot] = []
@@ -196,7 +223,8 @@ class _Simulator:
 
     def _tick(self) -> datetime:
         # people look at a result before the next: 8 s to 3 min, now and then a longer pause
-        gap = self.rng.uniform(8, 180) if self.rng.random() > 0.05 else self.rng.uniform(180, 900)
+        pause = self.profile.short_pause if self.rng.random() > 0.05 else self.profile.long_pause
+        gap = self.rng.uniform(*pause)
         self.at += timedelta(seconds=gap)
         return self.at
 
@@ -212,15 +240,15 @@ class _Simulator:
         return _Idea(
             number=number,
             subject=subject,
-            descriptors=rng.sample(DESCRIPTORS, rng.randint(3, 5)),
-            style=rng.choice(STYLES),
+            descriptors=rng.sample(self.descriptors, rng.randint(3, 5)),
+            style=self.house_style if self.profile.house_style else rng.choice(STYLES),
             negative=rng.choice(NEGATIVES),
             model=rng.choice(MODELS),
             sampler=rng.choice(SAMPLERS),
             steps=rng.choice((20, 25, 30)),
             cfg=rng.choice((5.0, 6.0, 7.0)),
             size=rng.choice(SIZES),
-            fixed_seed=rng.choice(COMMON) if rng.random() < 0.25 else None,
+            fixed_seed=rng.choice(COMMON) if rng.random() < self.profile.common_seed_share else None,
             tool=tool,
         )
 
@@ -279,7 +307,7 @@ class _Simulator:
         elif action == "sweep":
             self._sweep(idea, source, at)
         elif action in ("edit", "edit-new-seed"):
-            words = _edited(rng, _words_of(source.prompt or ""))
+            words = _edited(rng, _words_of(source.prompt or ""), self.profile.edit_moves)
             changes: dict[str, object] = {
                 "at": at,
                 "prompt": idea.prompt(words),
@@ -366,8 +394,8 @@ class _Simulator:
         neighbour = near.shots[-1]
         subject = rng.choice([s for s in SUBJECTS if s not in used_subjects])
         used_subjects.add(subject)
-        shared = rng.choice(near.descriptors)  # the word it shares
-        descriptors = [shared, *rng.sample([d for d in DESCRIPTORS if d not in near.descriptors], 2)]
+        shared = rng.sample(near.descriptors, min(self.profile.distractor_shared, len(near.descriptors)))
+        descriptors = [*shared, *rng.sample([d for d in self.descriptors if d not in near.descriptors], 2)]
         kind = rng.choice(("word", "common-seed", "other-tool"))
         seed = self._seed()
         tool = near.tool
@@ -388,17 +416,17 @@ class _Simulator:
         idea.shots[-1] = replace_action
 
 
-def _edited(rng: random.Random, original: list[str]) -> list[str]:
-    """A prompt edit: add, drop or swap one or two descriptors (the subject and style stay)."""
+def _edited(rng: random.Random, original: list[str], moves: Sequence[int] = (1, 1, 2)) -> list[str]:
+    """A prompt edit: add, drop or swap one or more descriptors (the subject and style stay)."""
     words = list(original)
     while words == original:
-        words = _edit_once(rng, original)
+        words = _edit_once(rng, original, moves)
     return words
 
 
-def _edit_once(rng: random.Random, original: list[str]) -> list[str]:
+def _edit_once(rng: random.Random, original: list[str], moves: Sequence[int]) -> list[str]:
     words = list(original)
-    for _ in range(rng.choice((1, 1, 2))):
+    for _ in range(rng.choice(moves)):
         move = rng.choice(("add", "drop", "swap")) if len(words) > 2 else "add"
         fresh = [d for d in DESCRIPTORS if d not in words]
         if move == "add":
@@ -425,9 +453,16 @@ def _infotext_params(shot: Shot) -> dict[str, str]:
 
 
 def _simulate(
-    seed: int, n_images: int, n_ideas: int, start: datetime, *, rich: bool, distractors: int
+    seed: int,
+    n_images: int,
+    n_ideas: int,
+    start: datetime,
+    *,
+    rich: bool,
+    distractors: int,
+    profile: Profile = DEFAULT,
 ) -> list[Shot]:
-    sim = _Simulator(seed, start, rich=rich)
+    sim = _Simulator(seed, start, rich=rich, profile=profile)
     rng = sim.rng
     used: set[str] = set()
     ideas: list[_Idea] = []
@@ -552,9 +587,10 @@ def labelled_session(
     distractors: int = 12,
     rich: bool = True,
     start: datetime = datetime(2026, 3, 14, 9, 0, tzinfo=UTC),
+    profile: Profile = DEFAULT,
 ) -> LabelledSession:
     """A session with known answers: every kind of variation, and distractors that must stay alone."""
-    shots = _simulate(seed, n_images, n_ideas, start, rich=rich, distractors=distractors)
+    shots = _simulate(seed, n_images, n_ideas, start, rich=rich, distractors=distractors, profile=profile)
     return LabelledSession(shots=shots, gens=[generation_of(s) for s in shots], truth=_truth(shots))
 
 

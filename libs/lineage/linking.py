@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -67,7 +67,7 @@ COMMON_SEEDS = frozenset(
 
 # pHash distances (of 64 bits)
 PHASH_SAME = 6  # re-encode, resize, light crop
-PHASH_BANDS = 8  # 8 bands of 8 bits: two hashes within 7 bits share at least one band exactly
+PHASH_BANDS = 4  # of 16 bits each; see _phash_band_neighbours
 PHASH_MIN_BITS = 6  # a near-blank picture's hash (almost all bits equal) matches everything
 UPSCALE_MIN_AREA_RATIO = 1.2
 ASPECT_TOLERANCE = 0.03
@@ -215,8 +215,22 @@ def _time_bucket(at: datetime) -> int:
 
 
 def _phash_bands(phash: str) -> list[str]:
+    """The hash in 4 bands of 16 bits: what an asset is stored under."""
     value = int(phash, 16)
-    return [f"ph{i}:{(value >> (8 * i)) & 0xFF:02x}" for i in range(PHASH_BANDS)]
+    return [f"ph{i}:{(value >> (16 * i)) & 0xFFFF:04x}" for i in range(PHASH_BANDS)]
+
+
+def _phash_band_neighbours(phash: str) -> list[str]:
+    """Each band as it is and with any one of its bits flipped: two hashes within `PHASH_SAME` (< 8)
+    bits differ by at most one bit in some band (four bands of two or more would be 8), so these keys
+    find every match while a band value is shared by only 1/65536 of a library."""
+    value = int(phash, 16)
+    keys = []
+    for i in range(PHASH_BANDS):
+        band = (value >> (16 * i)) & 0xFFFF
+        keys.append(f"ph{i}:{band:04x}")
+        keys += [f"ph{i}:{band ^ (1 << bit):04x}" for bit in range(16)]
+    return keys
 
 
 def _usable_phash(phash: str | None) -> bool:
@@ -251,12 +265,13 @@ def index_keys(g: Generation) -> list[str]:
 
 
 def lookup_keys(g: Generation) -> list[str]:
-    """Keys whose holders may be relatives of g: the keys g's references name, its pHash bands, and
+    """Keys whose holders may be relatives of g: the keys g's references name, its pHash bands (and
+    their one-bit neighbours), and
     its similarity keys in its own and the neighbouring time buckets (anything within `NEAR` lies in
     one of the three). Assets whose references name one of g.facts.keys must be looked up too."""
     keys = [r.key for r in g.facts.references]
     if _usable_phash(g.facts.phash):
-        keys += _phash_bands(g.facts.phash or "")
+        keys += _phash_band_neighbours(g.facts.phash or "")
     if g.generated_at is not None:
         bucket = _time_bucket(g.generated_at)
         for b in (bucket - 1, bucket, bucket + 1):
@@ -488,6 +503,9 @@ def _explicit_candidate(holder: Generation, child: Generation, ref: Reference) -
     confidence = 0.99 if strong else 0.9
     if gap is not None:
         confidence -= 0.05 * min(1.0, gap / timedelta(days=30))
+    if _usable_phash(holder.facts.phash) and _usable_phash(child.facts.phash):
+        # two holders of one key (the same parameters generated twice): the closer picture is the parent
+        confidence -= 0.001 * hamming(holder.facts.phash or "", child.facts.phash or "")
     return Edge(
         parent_id=holder.asset_id,
         child_id=child.asset_id,
@@ -519,8 +537,14 @@ def _explicit_rank(edge: Edge) -> tuple[float, str]:
 # --------------------------------------------------------------------------- link
 
 
-def _wanted_into(child: Generation, others: Sequence[Generation]) -> list[Edge]:
-    """All edges into `child` from `others`, chosen from scratch."""
+def _wanted_into(
+    child: Generation,
+    others: Sequence[Generation],
+    pair: Callable[[Generation, Generation], _Candidate | None] | None = None,
+) -> list[Edge]:
+    """All edges into `child` from `others`, chosen from scratch (`pair`: the inferred relation of
+    (other, child), when the caller has it already)."""
+    pair = pair or inferred_candidate
     explicit: list[Edge] = []
     for refs in _reference_groups(child).values():
         best: Edge | None = None
@@ -534,7 +558,7 @@ def _wanted_into(child: Generation, others: Sequence[Generation]) -> list[Edge]:
         return _dedupe(explicit)
     best_inferred: Edge | None = None
     for other in others:
-        candidate = inferred_candidate(other, child)
+        candidate = pair(other, child)
         if candidate is None or candidate.child.asset_id != child.asset_id:
             continue
         edge = candidate.edge()
@@ -563,8 +587,11 @@ def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]
     current = list(dict.fromkeys(existing))
     change = LinkChange()
 
+    # the inferred relation of each pair, once: it serves new as a child and as a parent
+    pairs = {o.asset_id: inferred_candidate(o, new) for o in others}
+
     # new as the child
-    wanted = set(_wanted_into(new, others))
+    wanted = set(_wanted_into(new, others, lambda other, _child: pairs[other.asset_id]))
     had = {e for e in current if e.child_id == new.asset_id}
     change.added += sorted(wanted - had, key=_sort_key)
     change.removed += sorted(had - wanted, key=_sort_key)
@@ -576,7 +603,7 @@ def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]
     for other in others:
         edges = [e for e in into.get(other.asset_id, []) if e.parent_id != new.asset_id]
         old_from_new = {e for e in into.get(other.asset_id, []) if e.parent_id == new.asset_id}
-        after = _edges_into_after(new, other, edges)
+        after = _edges_into_after(new, other, edges, pairs[other.asset_id])
         new_from_new = {e for e in after if e.parent_id == new.asset_id}
         dropped = [e for e in edges if e not in after]
         change.added += sorted(new_from_new - old_from_new, key=_sort_key)
@@ -584,8 +611,11 @@ def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]
     return change
 
 
-def _edges_into_after(new: Generation, child: Generation, edges: list[Edge]) -> list[Edge]:
-    """The edges into `child` once `new` is one of the candidates, from its current ones `edges`."""
+def _edges_into_after(
+    new: Generation, child: Generation, edges: list[Edge], found: _Candidate | None
+) -> list[Edge]:
+    """The edges into `child` once `new` is one of the candidates, from its current ones `edges`
+    (`found`: the inferred relation between the two)."""
     explicit = [e for e in edges if e.explicit]
     inferred = [e for e in edges if not e.explicit]
     for refs in _reference_groups(child).values():
@@ -601,7 +631,6 @@ def _edges_into_after(new: Generation, child: Generation, edges: list[Edge]) -> 
     explicit = _dedupe(explicit)
     if explicit:
         return explicit
-    found = inferred_candidate(new, child)
     if found is not None and found.child.asset_id == child.asset_id:
         edge = found.edge()
         best = max(inferred, key=_edge_rank, default=None)

@@ -258,7 +258,7 @@ class Store:
             self.by_reference.setdefault(ref.key, set()).add(g.asset_id)
 
 
-SESSION = labelled_session(3, n_images=90, n_ideas=6, distractors=6)
+SESSION = labelled_session(1, n_images=90, n_ideas=6, distractors=6)
 BATCH = set(link_all(SESSION.gens))
 
 
