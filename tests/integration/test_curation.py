@@ -329,10 +329,9 @@ async def test_flags_and_stack_edits_survive_reimport_and_later_imports(stack, n
     # the same files again: ingest drops them as duplicates, nothing changes
     again = await upload(client, files)
     assert again == names
-    # a later import into the session: a new reroll joins the automatic stack, the edits hold. (Made
-    # between r2 and r3: a reroll's parent is the nearest earlier one, and stack_session does not stack
-    # through an asset moved out, so a reroll of r3 would stand alone; see the report on libs/lineage.)
-    names |= await upload(client, {"r4": (a1111(LIGHTHOUSE, 407), at["r2"] + timedelta(seconds=30))})
+    # a later import into the session: a new reroll (its nearest earlier relative is r3, moved out) joins
+    # the automatic stack, the edits hold
+    names |= await upload(client, {"r4": (a1111(LIGHTHOUSE, 407), at["q2"] + timedelta(minutes=1))})
     names_by_id = {v: k for k, v in names.items()}
     await becomes(stack, tenant, names, [{"r1", "r2", "r4"}, {"r3"}, {"u1", "q1"}, {"q2"}])
     by_members = {frozenset(s["ids"]): s for s in await stacks_of(stack, tenant, names)}
