@@ -28,12 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.args[:1] == ["replay-dlq"]:  # dead letters back to their topic: libs/cli/dead_letters.py
+        return int(importlib.import_module("libs.cli.dead_letters").run(args.args[1:]))
     if importlib.util.find_spec("services") is None:
         print(
             "atelier admin runs where the server is installed (the services/ package is not here)",
             file=sys.stderr,
         )
         return 1
+    if args.args[:1] == ["restore-workspace"]:  # a workspace from its export: libs/cli/workspace_backup.py
+        return int(importlib.import_module("libs.cli.workspace_backup").run(args.args[1:]))
     return subprocess.call(
         [sys.executable, "-m", SERVER_MODULE, *(["--help"] if args.server_help else []), *args.args]
     )

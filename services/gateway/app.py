@@ -11,6 +11,7 @@ from services.gateway.auth import ensure_tenant, new_token
 from services.gateway.credits.endpoints import router as credits_router
 from services.gateway.curation.endpoints import router as curation_router
 from services.gateway.endpoints import router
+from services.gateway.export.endpoints import router as export_router
 from services.gateway.folders import router as folders_router
 from services.gateway.live import LiveFeed
 from services.gateway.live import router as live_router
@@ -49,6 +50,7 @@ def build(settings: GatewaySettings | None = None) -> ServiceRuntime:
     runtime.app.include_router(credits_router)
     runtime.app.include_router(reflections_router)
     runtime.app.include_router(curation_router)
+    runtime.app.include_router(export_router)
     runtime.app.include_router(shared_router)  # /s/{token}: public, read-only, no authentication
     mount_web_app(runtime.app)
 
