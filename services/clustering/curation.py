@@ -102,7 +102,7 @@ def generation_of(p: AssetImported) -> Generation:
 
 
 def _is_phash_band(key: str) -> bool:
-    """libs.lineage.linking names pHash bands "ph<i>:<byte>"."""
+    """libs.lineage.linking names pHash bands "ph<band>:<hex value>"."""
     head, _, _ = key.partition(":")
     return head.startswith("ph") and head[2:].isdigit()
 
