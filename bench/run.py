@@ -50,7 +50,6 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str]) -> int:
     rows: list[dict] = []
     out = HERE / "results.json"
-    previous = {r["name"]: r for r in json.loads(out.read_text())} if out.exists() and argv else {}
     for path in discover(argv):
         started = time.perf_counter()
         print(f"== {path.stem} ...", flush=True)
@@ -60,7 +59,9 @@ def main(argv: list[str]) -> int:
                 raise ValueError(f"{path.name}: row {row.get('name')} lacks {missing}")
             rows.append({f: row[f] for f in FIELDS})
         print(f"   done in {time.perf_counter() - started:.1f} s", flush=True)
-    # a partial run keeps the other benchmarks' last figures
+    # a partial run keeps the other benchmarks' last figures, read now rather than at the start: another
+    # partial run may have written its own while this one ran
+    previous = {r["name"]: r for r in json.loads(out.read_text())} if out.exists() and argv else {}
     merged = {**previous, **{r["name"]: r for r in rows}}
     out.write_text(json.dumps(list(merged.values()), indent=2) + "\n")
     print()

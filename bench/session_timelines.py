@@ -47,10 +47,16 @@ class _Builder:
     def new_session(self) -> None:
         self.session += 1
 
-    def add(self, at: datetime, images: int = 1, precision: str = "second") -> None:
-        for _ in range(images):
+    def add(
+        self, at: datetime, images: int = 1, precision: str = "second", content: _Made | None = None
+    ) -> None:
+        for i in range(images):
             asset = f"{self.name}/{len(self.moments):05d}"
-            self.moments.append(Moment(asset, at, precision))  # type: ignore[arg-type]
+            made = {}
+            if content is not None:  # a batch's images get consecutive seeds, as A1111 and ComfyUI give them
+                made = {"prompt": content.prompt, "model": content.model, "tool": content.tool,
+                        "seed": None if content.seed is None else content.seed + i, "loras": content.loras}  # fmt: skip
+            self.moments.append(Moment(asset, at, precision, **made))  # type: ignore[arg-type]
             self.truth[asset] = f"s{self.session}"
 
     def build(self) -> LabelledTimeline:
@@ -210,6 +216,186 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 
+# ---------------------------------------------------------------------------------------------
+# What the images say: a content model
+
+
+# Word pools for generated prompts. Subjects, settings and modifiers are the vocabulary of prompt
+# logs (DiffusionDB's most frequent terms: portraits, landscapes, creatures, lighting and camera
+# words, artists and media); the exact words do not matter, only how often two prompts share them.
+SUBJECTS = (
+    "fox wolf owl dragon knight witch robot astronaut samurai mermaid cat dog horse tiger whale lighthouse castle "
+    "cathedral village city forest mountain lake river desert island volcano ship train car motorcycle spaceship "
+    "portrait girl boy woman man elder child queen king monk pirate cyborg android ghost angel demon goddess "
+    "flower rose tree mushroom garden kitchen library cafe bridge tower ruins temple market street alley "
+    "nebula planet moon galaxy storm waterfall canyon glacier reef jungle meadow"
+).split()
+DESCRIPTORS = (
+    "ancient futuristic tiny giant glowing frozen burning floating abandoned overgrown crystal golden silver "
+    "rusty mechanical ethereal haunted majestic cozy lonely colorful dark bright misty stormy serene wild "
+    "elegant ornate minimalist surreal whimsical melancholic"
+).split()
+SETTINGS = (
+    "at dawn|at sunset|at night|in the rain|in winter|under the stars|in fog|underwater|in space|on a cliff|"
+    "in a forest|in a city street|by the sea|in the desert|in a ballroom|in a snowstorm|at golden hour|"
+    "in autumn|in a greenhouse|in the clouds"
+).split("|")
+MODIFIERS = (
+    "volumetric lighting|rim light|soft light|dramatic lighting|backlit|bokeh|wide angle|close-up|macro|"
+    "aerial view|low angle|symmetrical|depth of field|35mm|85mm lens|long exposure|high contrast|pastel colors|"
+    "muted tones|vibrant colors|film grain|lens flare|sharp focus|intricate details|motion blur|silhouette"
+).split("|")
+STYLES = (
+    "oil painting|watercolor|ink drawing|charcoal sketch|digital art|concept art|matte painting|photorealistic|"
+    "cinematic|anime|studio ghibli|pixar style|low poly|isometric|pixel art|art nouveau|ukiyo-e|baroque|"
+    "impressionism|cyberpunk|steampunk|vaporwave|synthwave|dark fantasy|fairy tale|gothic|noir|retro poster|"
+    "by greg rutkowski|by alphonse mucha|by moebius|by hokusai|by monet|by beksinski|by artgerm|trending on artstation|"
+    "unreal engine|octane render|polaroid|kodak portra|double exposure|papercut|claymation|stained glass"
+).split("|")
+BOILERPLATE = (
+    "masterpiece|best quality|highly detailed|8k|ultra realistic|hdr|award winning|4k wallpaper|sharp|detailed"
+).split("|")
+# checkpoints and services by tool kind; the LoRA pool local users draw from
+MODELS = {
+    "local": ("sd_xl_base_1.0", "juggernautXL_v9", "dreamshaper_8", "realisticVision_v51", "ponyDiffusionV6XL",
+              "flux1-dev", "flux1-schnell", "animagineXL_v3", "epicrealism", "sd_v1-5"),
+    "Midjourney": ("midjourney v6.1", "midjourney v6", "niji 6", "midjourney v5.2"),
+    "hosted": ("dall-e 3", "firefly image 3", "imagen 3", "gpt-image-1"),
+}  # fmt: skip
+LORAS = (
+    "add_detail",
+    "film_grain",
+    "ghibli_style",
+    "pixel_art_xl",
+    "detail_tweaker",
+    "epi_noiseoffset",
+    "watercolor_v1",
+    "cyberpunk_anime",
+    "lcm_lora",
+    "hands_fix",
+    "neon_glow",
+    "vintage_photo",
+)
+
+
+def _tool_kind(tool: Tool) -> str:
+    return (
+        "local" if tool.name.startswith("local") else "Midjourney" if "Midjourney" in tool.name else "hosted"
+    )
+
+
+@dataclass(frozen=True)
+class ContentHabits:
+    """What each prompt carries besides its time: prompt, model, LoRAs, tool and seed.
+
+    * Topic threads: a prompt starts a new subject with probability `new_thread_p` = 1/1.6, so
+      threads last 1.6 prompts on average, as Don-Yehiya et al. (EMNLP 2023) measure on Midjourney
+      logs; a prompt that continues the thread keeps its subject (descriptor, noun, setting) and
+      redraws some modifiers, as users refine a prompt word by word. A change of subject inside a
+      session is therefore the common case.
+    * A session has a look: `style_terms` style terms (medium, artist, render) that its prompts keep
+      across subjects, one of them swapped with `style_drift_p` at each new subject. With
+      `style_kept_p` the next session keeps the look of the one before (people keep a style for
+      days), and with `resume_p` it even opens on the subject the last one ended with (picking up
+      where they left off): then the content speaks, wrongly, for one session.
+    * A user may have boilerplate (`boilerplate_p`: 2-4 quality tags such as "masterpiece, best
+      quality" in every prompt of every session), which every pair of their prompts shares.
+    * Models: each user keeps 1-3 models per kind of tool (local checkpoints; Midjourney versions;
+      hosted services); a session works with one, the previous session's with `model_kept_p` when
+      the tool is the same, and switches within a session with `model_switch_p` per prompt. Local
+      sessions load 0-2 LoRAs from the user's pool of 3-6.
+    * Tool: the session's tool (`CreativeRhythm.tools`, 1-3 per user), as its files say.
+    * Seeds: only local tools write them (Midjourney's and the hosted services' files do not); a
+      session fixes one seed for all its prompts with `fixed_seed_p` (exploring prompts on one
+      composition), otherwise each prompt draws a random 32-bit seed; a batch's images take
+      seed, seed+1, ...
+    These shares are our assumptions, set to make the content a help but not an oracle; none is a
+    published figure except the thread length.
+    """
+
+    new_thread_p: float = 1 / 1.6
+    style_terms: int = 3
+    style_drift_p: float = 0.15
+    style_kept_p: float = 0.3
+    resume_p: float = 0.1
+    boilerplate_p: float = 0.5
+    models_per_kind: tuple[int, int] = (1, 3)
+    model_kept_p: float = 0.6
+    model_switch_p: float = 0.05
+    loras_pool: tuple[int, int] = (3, 6)
+    fixed_seed_p: float = 0.3
+
+
+@dataclass(frozen=True)
+class _Made:
+    prompt: str
+    model: str
+    tool: str
+    seed: int | None
+    loras: tuple[str, ...] | None
+
+
+class _Maker:
+    """One user's content habits at work, drawing from its own random stream (so the times a seed
+    generates do not depend on the content model)."""
+
+    def __init__(self, rng: random.Random, habits: ContentHabits, tools: Sequence[Tool]) -> None:
+        self.rng, self.habits = rng, habits
+        n = rng.randint(2, 4) if rng.random() < habits.boilerplate_p else 0
+        self.boilerplate = rng.sample(BOILERPLATE, n)
+        self.models = {
+            kind: rng.sample(MODELS[kind], rng.randint(*habits.models_per_kind))
+            for kind in {_tool_kind(t) for t in tools}
+        }
+        self.lora_pool = rng.sample(LORAS, rng.randint(*habits.loras_pool))
+        self.style: list[str] = rng.sample(STYLES, habits.style_terms)
+        self.subject = self._subject()
+        self.model: str | None = None
+        self.tool: Tool | None = None
+        self.loras: tuple[str, ...] | None = None
+        self.seed: int | None = None
+
+    def _subject(self) -> str:
+        rng = self.rng
+        return f"{rng.choice(DESCRIPTORS)} {rng.choice(SUBJECTS)} {rng.choice(SETTINGS)}"
+
+    def new_session(self, tool: Tool) -> None:
+        rng, h = self.rng, self.habits
+        if rng.random() >= h.style_kept_p:
+            self.style = rng.sample(STYLES, h.style_terms)
+        if rng.random() >= h.resume_p:
+            self.subject = self._subject()
+        kind = _tool_kind(tool)
+        if not (self.tool is not None and self.tool == tool and rng.random() < h.model_kept_p):
+            self.model = rng.choice(self.models[kind])
+        self.tool = tool
+        self.loras = tuple(sorted(rng.sample(self.lora_pool, rng.randint(0, 2)))) if kind == "local" else None
+        self.seed = rng.getrandbits(32) if kind == "local" and rng.random() < h.fixed_seed_p else None
+        self.modifiers = rng.sample(MODIFIERS, rng.randint(1, 3))
+
+    def prompt(self, first: bool) -> _Made:
+        rng, h = self.rng, self.habits
+        assert self.tool is not None and self.model is not None
+        if not first:
+            if rng.random() < h.new_thread_p:
+                self.subject = self._subject()
+                self.modifiers = rng.sample(MODIFIERS, rng.randint(1, 3))
+                if rng.random() < h.style_drift_p:
+                    self.style[rng.randrange(len(self.style))] = rng.choice(
+                        [t for t in STYLES if t not in self.style]
+                    )
+            else:  # refine: keep about half the modifiers, add one or two
+                self.modifiers = [m for m in self.modifiers if rng.random() < 0.5]
+                self.modifiers += rng.sample(MODIFIERS, rng.randint(1, 2))
+            if rng.random() < h.model_switch_p:
+                self.model = rng.choice(self.models[_tool_kind(self.tool)])
+        prompt = ", ".join([self.subject, *self.modifiers, *self.style, *self.boilerplate])
+        seed = self.seed
+        if seed is None and _tool_kind(self.tool) == "local":
+            seed = rng.getrandbits(32)
+        return _Made(prompt, self.model, self.tool.name, seed, self.loras)
+
+
 @dataclass(frozen=True)
 class CreativeRhythm:
     """How one simulated user generates, with the source of every figure.
@@ -219,7 +405,9 @@ class CreativeRhythm:
       of median 4-5 and mean 10-14 prompts; these two constants were set so that the same
       measurement on generated times (20- and 30-min timeouts) lands there (the report shows it).
     * No pause marks a topic change: Midjourney users switch topic every ~1.6 prompts without
-      pausing (Don-Yehiya et al., EMNLP 2023), so topics are not modelled at all.
+      pausing (Don-Yehiya et al., EMNLP 2023), so topics do not touch the times; they live in
+      the content each prompt carries (`content`, a `ContentHabits`, drawn from its own random
+      stream so the times of a seed do not depend on it).
     * Images per prompt: 1, 2 or 4 (a Midjourney grid, an SD batch), saved at the same second.
     * A session is worked in one tool, and tools differ in latency by two orders of magnitude
       (`TOOLS`, each figure with its source). Our users work in several tools (that is the
@@ -271,6 +459,7 @@ class CreativeRhythm:
     quick_return_floor_min: float = 0.0  # a reading where nobody comes back sooner than this
     break_median_h: float = 5.0
     break_sigma: float = 1.2
+    content: ContentHabits = ContentHabits()
 
 
 @dataclass(frozen=True)
@@ -291,6 +480,7 @@ def generate_user(
     tempos: dict[str, float] = {}
     pace = rhythm.pace_median_s * math.exp(rng.gauss(0, rhythm.pace_sigma))
     tools = rng.sample(rhythm.tools, rng.randint(*rhythm.tools_per_user))
+    maker = _Maker(random.Random(f"{name}/content"), rhythm.content, tools)
     sizes, weights = zip(*rhythm.images_per_prompt, strict=True)
     at = datetime(2024, 1, 1, 9, tzinfo=UTC) + timedelta(minutes=rng.uniform(0, 600))
     for s in range(rng.randint(*rhythm.sessions_per_user)):
@@ -305,7 +495,9 @@ def generate_user(
             breaks.append(gap)
             at += timedelta(seconds=gap)
         b.new_session()
-        tempo = pace + rng.choice(tools).latency_s
+        tool = rng.choice(tools)
+        maker.new_session(tool)
+        tempo = pace + tool.latency_s
         tempos[f"s{b.session}"] = tempo
         n = max(1, round(rhythm.prompts_median * math.exp(rng.gauss(0, rhythm.prompts_sigma))))
         for p in range(n):
@@ -322,7 +514,7 @@ def generate_user(
                 at += timedelta(seconds=pause)
             at = at.replace(microsecond=0)
             prompts.append(at)
-            b.add(at, rng.choices(sizes, weights)[0])
+            b.add(at, rng.choices(sizes, weights)[0], content=maker.prompt(first=p == 0))
     return GeneratedTimeline(name, b.moments, b.truth, prompts, pauses, breaks, tempos)
 
 

@@ -19,6 +19,7 @@ Assets without a time are simply never given to this module.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import uuid
 from bisect import bisect_left, bisect_right
@@ -41,6 +42,14 @@ class Moment:
     asset_id: str
     at: datetime  # timezone-aware; for day precision any time within that day (its local date counts)
     precision: Precision = "second"
+    # What the image's metadata says about how it was made; None where it says nothing. Only a
+    # content-aware rule reads these, and only for a gap inside its ambiguous band of lengths, so a
+    # caller that knows only times gets the time rule's sessions (`ContentGap`).
+    prompt: str | None = None
+    model: str | None = None
+    tool: str | None = None
+    seed: int | None = None
+    loras: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -194,12 +203,168 @@ class TempoGap:
         )
 
 
-# Chosen by `bench/bench_session_quality.py --tune` on training seed 0 of bench/session_timelines.py
-# (fixed gaps, bounded PhotoTOC and this rule compete; the objective is the smaller of its two margins
-# over the best fixed gaps by F1 and by ARI); scored on held-out seeds and on the hand-written
-# scenarios in bench/session-quality.md. Re-tune there, not here. A change of these constants
-# re-checks every tenant's stored sessions on its next change (clustering's `_recheck_rule`).
-DEFAULT_RULE: SessionRule = TempoGap(factor=10, window=80, floor_minutes=24, ceiling_minutes=60)
+_WORD = re.compile(r"[^\W_]+")
+# words that say nothing about a subject or a style; everything else in a prompt counts
+_STOPWORDS = frozenset("a an and at by for from in into of on or the to with without".split())
+
+
+def prompt_words(prompt: str) -> frozenset[str]:
+    """The words of a prompt that can carry its subject or style: lower case, weights and
+    punctuation dropped ("(red fox:1.2), snow" -> {"red", "fox", "snow"}), no numbers."""
+    return frozenset(
+        w for w in _WORD.findall(prompt.lower()) if w not in _STOPWORDS and not w.isdigit() and len(w) > 1
+    )
+
+
+def seed_family(a: int, b: int) -> bool:
+    """Seeds of one family: the same seed, or a batch's consecutive seeds (A1111/ComfyUI give the
+    images of a batch seed, seed+1, ...); two independent random 32-bit seeds almost never are."""
+    return abs(a - b) < 64
+
+
+@dataclass(frozen=True, slots=True)
+class ContentGap:
+    """A time rule, with the images deciding a gap whose length alone cannot.
+
+    Inside `band_minutes` (the gap lengths where plausible readings of the published figures
+    disagree about breaks: bench/bench_session_family.py derives it) a 25-minute pause can be an
+    interruption or a quick return, and what was made on both sides often tells which:
+
+    * the prompt after the gap continuing the session's recent prompts (the share of its words
+      already used in the last `recent_prompts` distinct prompts before the gap, not only the
+      last one: topic threads last about 1.6 prompts, Don-Yehiya et al. EMNLP 2023, so a change
+      of subject inside a session is common), the same seed family, the same model and LoRAs
+      speak for one session;
+    * a different tool, a different model and a new subject speak for two; a new subject alone
+      does not cut.
+
+    Each signal votes (`votes`); from +`join_at` the gap is no boundary, from -`cut_at` it is
+    one. In between, `undecided_rule` decides when both sides carry prompts (content that could
+    have shown continuity and did not is itself weak evidence of a break, so it may cut sooner
+    than the time rule), and the time rule otherwise; whenever a side says nothing (no metadata)
+    the votes are 0 and the time rule decides, so on times alone this rule's sessions are
+    exactly the time rule's. The evidence is read from at
+    most `context` moments each side, stopping at a gap past the band (a sure break), so the
+    decision stays local and incremental insertion still equals the batch.
+    """
+
+    time_rule: SessionRule
+    band_minutes: tuple[float, float]
+    context: int = 48
+    recent_prompts: int = 6
+    continues_from: float = 0.6  # share of the new prompt's words already in the session's recent prompts
+    new_subject_under: float = 0.2
+    join_at: int = 2
+    cut_at: int = 2
+    undecided_rule: SessionRule | None = None
+
+    @property
+    def reach(self) -> int:
+        return max(
+            self.time_rule.reach, self.context, self.undecided_rule.reach if self.undecided_rule else 0
+        )
+
+    def settled_by_length(self, gap: float) -> bool | None:
+        lo, hi = self.band_minutes
+        if lo * 60 <= gap < hi * 60:
+            return None
+        return self.time_rule.settled_by_length(gap)
+
+    def is_boundary(self, gaps: Sequence[float], index: int) -> bool:
+        """On times alone: the time rule's answer."""
+        return self.time_rule.is_boundary(gaps, index)
+
+    def is_boundary_between(self, gaps: Sequence[float], index: int, moments: Sequence[Moment]) -> bool:
+        """`moments[i]` and `moments[i + 1]` lie either side of `gaps[i]`."""
+        gap = gaps[index]
+        lo, hi = self.band_minutes
+        if lo * 60 <= gap < hi * 60:
+            vote, informed = self.votes(gaps, index, moments)
+            if vote >= self.join_at:
+                return False
+            if vote <= -self.cut_at:
+                return True
+            if informed and self.undecided_rule is not None:
+                return self.undecided_rule.is_boundary(gaps, index)
+        return self.time_rule.is_boundary(gaps, index)
+
+    def votes(self, gaps: Sequence[float], index: int, moments: Sequence[Moment]) -> tuple[int, bool]:
+        """The content's verdict on gap `index` (positive for one session, negative for two, 0 unknown)
+        and whether both sides carry a prompt."""
+        sure_break = self.band_minutes[1] * 60
+        before: list[Moment] = []  # nearest first, back to a sure break
+        for i in range(index, index - min(self.context, index + 1), -1):
+            before.append(moments[i])
+            if i == 0 or gaps[i - 1] >= sure_break:
+                break
+        after: list[Moment] = []  # the work the gap leads to, up to its next pause in the band
+        for i in range(index + 1, index + 1 + min(self.context, len(gaps) - index)):
+            after.append(moments[i])
+            if i >= len(gaps) or gaps[i] >= self.band_minutes[0] * 60:
+                break
+
+        vote = 0
+        recent: list[frozenset[str]] = []
+        for m in before:
+            if m.prompt is not None:
+                words = prompt_words(m.prompt)
+                if words and words not in recent:
+                    recent.append(words)
+                    if len(recent) == self.recent_prompts:
+                        break
+        new_prompt = next((prompt_words(m.prompt) for m in after if m.prompt), frozenset())
+        new_subject = False
+        if recent and new_prompt:
+            seen = frozenset().union(*recent)
+            continuity = len(new_prompt & seen) / len(new_prompt)
+            if continuity >= self.continues_from:
+                vote += 2
+            new_subject = continuity < self.new_subject_under
+
+        last, first = before[0], after[0]
+        old_seeds = [m.seed for m in before if m.seed is not None]
+        new_seeds = [m.seed for m in after if m.seed is not None]
+        if any(seed_family(a, b) for a in old_seeds[:8] for b in new_seeds[:8]):
+            vote += 2
+        old_model = next((m for m in before if m.model is not None), None)
+        new_model = next((m for m in after if m.model is not None), None)
+        different_model = False
+        if old_model is not None and new_model is not None:
+            if old_model.model != new_model.model:
+                different_model = True
+                vote -= 1
+            elif old_model.loras and old_model.loras == new_model.loras:
+                vote += 1  # the same checkpoint with the same LoRAs: a setup, not a habit
+        different_tool = last.tool is not None and first.tool is not None and last.tool != first.tool
+        if different_tool:
+            vote -= 2
+        if new_subject and (different_model or different_tool):
+            vote -= 1  # a new subject counts only alongside another change
+        return vote, bool(recent and new_prompt)
+
+    def describe(self) -> str:
+        lo, hi = self.band_minutes
+        undecided = (
+            f"; undecided with prompts both sides: {self.undecided_rule.describe()}"
+            if self.undecided_rule
+            else ""
+        )
+        return (
+            f"{self.time_rule.describe()}; between {lo:g} and {hi:g} min the images decide (prompt "
+            f"continuity over the last {self.recent_prompts} prompts from {self.continues_from:g}, new "
+            f"subject under {self.new_subject_under:g}, seed family, model and LoRAs, tool; join from "
+            f"+{self.join_at}, cut from -{self.cut_at}, within {self.context} images each side{undecided})"
+        )
+
+
+# Chosen by minimax regret across a family of eight generator profiles (bench/session_profiles.py:
+# readings of the published figures that differ where the literature is silent), on their tuning
+# seed 0 (`python bench/bench_session_family.py --tune`): of every fixed gap, bounded PhotoTOC and
+# this rule's grid, the one whose worst shortfall against each profile's best fixed gap (chosen in
+# hindsight, for F1 and ARI separately) is smallest; scored on held-out seeds in
+# bench/session-quality.md. Re-tune there, not here. A change of these constants re-checks every
+# tenant's stored sessions on its next change (clustering's `_recheck_rule`).
+DEFAULT_RULE: SessionRule = TempoGap(factor=15, window=40, floor_minutes=36, ceiling_minutes=60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +411,13 @@ class _EditIndex:
 
 
 def _boundaries(
-    keys: Sequence[Key], first: int, last: int, rule: SessionRule, edits: _EditIndex, counter: list[int]
+    keys: Sequence[Key],
+    first: int,
+    last: int,
+    rule: SessionRule,
+    edits: _EditIndex,
+    counter: list[int],
+    moment_of: Callable[[Key], Moment],
 ) -> list[int]:
     """The gaps among first..last that are session boundaries (gap j lies between keys[j-1] and keys[j]).
 
@@ -258,6 +429,7 @@ def _boundaries(
     """
     found: list[int] = []
     last_gap = len(keys) - 1
+    content = rule if isinstance(rule, ContentGap) else None
     edited = bool(edits)  # most tenants never edit by hand: then no gap needs the two look-ups
     for j in range(first, last + 1):
         left, right = keys[j - 1], keys[j]
@@ -272,7 +444,12 @@ def _boundaries(
         settled = rule.settled_by_length((right[0] - left[0]).total_seconds())
         if settled is None:
             lo, hi = max(1, j - rule.reach), min(last_gap, j + rule.reach)
-            settled = rule.is_boundary(_Gaps(keys, lo, hi + 1), j - lo)
+            if content is not None:  # keys lo-1..hi: gap j-lo lies between moments j-lo and j-lo+1
+                settled = content.is_boundary_between(
+                    _Gaps(keys, lo, hi + 1), j - lo, _Moments(keys, lo - 1, hi + 1, moment_of)
+                )
+            else:
+                settled = rule.is_boundary(_Gaps(keys, lo, hi + 1), j - lo)
         if settled:
             found.append(j)
     return found
@@ -305,6 +482,29 @@ class _Gaps(Sequence[float]):
         return (keys[j][0] - keys[j - 1][0]).total_seconds()
 
 
+class _Moments(Sequence[Moment]):
+    """The moments of keys lo..hi-1, looked up when read (only a gap inside a content rule's band
+    reads them)."""
+
+    __slots__ = ("_hi", "_keys", "_lo", "_moment_of")
+
+    def __init__(self, keys: Sequence[Key], lo: int, hi: int, moment_of: Callable[[Key], Moment]) -> None:
+        self._keys, self._lo, self._hi, self._moment_of = keys, lo, hi, moment_of
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        if isinstance(i, slice):
+            return [self._moment_of(self._keys[j]) for j in range(self._lo, self._hi)[i]]
+        n = self._hi - self._lo
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self._moment_of(self._keys[self._lo + i])
+
+
 # ---------------------------------------------------------------------------------------------
 # Batch
 
@@ -335,7 +535,7 @@ def segment(
         for a, b in edits.joins:
             if a in known and b in known:
                 index.joins.add((known[a], known[b]))
-    starts = {0, *_boundaries(keys, 1, len(keys) - 1, rule, index, [0])}
+    starts = {0, *_boundaries(keys, 1, len(keys) - 1, rule, index, [0], by_key.__getitem__)}
     sessions: list[list[Moment]] = []
     for j, key in enumerate(keys):
         if j in starts:
@@ -578,7 +778,9 @@ class Timeline:
         for moment in moments:
             known = self._moments.get(moment.asset_id)
             if known is not None:
-                if known != moment:
+                # the same asset at the same time is a re-import, whatever its content says this time
+                # (the first content stands, like the first time)
+                if (known.at, known.precision) != (moment.at, moment.precision):
                     refused.append(
                         (moment, f"asset {moment.asset_id} already placed at {known.at} ({known.precision})")
                     )
@@ -662,6 +864,9 @@ class Timeline:
             raise ValueError("day-precision assets cannot be split by hand")
         return moment.key
 
+    def _moment_of(self, key: Key) -> Moment:
+        return self._moments[key[1]]
+
     def _run_containing(self, key: Key) -> _Run | None:
         i = self._runs.bisect_right(key)
         if i == 0:
@@ -706,6 +911,7 @@ class Timeline:
                 self.rule,
                 self._edits,
                 self._counter,
+                self._moment_of,
             )
         ]
         fresh = [(s, e - 1) for s, e in zip(starts, [*starts[1:], b + 1], strict=True)]

@@ -22,7 +22,7 @@ from session_timelines import (  # noqa: E402
     worked_example,
 )
 
-from libs.sessions.segmentation import DEFAULT_RULE, FixedGap  # noqa: E402
+from libs.sessions.segmentation import DEFAULT_RULE, ContentGap, FixedGap  # noqa: E402
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -70,12 +70,25 @@ def test_the_generator_is_reproducible_per_seed() -> None:
     assert [t.moments for t in a] != [t.moments for t in generated(8, users=3)]
 
 
-@pytest.mark.parametrize("rule", [FixedGap(20), DEFAULT_RULE, bench_session_quality.PHOTOTOC])
+CONTENT_RULE = ContentGap(FixedGap(25), (10, 60), context=8, recent_prompts=3, join_at=1, cut_at=1)
+
+
+@pytest.mark.parametrize(
+    "rule", [FixedGap(20), DEFAULT_RULE, bench_session_quality.PHOTOTOC, CONTENT_RULE], ids=repr
+)
 def test_the_tuning_shortcut_scores_exactly_like_segment(rule) -> None:
+    """With the moments kept (`prepare_content`) content rules read the images as segment() does."""
     timelines = generated(3, users=4)
     full = score(rule, timelines)
-    fast = bench_session_quality._fast_score(rule, bench_session_quality.prepare(timelines))
+    fast = bench_session_quality._fast_score(rule, bench_session_quality.prepare_content(timelines))
     assert fast == pytest.approx((full.f1, full.ari))
+
+
+def test_the_shortcut_on_times_alone_gives_the_time_rule() -> None:
+    prepared = bench_session_quality.prepare(generated(3, users=4))
+    assert bench_session_quality._fast_score(CONTENT_RULE, prepared) == bench_session_quality._fast_score(
+        CONTENT_RULE.time_rule, prepared
+    )
 
 
 def test_burstiness_is_minus_one_for_a_metronome_and_memory_zero() -> None:

@@ -4,7 +4,7 @@ and its stream of Changes must be enough for the database to hold the same sessi
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,6 +16,7 @@ from libs.sessions.segmentation import (
     AdaptiveGap,
     AssetsAssigned,
     Change,
+    ContentGap,
     FixedGap,
     ManualEditsChanged,
     Moment,
@@ -35,6 +36,16 @@ RULES: list[SessionRule] = [
     TempoGap(factor=3, window=2, floor_minutes=1, ceiling_minutes=120),
     TempoGap(factor=20, window=3, floor_minutes=0, ceiling_minutes=60, batch_seconds=30),
     DEFAULT_RULE,
+    # content decides inside a band the generated times often fall in; windows small enough that
+    # the examples reach past them (the locality incremental == batch rests on)
+    ContentGap(FixedGap(30), (5, 60), context=3, recent_prompts=2, join_at=1, cut_at=1),
+    ContentGap(
+        TempoGap(factor=3, window=2, floor_minutes=1, ceiling_minutes=120),
+        (1, 90),
+        context=2,
+        recent_prompts=1,
+        undecided_rule=FixedGap(10),
+    ),
 ]
 
 
@@ -108,17 +119,36 @@ minutes = st.one_of(
 zones = st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))])
 
 
+# content from small pools, so that prompts continue, seeds share a family, models and tools
+# differ or agree, and any of them may be missing
+contents = st.fixed_dictionaries(
+    {
+        "prompt": st.sampled_from(
+            [None, "red fox, snow", "red fox, forest, oil painting", "blue whale, ocean"]
+        ),
+        "model": st.sampled_from([None, "sdxl", "flux"]),
+        "tool": st.sampled_from([None, "comfyui", "midjourney"]),
+        "seed": st.sampled_from([None, 1, 2, 5000]),
+        "loras": st.sampled_from([None, (), ("film_grain",)]),
+    }
+)
+
+
 @st.composite
 def moment_lists(draw: st.DrawFn, max_size: int = 40) -> list[Moment]:
-    specs = draw(st.lists(st.tuples(minutes, st.integers(0, 59), zones, st.booleans()), max_size=max_size))
+    specs = draw(
+        st.lists(st.tuples(minutes, st.integers(0, 59), zones, st.booleans(), contents), max_size=max_size)
+    )
     day_share = draw(st.sampled_from([0, 0, 5]))  # one in five day-precision, in a third of the examples
+    with_content = draw(st.booleans())  # half the examples carry content columns
     return [
         Moment(
             f"a{i}",
             at(m, tz) + timedelta(seconds=sec),
             "day" if day_share and i % day_share == 0 and flag else "second",
+            **(content if with_content else {}),
         )
-        for i, (m, sec, tz, flag) in enumerate(specs)
+        for i, (m, sec, tz, flag, content) in enumerate(specs)
     ]
 
 
@@ -394,6 +424,7 @@ def test_inserting_in_batches_equals_batch_segmentation(
                 chunk = [
                     *chunk,
                     again,
+                    replace(again, prompt="another prompt", seed=7),  # same time: a re-import, no-op
                     Moment(again.asset_id, again.at + timedelta(seconds=1), again.precision),
                 ]
         changes, new, refused = t.insert_many(chunk)
