@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import uuid
+import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -644,6 +645,22 @@ async def move_out_of_stack(w: World) -> None:
     assert await _a_curation(w) == before
 
 
+async def export_workspace(w: World) -> None:
+    """B's export holds B's images, sessions and flags only: none of A's ids, every original one of B's."""
+    response = await w.b.client.get("/api/v1/export")
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        lines = [json.loads(line) for line in archive.read("metadata.jsonl").splitlines()]
+        assert {line["asset_id"] for line in lines} == w.b.assets
+        assert all(hashlib.sha256(archive.read(line["file"])).hexdigest() in w.b.sha256s for line in lines)
+        sessions = {s["session_id"] for s in json.loads(archive.read("sessions.json"))}
+        assert sessions <= set(w.b.sessions) and not sessions & set(w.a.sessions)
+        text = b"".join(
+            archive.read(n) for n in archive.namelist() if not n.startswith("originals/")
+        ).decode()
+        assert not any(a in text for a in w.a.assets | set(w.a.sessions) | {w.a.tenant_id})
+
+
 # every operation of the document and its check, in the order they run (reads first, then writes);
 # an entry whose operation the document does not list (yet) is not run
 CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
@@ -674,6 +691,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("get", "/api/v1/sessions/{session_id}/lineage"): session_lineage,
     ("get", "/api/v1/sessions/{session_id}/stacks"): session_stacks,
     ("get", "/api/v1/sessions/{session_id}/changes"): session_changes,
+    ("get", "/api/v1/export"): export_workspace,
     ("get", "/s/{token}/session"): shared_session,
     ("get", "/s/{token}"): shared_page,
     ("get", "/s/{token}/assets"): shared_assets,
