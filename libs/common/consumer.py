@@ -1,8 +1,9 @@
 """How every service consumes events: in batches, idempotently, effects before offsets.
 
 `EventConsumer` wraps one FastStream batch subscriber. For each batch it:
-1. parses every record; one that is not a valid event goes to the topic's dead-letter
-   topic with the reason, and the batch goes on without it;
+1. parses every record; one that is not a valid event (oversized, malformed, an unknown
+   version, a payload that does not validate) goes to the topic's dead-letter topic with the
+   reason (a `reason` header, its key kept), and the batch goes on without it;
 2. opens one database transaction, records the event ids in `<schema>.inbox`
    (`INSERT ... ON CONFLICT DO NOTHING RETURNING`), and hands only the events not
    seen before to the handler, which writes its effects (and its own events, through
@@ -18,6 +19,11 @@ When the handler raises, the transaction rolls back and the failure is judged:
   alone is set aside: its id goes to the inbox, the service's `on_poison` hook records why
   (ingest quarantines the file), it goes to the dead-letter topic with the reason, and the
   consumer moves on. One bad event can never hold up the events behind it on its partition.
+A dead letter re-driven by `atelier admin replay-dlq` (libs/cli/dead_letters.py) comes back with a
+`replayed-from` header naming the dead letter (`topic:partition:offset`). The inbox then claims an id
+derived from the event id and that header, not the event id (set aside, it is already in the inbox):
+the replay is handled once, and a second replay of the same dead letter changes nothing.
+
 A consumer failing or stuck in one batch for longer than `stuck_after_seconds` makes the
 service's readiness check fail and shows in `atelier_consumer_stuck_seconds`.
 
@@ -48,6 +54,9 @@ from libs.common.events import Event, InvalidEvent, Payload, Topics, parse_event
 from libs.common.failures import is_transient
 
 log = logging.getLogger(__name__)
+
+REPLAYED_FROM = "replayed-from"  # the header a re-driven dead letter carries (libs/cli/dead_letters.py)
+_REPLAY_NAMESPACE = uuid.UUID("5d1b6c8e-3f57-4c61-9a5e-0c2f4e8a7d10")
 
 EVENTS_CONSUMED = Counter("atelier_events_consumed_total", "Events handled", ["group", "topic", "outcome"])
 BATCH_SECONDS = Histogram(
@@ -91,15 +100,41 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+class RawRecord:
+    """One Kafka record as it came: its key and headers go with it to the dead-letter topic."""
+
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        return next((v.decode(errors="replace") for k, v in self.headers if k == name), None)
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One event as the handler sees it."""
 
     event: Event
     payload: Payload
+    record: RawRecord | None = None
 
     @property
     def tenant_id(self) -> uuid.UUID:
         return self.event.tenant_id
+
+    @property
+    def replayed_from(self) -> str | None:
+        return self.record.header(REPLAYED_FROM) if self.record else None
+
+    @property
+    def inbox_id(self) -> uuid.UUID:
+        """What the inbox claims: the event id, or for a re-driven dead letter an id of its own (the
+        event id may be in the inbox already: claimed when the event was set aside)."""
+        replayed_from = self.replayed_from
+        if replayed_from is None:
+            return self.event.event_id
+        return uuid.uuid5(_REPLAY_NAMESPACE, f"{self.event.event_id}/{replayed_from}")
 
 
 Handler = Callable[[asyncpg.Connection, Sequence[Delivery]], Awaitable[None]]
@@ -116,10 +151,13 @@ async def claim_new(conn: asyncpg.Connection, schema: str, event_ids: Sequence[u
     return {r["event_id"] for r in rows}
 
 
-async def _raw_values(message: StreamMessage[Any]) -> list[bytes]:
-    """Hand the handler each record's bytes: events are parsed (and dead-lettered) one by one by us,
+async def _raw_records(message: StreamMessage[Any]) -> list[RawRecord]:
+    """Hand the handler each record as it came: events are parsed (and dead-lettered) one by one by us,
     so one malformed record cannot fail the decoding of its whole batch."""
-    return [record.value for record in message.raw_message]
+    return [
+        RawRecord(record.value or b"", record.key, tuple((k, bytes(v)) for k, v in record.headers or ()))
+        for record in message.raw_message
+    ]
 
 
 def _reason(exc: BaseException) -> str:
@@ -170,7 +208,7 @@ class EventConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_raw_values,
+            decoder=_raw_records,
         )(self.handle_batch)
 
     # -- progress ------------------------------------------------------------------------------
@@ -191,20 +229,21 @@ class EventConsumer:
         return f"{self.group_id} on {self.topic}: no progress for {stuck:.0f} s ({why})"
 
     # -- batches -------------------------------------------------------------------------------
-    async def handle_batch(self, bodies: list[bytes]) -> None:
+    async def handle_batch(self, bodies: list[Any]) -> None:
         started = time.perf_counter()
         self._batch_since = time.monotonic()
         try:
             deliveries: list[Delivery] = []
-            for raw in bodies:
+            for record in bodies:
+                record = record if isinstance(record, RawRecord) else RawRecord(record)
                 try:
-                    deliveries.append(Delivery(*parse_event(raw)))
+                    deliveries.append(Delivery(*parse_event(record.value), record=record))
                 except InvalidEvent as exc:
-                    await self._dead_letter(raw, str(exc))
+                    await self._dead_letter(record, str(exc))
             # the same event twice in one batch counts once: keep the first
             unique: dict[uuid.UUID, Delivery] = {}
             for d in deliveries:
-                unique.setdefault(d.event.event_id, d)
+                unique.setdefault(d.inbox_id, d)
             if unique:
                 try:
                     handled = await self._apply(list(unique.values()))
@@ -243,8 +282,11 @@ class EventConsumer:
     async def _apply(self, deliveries: list[Delivery]) -> int:
         """One transaction: claim the ids, hand the new ones to the handler; returns how many were new."""
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await claim_new(conn, self.schema, [d.event.event_id for d in deliveries])
-            new = [d for d in deliveries if d.event.event_id in fresh]
+            fresh = await claim_new(conn, self.schema, [d.inbox_id for d in deliveries])
+            new = [d for d in deliveries if d.inbox_id in fresh]
+            if replays := [d.event.event_id for d in new if d.inbox_id != d.event.event_id]:
+                # a replayed event's own id too, so the original, delivered again, is a no-op
+                await claim_new(conn, self.schema, replays)
             if new:
                 await self.handler(conn, new)
         return len(new)
@@ -288,7 +330,7 @@ class EventConsumer:
         all before the offset moves on: a crash in between handles it again, never loses it."""
         event = delivery.event
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await claim_new(conn, self.schema, [event.event_id]):
+            if not await claim_new(conn, self.schema, [delivery.inbox_id]):
                 return  # another worker got there first
             if self.on_poison is not None:
                 try:
@@ -298,7 +340,8 @@ class EventConsumer:
                     if is_transient(exc):
                         raise
                     log.exception("poison hook failed; the event is dead-lettered all the same")
-            await self._dead_letter(event.to_bytes(), f"handler failed {POISON_ATTEMPTS} times: {reason}")
+            record = delivery.record or RawRecord(event.to_bytes(), event.key)
+            await self._dead_letter(record, f"handler failed {POISON_ATTEMPTS} times: {reason}")
         POISON_EVENTS.labels(self.group_id, self.topic).inc()
         log.error(
             "event set aside after failing on every attempt",
@@ -306,11 +349,13 @@ class EventConsumer:
                    "tenant_id": str(event.tenant_id), "reason": reason},
         )  # fmt: skip
 
-    async def _dead_letter(self, raw: bytes, reason: str) -> None:
+    async def _dead_letter(self, record: RawRecord, reason: str) -> None:
+        """The record as it came (value and key: `replay-dlq` re-publishes them as they were), with why."""
         EVENTS_CONSUMED.labels(self.group_id, self.topic, "dead_letter").inc()
         log.warning("event sent to dead-letter topic", extra={"topic": self.topic, "reason": reason})
+        headers = [("reason", reason.encode()), ("group", self.group_id.encode())]
+        if replayed_from := record.header(REPLAYED_FROM):
+            headers.append((REPLAYED_FROM, replayed_from.encode()))
         await self.producer.send_and_wait(
-            Topics.dead_letter(self.topic),
-            value=raw,
-            headers=[("reason", reason.encode()), ("group", self.group_id.encode())],
+            Topics.dead_letter(self.topic), value=record.value, key=record.key, headers=headers
         )

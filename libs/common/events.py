@@ -1,13 +1,18 @@
 """The event catalogue: every event that crosses a service boundary.
 
 One envelope for all (`Event`), one pydantic payload model per (type, version).
-Events are small: bytes live in S3, an event carries keys and facts. The Kafka key
-is the tenant id, so one tenant's events stay in order on one partition.
+Events are small: bytes live in S3, an event carries keys and facts (`MAX_EVENT_BYTES`).
+The Kafka key is the tenant id, so one tenant's events stay in order on one partition, except
+`asset.uploaded`, keyed by asset id: ingest needs no order within a workspace, and a large import
+then spreads over every partition and ingest replica instead of piling onto one (README "Fair
+imports"). Uploads travel in two lanes: `asset.uploaded` for interactive uploads and
+`asset.uploaded.bulk` for archives, folders, sync and busy workspaces, consumed side by side, so
+a small import never queues behind a large one.
 
 A consumer turns raw bytes into an `Event` with `parse_event`, which raises
 `InvalidEvent` (with a reason fit for the dead-letter topic) for anything it
-cannot trust: malformed JSON, an unknown type or version, a payload that does not
-validate.
+cannot trust: a record over `MAX_EVENT_BYTES`, malformed JSON, an unknown type or version,
+a payload that does not validate.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from libs.lineage.facts import LineageFacts, Relation
 
@@ -46,6 +51,8 @@ class Payload(BaseModel):
 # -- topics ---------------------------------------------------------------------------------
 class Topics:
     ASSET_UPLOADED = "asset.uploaded"
+    # the bulk lane: the same `asset.uploaded` events, for imports that may be large (see `upload_lane`)
+    ASSET_UPLOADED_BULK = "asset.uploaded.bulk"
     ASSET_IMPORTED = "asset.imported"
     ASSET_REJECTED = "asset.rejected"
     SESSION_UPDATED = "session.updated"
@@ -63,6 +70,7 @@ class Topics:
 
     ALL: ClassVar[tuple[str, ...]] = (
         ASSET_UPLOADED,
+        ASSET_UPLOADED_BULK,
         ASSET_IMPORTED,
         ASSET_REJECTED,
         SESSION_UPDATED,
@@ -297,6 +305,24 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
 }
 
 
+# The most bytes one event record may have: events carry keys and facts, never data (a 64 KiB
+# sidecar is the largest thing any payload holds). A record over it is dead-lettered as
+# "oversized" before it is even parsed. Below Kafka's default 1 MiB message limit, so an
+# oversized event still reaches its consumer (and the dead-letter topic) instead of failing
+# at the producer.
+MAX_EVENT_BYTES = 512 * 1024
+
+# the sources whose uploads may come by the thousand: they take the bulk lane
+BULK_SOURCES = frozenset({"zip", "folder", "sync"})
+
+
+def upload_lane(payload: AssetUploaded, *, busy: bool = False) -> str:
+    """The topic an upload travels on: the interactive lane for files a person uploads, the bulk lane
+    for archives, connected folders, desktop sync, and any upload of a workspace that already has
+    many files waiting (`busy`, judged by the gateway). Both lanes are consumed side by side."""
+    return Topics.ASSET_UPLOADED_BULK if busy or payload.source in BULK_SOURCES else Topics.ASSET_UPLOADED
+
+
 # -- envelope -------------------------------------------------------------------------------
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -308,23 +334,39 @@ class Event(BaseModel):
     tenant_id: uuid.UUID
     correlation_id: uuid.UUID | None = None
     payload: dict[str, Any]
+    # the topic when it is not the type's own (an upload's lane); not part of the record
+    _topic: str | None = PrivateAttr(default=None)
 
     @classmethod
-    def of(cls, payload: Payload, *, tenant_id: uuid.UUID, correlation_id: uuid.UUID | None = None) -> Event:
-        return cls(
+    def of(
+        cls,
+        payload: Payload,
+        *,
+        tenant_id: uuid.UUID,
+        correlation_id: uuid.UUID | None = None,
+        topic: str | None = None,
+    ) -> Event:
+        """`topic`: where to publish it when not the type's own; an upload gets its lane by default."""
+        event = cls(
             type=payload.TYPE,
             version=payload.VERSION,
             tenant_id=tenant_id,
             correlation_id=correlation_id,
             payload=payload.model_dump(mode="json"),
         )
+        event._topic = topic or (upload_lane(payload) if isinstance(payload, AssetUploaded) else None)
+        return event
 
     @property
     def topic(self) -> str:
-        return self.type
+        return self._topic or self.type
 
     @property
     def key(self) -> bytes:
+        """The Kafka key: the tenant (one workspace's events in order on one partition), but the asset
+        for an upload, so a large import spreads over every partition (README "Fair imports")."""
+        if self.type == Topics.ASSET_UPLOADED and "asset_id" in self.payload:
+            return str(self.payload["asset_id"]).encode()
         return str(self.tenant_id).encode()
 
     def body(self) -> Payload:
@@ -340,6 +382,9 @@ class InvalidEvent(Exception):
 
 
 def parse_event(raw: bytes | str) -> tuple[Event, Payload]:
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"oversized event: {size:,} bytes; the limit is {MAX_EVENT_BYTES:,}")
     try:
         event = Event.model_validate_json(raw)
     except ValidationError as exc:
