@@ -20,13 +20,13 @@ def build(settings: IngestSettings | None = None) -> ServiceRuntime:
     )
     assert runtime.store is not None
     uploaded = UploadedHandler(settings, runtime.store)
-    runtime.consume(
-        Topics.ASSET_UPLOADED,
-        "ingest",
-        uploaded,
-        max_records=settings.ingest_batch_size,
-        on_poison=uploaded.set_aside,
-    )
+    # Two lanes, consumed side by side by every replica (README "Fair imports"): interactive uploads
+    # never queue behind an archive, a connected folder or a busy workspace's backlog in the bulk lane.
+    # Two groups, so a rebalance of one lane (a replica joining) never pauses the other; one inbox.
+    for topic, group in ((Topics.ASSET_UPLOADED, "ingest"), (Topics.ASSET_UPLOADED_BULK, "ingest-bulk")):
+        runtime.consume(
+            topic, group, uploaded, max_records=settings.ingest_batch_size, on_poison=uploaded.set_aside
+        )
     # connected folders: every replica watches its share (see folders.py); the gateway registers them here
     folder_watcher = FolderWatcher(settings, runtime)
     runtime.app.state.folder_watcher = folder_watcher
