@@ -37,7 +37,7 @@ from libs.lineage.stacks import StackEdits, stack_session
 
 SEEDS = tuple(range(201, 201 + int(os.environ.get("BENCH_LINEAGE_SEEDS", "12"))))
 REPORT = Path(__file__).resolve().parent / "lineage-quality.md"
-RELATIONS = ("reroll", "sweep", "edit", "upscale", "derived")
+RELATIONS = ("reroll", "sweep", "edit", "img2img", "upscale", "derived")
 BOOTSTRAP = 2000
 TARGET_PRECISION, TARGET_RECALL = 0.95, 0.90
 

@@ -125,6 +125,7 @@ RELATION_OF: dict[str, tuple[Relation, bool]] = {
     "outside-upscale": ("upscale", False),
     "init-copy": ("derived", False),
     "img2img": ("img2img", True),
+    "img2img-plain": ("img2img", False),
     "inpaint": ("inpaint", True),
     "comfy-img2img": ("img2img", True),
     "extras-upscale": ("upscale", True),
@@ -289,10 +290,20 @@ class _Simulator:
         weights = {
             "reroll": 30, "batch": 8, "sweep": 18, "edit": 14, "edit-new-seed": 12,
             "img2img": 6 if self.rich else 0, "inpaint": 2 if self.rich else 0,
+            "img2img-plain": 5 if self.rich else 0,
             "comfy-img2img": 0, "extras-upscale": 5, "outside-upscale": 4 if self.rich else 0,
         }  # fmt: skip
         if idea.tool == "comfyui":
-            weights.update({"batch": 0, "img2img": 0, "inpaint": 0, "extras-upscale": 0, "comfy-img2img": 8})
+            weights.update(
+                {
+                    "batch": 0,
+                    "img2img": 0,
+                    "inpaint": 0,
+                    "img2img-plain": 0,
+                    "extras-upscale": 0,
+                    "comfy-img2img": 8,
+                }
+            )
         if idea.fixed_seed is not None:
             weights["reroll"] = 8  # someone on a fixed seed sweeps and edits more than they reroll
             weights["batch"] = 0
@@ -316,6 +327,12 @@ class _Simulator:
             if action == "edit-new-seed":
                 changes.update(seed=self._seed(), phash=_new_hash(rng))
             self._shot(idea, action, source, **changes)
+        elif action == "img2img-plain":
+            # A1111 img2img as it is by default: "Denoising strength" in the infotext, the init image not
+            # saved, so no hash names the parent
+            shot = self._shot(idea, "img2img-plain", source, at=at, seed=self._seed(),
+                              phash=_flip(rng, source.phash, 10, 24))  # fmt: skip
+            self._update(shot, infotext={**shot.infotext, "Denoising strength": "0.45"})
         elif action in ("img2img", "inpaint"):
             self._img2img(idea, source, at, inpaint=action == "inpaint")
         elif action == "comfy-img2img":

@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from libs.lineage.facts import LineageFacts, Reference, Relation
 from libs.metadata.record import GenerationRecord
@@ -48,6 +48,7 @@ _A1111_VOLATILE = (
     "Emphasis",
     "Downcast alphas_cumprod",
 )
+_A1111_HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize", "Hires prompt")
 _A1111_INPAINT_KEYS = ("Mask blur", "Inpaint area", "Masked area padding", "Mask mode", "Masked content")
 
 _LORA_TAG = re.compile(r"<lora:([^:>]+)(?::[^>]*)?>", re.IGNORECASE)
@@ -130,6 +131,7 @@ def lineage_facts(
         phash=phash,
         keys=_unique(k[:MAX_KEY_CHARS] for k in keys)[:MAX_KEYS],
         references=_unique_references(references)[:MAX_REFERENCES],
+        generation_mode=_generation_mode(record, infotext, references),
     )
 
 
@@ -144,6 +146,35 @@ def reference(key: str, relation: Relation, rule: str, evidence: str) -> Referen
     return Reference(
         key=key[:MAX_KEY_CHARS], relation=relation, rule=rule[:60], evidence=evidence[:MAX_EVIDENCE_CHARS]
     )
+
+
+def _generation_mode(
+    record: GenerationRecord, infotext: Mapping[str, Any], references: Sequence[Reference]
+) -> Literal["img2img", "inpaint"] | None:
+    """Whether the file says it was made from a picture, named or not.
+
+    A1111 writes "Denoising strength" for img2img, and for txt2img only with its hires fix (which adds
+    "Hires ..." keys); A1111 does not save the init image by default, so most img2img results name
+    no parent. An Extras copy repeats its source's fields: it says nothing about itself."""
+    relations = {r.relation for r in references if r.rule != "a1111-extras"}
+    if "inpaint" in relations:
+        return "inpaint"
+    if "img2img" in relations:
+        return "img2img"
+    if infotext and not any(str(k).startswith(_A1111_POSTPROCESS_PREFIXES) for k in infotext):
+        if "Denoising strength" in infotext and not any(k in infotext for k in _A1111_HIRES_KEYS):
+            return "inpaint" if any(k in infotext for k in _A1111_INPAINT_KEYS) else "img2img"
+    if record.tool == "invokeai":
+        texts = _dict(record.raw.get("png_text"))
+        meta = _json_dict(texts.get("invokeai_metadata")) or {}
+        mode = str(
+            meta.get("generation_mode") or _dict(record.extra.get("invokeai")).get("generation_mode") or ""
+        )
+        if "inpaint" in mode or "outpaint" in mode:
+            return "inpaint"
+        if "img2img" in mode:
+            return "img2img"
+    return None
 
 
 # --------------------------------------------------------------------------- AUTOMATIC1111

@@ -47,6 +47,10 @@ class LineageFacts(BaseModel):
     phash: str | None = Field(default=None, max_length=32)  # 64-bit perceptual hash, hex
     keys: list[str] = Field(default_factory=list, max_length=32)  # what other files may call this one
     references: list[Reference] = Field(default_factory=list, max_length=32)
+    # the file says it was made from a picture (A1111 "Denoising strength" without hires fix, InvokeAI
+    # generation_mode) even when it names no parent a key could find: an inferred parent is then an
+    # img2img or inpaint, not a reroll. Added after the first contract; absent means not said.
+    generation_mode: Literal["img2img", "inpaint"] | None = None
 
 
 @dataclass(frozen=True)

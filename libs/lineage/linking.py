@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -473,6 +473,13 @@ def inferred_candidate(a: Generation, b: Generation) -> _Candidate | None:
         return perceptual
     parent, child = (a, b) if _earlier(a, b) else (b, a)
     by_metadata = _by_metadata(parent, child)
+    if by_metadata is not None and child.facts.generation_mode is not None:
+        # the child says it was made from a picture: the same rule finds the parent, the file names the
+        # relation (an img2img of the same prompt is not a reroll)
+        mode = child.facts.generation_mode
+        by_metadata = replace(
+            by_metadata, relation=mode, evidence=f"{mode} (said by the file), {by_metadata.evidence}"
+        )
     return by_metadata or perceptual
 
 

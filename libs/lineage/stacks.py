@@ -27,13 +27,14 @@ STACK_MIN_CONFIDENCE = 0.5
 # explicit rules whose only evidence is a file name: they stack only when the metadata agrees too
 FILE_NAME_RULES = frozenset({"comfyui-loadimage", "invokeai-init-image"})
 
-RULE_WORDS = {
+RELATION_WORDS = {
     "reroll": "rerolls",
     "sweep": "parameter sweeps",
     "edit": "prompt edits",
-    "edit-similar": "prompt edits",
-    "phash-upscale": "upscales",
-    "phash-derived": "copies",
+    "upscale": "upscales",
+    "derived": "copies",
+    "img2img": "img2img passes",
+    "inpaint": "inpaints",
 }
 
 
@@ -106,8 +107,7 @@ def _reason(members: Sequence[Generation], edges: Sequence[Edge]) -> str:
         return "single image"
     kinds: dict[str, int] = {}
     for edge in edges:
-        word = RULE_WORDS.get(edge.rule, edge.relation if edge.relation != "derived" else "copies")
-        word = {"img2img": "img2img passes", "inpaint": "inpaints", "upscale": "upscales"}.get(word, word)
+        word = RELATION_WORDS[edge.relation]
         kinds[word] = kinds.get(word, 0) + 1
     parts = [f"{count} {word}" for word, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))]
     return f"{len(members)} variations of one idea: " + ", ".join(parts)

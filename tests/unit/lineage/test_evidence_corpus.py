@@ -478,3 +478,33 @@ def test_c2pa_ingredient_matched_by_hash() -> None:
                           "hash": digest.upper()}], [])  # fmt: skip
     facts = lineage_facts(record, sha256="d" * 64, filename="x.jpg", phash=None)
     assert [r.key for r in facts.references] == [f"sha256:{digest}"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "mode"),
+    [
+        (", Denoising strength: 0.45", "img2img"),  # A1111 img2img with the init image not saved (default)
+        (", Denoising strength: 0.7, Mask blur: 4, Inpaint area: Whole picture", "inpaint"),
+        (
+            ", Denoising strength: 0.7, Hires upscale: 2, Hires steps: 15, Hires upscaler: Latent",
+            None,
+        ),  # txt2img
+        ("", None),
+        (", Denoising strength: 0.45, Postprocess upscale by: 2, Postprocess upscaler: R-ESRGAN 4x+", None),
+    ],
+)
+def test_a1111_says_when_it_was_made_from_a_picture_even_without_naming_it(
+    extra: str, mode: str | None
+) -> None:
+    record = read_generation_file_bytes(png(picture(20), {"parameters": _infotext(PARAMS + extra)}), "x.png")
+    assert lineage_facts(record, sha256="0" * 64, filename="x.png", phash=None).generation_mode == mode
+
+
+def test_corpus_generation_modes() -> None:
+    """Every file that names an img2img or inpaint parent says so in generation_mode too; no txt2img
+    file of the corpus claims one (the hires-fix A1111 files write Denoising strength as well)."""
+    for name, path in _corpus_files():
+        facts = _facts(path)
+        relations = {r.relation for r in facts.references} & {"img2img", "inpaint"}
+        expected = "inpaint" if "inpaint" in relations else ("img2img" if relations else None)
+        assert facts.generation_mode == expected, name

@@ -258,7 +258,7 @@ class Store:
             self.by_reference.setdefault(ref.key, set()).add(g.asset_id)
 
 
-SESSION = labelled_session(1, n_images=90, n_ideas=6, distractors=6)
+SESSION = labelled_session(3, n_images=90, n_ideas=6, distractors=6)
 BATCH = set(link_all(SESSION.gens))
 
 
@@ -301,3 +301,10 @@ def test_link_all_candidates_from_keys_miss_nothing_the_rules_would_link() -> No
     for child in gens:
         every_pair |= set(linking._wanted_into(child, [g for g in gens if g.asset_id != child.asset_id]))
     assert every_pair == BATCH
+
+
+def test_an_img2img_that_names_no_parent_is_still_an_img2img() -> None:
+    child = gen("b", FOX, 77, minutes=1, generation_mode="img2img")
+    edge = only_edge([gen("a", FOX, 1234), child])
+    assert (edge.parent_id, edge.relation, edge.rule, edge.explicit) == ("a", "img2img", "reroll", False)
+    assert edge.evidence == "img2img (said by the file), same prompt, seed 1234 -> 77"

@@ -36,7 +36,7 @@ def test_precision_recall_and_explicit_edges_on_labelled_sessions() -> None:
     assert total.recall >= 0.90
     assert total.explicit_found == total.explicit_expected
     assert total.explicit_wrong == 0
-    for relation in ("reroll", "sweep", "edit", "upscale", "derived"):
+    for relation in ("reroll", "sweep", "edit", "upscale", "derived", "img2img"):
         true, made, found, expected = total.by_relation[relation]
         assert expected > 0 and found / expected >= 0.9, relation
         assert made > 0 and true / made >= 0.9, relation
