@@ -119,6 +119,13 @@ def change_step(previous: Generation, current: Generation) -> ChangeStep:
 
 def change_strip(gens_in_time_order: Sequence[Generation]) -> list[ChangeStep]:
     """The steps between consecutive generations where something changed (steps with no change are
-    left out: a strip of "nothing changed" says nothing)."""
-    steps = [change_step(a, b) for a, b in pairwise(gens_in_time_order)]
+    left out: a strip of "nothing changed" says nothing). Images that carry no generation data (an
+    upscaled or re-saved copy, a photo) are not generations: they are skipped, so the step after one
+    compares with the last generation before it instead of showing every word as added."""
+    generations = [g for g in gens_in_time_order if _has_generation_data(g)]
+    steps = [change_step(a, b) for a, b in pairwise(generations)]
     return [step for step in steps if step.changed]
+
+
+def _has_generation_data(g: Generation) -> bool:
+    return bool(g.prompt) or g.facts.seed is not None

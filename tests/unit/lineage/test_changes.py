@@ -56,3 +56,9 @@ def test_weights_and_repeated_words() -> None:
 
 def test_no_steps_for_fewer_than_two_generations() -> None:
     assert change_strip([]) == [] and change_strip([gen("a", FOX, 1)]) == []
+
+
+def test_images_without_generation_data_are_skipped() -> None:
+    copy = gen("copy", None, None, tool=None, model=None, minutes=1)
+    steps = change_strip([gen("a", FOX, 1), copy, gen("b", FOX, 2, minutes=2)])
+    assert [(s.previous_asset_id, s.asset_id, s.prompt_added) for s in steps] == [("a", "b", [])]
