@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { filtersQuery, isFiltered, readFilters } from "./gallery";
+import { filtersQuery, isFiltered, readFilters, savedQuery } from "./gallery";
 
 describe("gallery filters in the address", () => {
   it("round-trips what the API takes", () => {
@@ -20,6 +20,8 @@ describe("gallery filters in the address", () => {
     expect(filters).toEqual({ flag: "pick", include_rejected: true });
     expect(filtersQuery(filters)).toBe("flag=pick&include_rejected=true");
     expect(readFilters(new URLSearchParams("flag=reject&include_rejected=yes"))).toEqual({});
+    expect(isFiltered({ flag: "pick" })).toBe(true);
+    expect(savedQuery({ q: "fox", flag: "pick", include_rejected: true })).toEqual({ q: "fox" });
   });
   it("drops blanks and nonsense booleans", () => {
     expect(readFilters(new URLSearchParams("q=%20%20&has_time=maybe"))).toEqual({});

@@ -37,6 +37,13 @@ export function filtersQuery(filters: GalleryFilters): string {
   return params.toString();
 }
 
+/** What a saved search keeps: the filters, not the keepers view (a saved search names images, and
+ * their flags change after). */
+export function savedQuery(filters: GalleryFilters): Omit<GalleryFilters, "flag" | "include_rejected"> {
+  const { flag: _flag, include_rejected: _rejected, ...rest } = filters;
+  return rest;
+}
+
 export function isFiltered(filters: GalleryFilters): boolean {
   return Object.values(filters).some((v) => v !== undefined && v !== "");
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   confidenceText,
+  edgeLabel,
   edgePath,
   layoutGraph,
   nodeEdges,
@@ -76,6 +77,22 @@ describe("graph layout", () => {
     expect(edgePath(p(0, 0), p(1, 0))).toMatch(/^M .* L /);
     expect(edgePath(p(0, 0), p(3, 0))).toMatch(/ Q /);
     expect(edgePath(p(0, 0), p(1, 1))).toMatch(/ C /);
+  });
+});
+
+describe("edge labels", () => {
+  const p = (column: number, lane: number) => ({ id: "", column, lane, x: column * 64, y: 100 + lane * 60 });
+  it("go under a line between neighbours, over an arc, mid-way between lanes", () => {
+    expect(edgeLabel(p(0, 0), p(1, 0)).y).toBeGreaterThan(100);
+    expect(edgeLabel(p(0, 0), p(3, 0)).y).toBeLessThan(100 - 20);
+    expect(edgeLabel(p(0, 0), p(1, 1))).toEqual({ x: 32, y: 126 });
+  });
+  it("the layout leaves room for them inside the picture", () => {
+    const nodes = ["a", "b", "c", "d"].map((id) => node(id));
+    const layout = layoutGraph(nodes, nodeEdges([edge("a", "b"), edge("a", "d")], nodes));
+    const at = (id: string) => layout.nodes.get(id)!;
+    expect(edgeLabel(at("a"), at("d")).y).toBeGreaterThan(0);
+    expect(edgeLabel(at("a"), at("b")).y).toBeLessThan(layout.height);
   });
 });
 

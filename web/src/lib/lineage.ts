@@ -147,19 +147,43 @@ export function layoutGraph(nodes: GraphNode[], edges: NodeEdge[], maxLanes = 5)
     placed.set(node.id, { id: node.id, column: i, lane, x: MARGIN + i * COLUMN, y: MARGIN + lane * LANE });
   });
   const lanes = Math.max(1, ...[...placed.values()].map((p) => p.lane + 1));
+  // room above for the arcs along a lane and their labels, below for the labels under straight lines
+  const drawn = edges.flatMap((e) => {
+    const from = placed.get(e.from);
+    const to = placed.get(e.to);
+    return from && to ? [{ from, to }] : [];
+  });
+  const above = Math.max(0, ...drawn.map(({ from, to }) => from.y - edgeLabel(from, to).y + 12 - MARGIN));
+  const below = drawn.some(({ from, to }) => from.lane === to.lane && Math.abs(to.column - from.column) === 1)
+    ? 10
+    : 0;
+  for (const p of placed.values()) p.y += above;
   return {
     nodes: placed,
     width: MARGIN * 2 + Math.max(0, nodes.length - 1) * COLUMN,
-    height: MARGIN * 2 + (lanes - 1) * LANE,
+    height: MARGIN * 2 + (lanes - 1) * LANE + above + below,
   };
+}
+
+function lift(from: Placed, to: Placed): number {
+  return Math.min(RADIUS * 2.2, 10 + Math.abs(to.column - from.column) * 4);
+}
+
+/** Where an edge's label goes: under a straight line between neighbours (no room between them),
+ * over the top of an arc, at the middle of a curve between lanes. */
+export function edgeLabel(from: Placed, to: Placed): { x: number; y: number } {
+  const x = (from.x + to.x) / 2;
+  if (from.lane !== to.lane) return { x, y: (from.y + to.y) / 2 - 4 };
+  if (Math.abs(to.column - from.column) === 1) return { x, y: from.y + RADIUS + 10 };
+  return { x, y: from.y - RADIUS - lift(from, to) - 4 };
 }
 
 /** The SVG path of an edge: a straight line between neighbours, else an arc above the nodes it jumps. */
 export function edgePath(from: Placed, to: Placed): string {
   if (from.lane === to.lane && Math.abs(to.column - from.column) > 1) {
-    const lift = Math.min(RADIUS * 2.2, 10 + Math.abs(to.column - from.column) * 4);
     const mid = (from.x + to.x) / 2;
-    return `M ${from.x} ${from.y - RADIUS} Q ${mid} ${from.y - RADIUS - lift * 2} ${to.x} ${to.y - RADIUS}`;
+    const top = from.y - RADIUS - lift(from, to) * 2; // the control point: the arc's top is half as high
+    return `M ${from.x} ${from.y - RADIUS} Q ${mid} ${top} ${to.x} ${to.y - RADIUS}`;
   }
   if (from.lane === to.lane) return `M ${from.x + RADIUS} ${from.y} L ${to.x - RADIUS} ${to.y}`;
   const dx = (to.x - from.x) / 2;

@@ -1,12 +1,17 @@
 // The live feed: one EventSource on GET /api/v1/events for the whole app. Pages subscribe to hear that
-// sessions changed; the browser reconnects by itself when the stream ends or the network drops.
+// sessions changed (and, on a session's page, its stacks and lineage); the browser reconnects by
+// itself when the stream ends or the network drops.
 
 export type LiveEvent =
   | { type: "session.updated"; payload: { session_id: string; deleted?: boolean } }
   | { type: "session.merged"; payload: { from_session_id: string; into_session_id: string } }
   | { type: "reflection.completed"; payload: { reflection_id: string } }
   | { type: "reflection.failed"; payload: { reflection_id: string } }
+  | { type: "stack.updated"; payload: { session_id: string; stack_ids: string[] } }
+  | { type: "lineage.linked"; payload: { edges: LinkedEdge[]; removed?: LinkedEdge[] } }
   | { type: "resync"; payload: Record<string, never> };
+
+export type LinkedEdge = { parent_id: string; child_id: string; relation: string; confidence: number };
 
 type Listener = (event: LiveEvent) => void;
 
@@ -29,6 +34,8 @@ function open(): void {
   source.addEventListener("session.merged", relay("session.merged"));
   source.addEventListener("reflection.completed", relay("reflection.completed"));
   source.addEventListener("reflection.failed", relay("reflection.failed"));
+  source.addEventListener("stack.updated", relay("stack.updated"));
+  source.addEventListener("lineage.linked", relay("lineage.linked"));
   source.addEventListener("resync", relay("resync"));
 }
 
