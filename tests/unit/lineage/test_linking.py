@@ -314,3 +314,27 @@ def test_an_img2img_that_names_no_parent_is_still_an_img2img() -> None:
     edge = only_edge([gen("a", FOX, 1234), child])
     assert (edge.parent_id, edge.relation, edge.rule, edge.explicit) == ("a", "img2img", "reroll", False)
     assert edge.evidence == "img2img (said by the file), same prompt, seed 1234 -> 77"
+
+
+def test_two_holders_of_a_file_name_in_every_arrival_order() -> None:
+    """The nearest earlier holder of a named file is the parent whichever arrives first; the explicit
+    parent replaces the inferred one in every order."""
+    from itertools import permutations
+
+    child = _with_reference(gen("child", FOX, 3, minutes=60), "file:comfyui_00012_.png")
+    gens = [
+        _with_keys(gen("old", None, None, tool=None, model=None, minutes=-600), "file:comfyui_00012_.png"),
+        _with_keys(gen("recent", None, None, tool=None, model=None, minutes=30), "file:comfyui_00012_.png"),
+        _with_keys(gen("later", None, None, tool=None, model=None, minutes=120), "file:comfyui_00012_.png"),
+        gen("reroll-parent", FOX, 2, minutes=59),
+        child,
+    ]
+    batch = set(link_all(gens))
+    assert {(e.parent_id, e.child_id, e.relation, e.explicit) for e in batch} == {
+        ("recent", "child", "img2img", True)
+    }
+    for order in permutations(gens):
+        store = Store()
+        for g in order:
+            store.add(g)
+        assert store.edges == batch, [g.asset_id for g in order]
