@@ -116,11 +116,17 @@ def link_batch(
     stored: Mapping[str, Generation],
     relatives: Mapping[int, Sequence[str]],
     existing: Sequence[Edge],
+    *,
+    lookups: Sequence[Iterable[str]] | None = None,
+    indexed: Sequence[Iterable[str]] | None = None,
 ) -> Linked:
     """Link a batch one asset at a time, as if they had arrived one by one: asset i is linked to its
     stored relatives (`relatives[i]`, ids in `stored`, fetched by key) and to the batch-mates before it
     that the same keys would have fetched. `existing` are the stored edges touching the stored
-    relatives. Returns the net change to the stored edges."""
+    relatives. `lookups` / `indexed`: each asset's `lookup_keys` / `index_keys`, when the caller has
+    them already. Returns the net change to the stored edges."""
+    lookups = lookups if lookups is not None else [lookup_keys(g) for g in gens]
+    indexed = indexed if indexed is not None else [index_keys(g) for g in gens]
     holders: dict[str, list[int]] = {}  # batch-mates by the keys they are stored under ...
     naming: dict[str, list[int]] = {}  # ... and by the keys their references name
     before = {_pair(e): e for e in existing}
@@ -133,7 +139,7 @@ def link_batch(
     for i, g in enumerate(gens):
         others = [stored[a] for a in relatives.get(i, ()) if a in stored]
         # the batch-mates before it that storage would have given, had they come in earlier batches
-        mates = {j for key in lookup_keys(g) for j in holders.get(key, ())}
+        mates = {j for key in lookups[i] for j in holders.get(key, ())}
         mates |= {j for key in g.facts.keys for j in naming.get(key, ())}
         others += [gens[j] for j in sorted(mates)]
         current = {p for o in others for p in by_asset.get(o.asset_id, ())} | by_asset.get(g.asset_id, set())
@@ -148,7 +154,7 @@ def link_batch(
             edges[pair] = e
             for end in pair:
                 by_asset.setdefault(end, set()).add(pair)
-        for key in index_keys(g):
+        for key in indexed[i]:
             holders.setdefault(key, []).append(i)
         for r in g.facts.references:
             naming.setdefault(r.key, []).append(i)
@@ -183,7 +189,9 @@ async def link_imports(
     stored = await store.generations(conn, tenant_id, stored_ids)
     existing = await store.edges_touching(conn, tenant_id, stored_ids)
     relatives = {i: [str(a) for a in sorted(ids) if a in stored] for i, ids in found.items()}
-    linked = link_batch(gens, {str(a): g for a, g in stored.items()}, relatives, existing)
+    linked = link_batch(
+        gens, {str(a): g for a, g in stored.items()}, relatives, existing, lookups=lookups, indexed=indexed
+    )
     await store.insert_keys(
         conn,
         tenant_id,
