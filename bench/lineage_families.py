@@ -84,6 +84,8 @@ HARD = Profile(
     house_style=True, descriptor_pool=20, distractor_shared=2,
 )  # fmt: skip
 PROFILES = (DEFAULT, HARD)
+# idea_session_files: a quick A1111 session (seconds per image), 200 images in about two hours
+QUICK_SESSION = Profile("quick-session", short_pause=(5, 60), long_pause=(120, 600))
 
 
 @dataclass(frozen=True)
@@ -766,7 +768,7 @@ def idea_session_files(
     exactly `n_ideas` ideas. Pictures are small (a quarter of the stated size) to keep uploads quick;
     the stated size stays in the parameters."""
     start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
-    shots = _simulate(seed, n_images, n_ideas, start, rich=False, distractors=0)
+    shots = _simulate(seed, n_images, n_ideas, start, rich=False, distractors=0, profile=QUICK_SESSION)
     files: list[tuple[str, bytes, int]] = []
     for shot in shots:
         size = (max(64, shot.width // 4), max(64, shot.height // 4))
@@ -784,4 +786,5 @@ def idea_session_truth(
 ) -> dict[str, int]:
     """The idea of each file `idea_session_files` writes (same arguments), by file name."""
     start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
-    return {s.filename: s.idea for s in _simulate(seed, n_images, n_ideas, start, rich=False, distractors=0)}
+    shots = _simulate(seed, n_images, n_ideas, start, rich=False, distractors=0, profile=QUICK_SESSION)
+    return {s.filename: s.idea for s in shots}
