@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PY := .venv/bin/python
 
-.PHONY: install chromium web web-api run run-bg stop test test-unit test-integration test-web chaos bench lint format clean
+.PHONY: install chromium web web-api run run-bg stop test test-unit test-integration test-web chaos fuzz bench lint format clean
 
 # Installs what is missing: uv (with pip), the locked environment, and Chromium for the browser tests.
 install: .venv/.installed
@@ -61,10 +61,16 @@ test-web: install chromium web
 	@cd web && npx vitest run --silent
 	@$(PY) -m pytest -q tests/browser
 
-# Hostile conditions, minutes not seconds. For now: the API fuzz of `make test` (every route of the
-# gateway's OpenAPI document under schemathesis) with 200 examples per operation instead of 10 and a new
-# seed each run; kill tests (services and infrastructure stopped mid-run) will join it.
+# Faults against the real local stack, minutes not seconds (bench/chaos.py, a fixed seed): a steady
+# multi-workspace import with reflections while each service is kill -9ed and the broker, object store and
+# PostgreSQL are stopped and restarted; poison of every kind; a whale and minnows. Writes bench/chaos.md and
+# rows in bench/results.json. Smaller for development: CHAOS_IMAGES=600 CHAOS_WHALE=2000 make chaos
 chaos: install
+	@$(PY) bench/chaos.py
+
+# The API fuzz of `make test` (every route of the gateway's OpenAPI document under schemathesis) with 200
+# examples per operation instead of 10 and a new seed each run.
+fuzz: install
 	@ATELIER_FUZZ_EXAMPLES=200 ATELIER_FUZZ_SEED=random $(PY) -m pytest -q -rP --show-capture=stdout tests/integration/test_api_fuzz.py
 
 # Benchmarks: prints a table and writes bench/results.json.

