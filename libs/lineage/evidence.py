@@ -17,6 +17,8 @@ Sources (see ../shared/notes/metadata-formats.md for where each reader puts them
 - InvokeAI generation_mode / init_image / strength (3.x+ metadata, 2.x sd-metadata, 1.x Dream -I).
 - Midjourney job ids (own key) and image prompts that name another job.
 Perceptual-hash matches (re-encode, resize, crop) need no reference: `linking` compares hashes.
+`generation_mode` records that a file was made from a picture even when it names none (A1111's
+"Denoising strength" without hires fix: A1111 saves no init image by default).
 """
 
 from __future__ import annotations

@@ -3,13 +3,16 @@
 Three kinds of edge, in order of strength:
 1. explicit: the child's file names a key the parent holds (`Reference`, see `evidence`). One
    parent per reference (the best holder: strong keys beat file names, then the nearest earlier).
-2. perceptual: the same picture (64-bit pHash within a few bits) - a larger copy is an upscale of
-   the smaller, a same-size or smaller copy is "derived" from the earlier one.
+2. perceptual: the same picture (64-bit pHash within `PHASH_SAME` bits) - a larger copy is an
+   upscale of the smaller, a same-size or smaller copy is "derived" from the earlier one; a file with
+   generation data is never a copy of one without (copies lose metadata, they do not gain it).
 3. inferred, within `NEAR` of each other and from the same tool: same prompt and seed with changed
-   parameters (sweep), same prompt with a new seed (reroll), same seed with an edited prompt (edit),
-   and a similar prompt with a new or hand-typed common seed (edit, less sure). A child gets at most one inferred parent,
-   the best qualifying one (strongest rule, then the nearest earlier), and none when it has an
-   explicit parent.
+   parameters (sweep), same prompt with a new seed (reroll), same uncommon seed with an edited prompt
+   (edit), and a similar prompt with a new or hand-typed common seed (edit, less sure). Prompts are
+   compared by their content words, the subject (first phrase) weighing most. A child that says it
+   was made from a picture (`generation_mode`) gets that relation from the same rules.
+A child gets at most one perceptual or inferred parent, the best qualifying one (strongest rule, then
+the nearest), and none when it has an explicit parent.
 
 Every choice is a total order over candidates that depends only on the pair (parent, child), so
 linking one arrival at a time (`link`) and all at once (`link_all`) give the same edges in any
@@ -35,35 +38,9 @@ from libs.lineage.phash import hamming
 NEAR = timedelta(hours=6)
 # Seeds people type by hand: sharing one says nothing about sharing an idea.
 COMMON_SEEDS = frozenset(
-    {
-        -1,
-        0,
-        1,
-        2,
-        3,
-        7,
-        8,
-        42,
-        69,
-        123,
-        420,
-        666,
-        777,
-        1234,
-        12345,
-        123456,
-        1234567,
-        12345678,
-        123456789,
-        1337,
-        31337,
-        2023,
-        2024,
-        2025,
-        2026,
-        4294967295,
-    }
-)
+    {-1, 0, 1, 2, 3, 7, 8, 42, 69, 123, 420, 666, 777, 1234, 12345, 123456, 1234567, 12345678, 123456789,
+     1337, 31337, 2023, 2024, 2025, 2026, 4294967295}
+)  # fmt: skip
 
 # pHash distances (of 64 bits)
 PHASH_SAME = 6  # re-encode, resize, light crop
@@ -72,7 +49,7 @@ PHASH_MIN_BITS = 6  # a near-blank picture's hash (almost all bits equal) matche
 UPSCALE_MIN_AREA_RATIO = 1.2
 ASPECT_TOLERANCE = 0.03
 
-# Prompt similarity (Jaccard of content words) needed for an edit: with the same uncommon seed only a
+# Prompt similarity (weighted Jaccard of content words) needed for an edit: with the same uncommon seed only a
 # shared subject; otherwise (new seed, or a hand-typed common seed that says nothing) most of the words,
 # a little less when the two are minutes apart
 EDIT_SAME_SEED = 0.3
@@ -80,8 +57,6 @@ EDIT_SIMILAR = 0.5
 EDIT_SIMILAR_QUICK = 0.4
 QUICK = timedelta(minutes=10)
 SUBJECT_WEIGHT = 3.0
-# prefix filter for the similar-prompt rule: two word sets with Jaccard >= t share a word among the
-# first n - ceil(t*n) + 1 words of each (words ordered by a fixed hash), so those words are the keys
 
 # rule → rank when choosing a child's one inferred parent (higher wins)
 # the perceptual rules share a rank: among them the nearer picture wins (confidence falls 0.01 a bit)
@@ -94,7 +69,6 @@ RULE_RANK: dict[str, int] = {
     "edit": 3,
     "edit-similar": 2,
 }
-INFERRED_RULES = frozenset(RULE_RANK)
 # explicit references whose key is a file name: weaker than content keys (names repeat: ComfyUI_00001_.png)
 STRONG_KEY_KINDS = frozenset({"sha256", "c2pa", "c2pa-manifest", "mj", "a1111-init", "a1111-params"})
 FILE_KEY_SLACK = timedelta(minutes=2)  # a parent named by file may be saved just after the child started
