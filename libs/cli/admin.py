@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.args[:1] == ["restore-workspace"]:  # a workspace from its export: libs/cli/workspace_backup.py
-        return int(importlib.import_module("libs.cli.workspace_backup").run(args.args[1:]))
+    if args.args[:1] in (["restore-workspace"], ["export-workspace"]):  # libs/cli/workspace_backup.py
+        return int(importlib.import_module("libs.cli.workspace_backup").run(args.args))
     return subprocess.call(
         [sys.executable, "-m", SERVER_MODULE, *(["--help"] if args.server_help else []), *args.args]
     )

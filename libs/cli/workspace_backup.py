@@ -1,5 +1,7 @@
 """`atelier admin restore-workspace TENANT --from EXPORT.zip`: bring one workspace back from its export
-(`GET /api/v1/export`, the Settings page's "Download my library").
+(`GET /api/v1/export`, the Settings page's "Download my library"); `atelier admin export-workspace TENANT
+--to EXPORT.zip`: write that export from the database the settings name (a point-in-time restore on a
+scratch instance, say), with no gateway running.
 
 The restore is the gateway's (it stages originals and queues `asset.uploaded` as an upload does, and
 asks clustering to cut, join, flag and stack as the gateway forwards a person's edits), and `libs/`
@@ -15,16 +17,19 @@ import importlib.util
 import subprocess
 import sys
 
-COMMAND = "restore-workspace"
-SERVER_MODULE = "services.gateway.export.restore"
+# the command -> the server module that is it
+SERVER_MODULES = {
+    "restore-workspace": "services.gateway.export.restore",
+    "export-workspace": "services.gateway.export.dump",
+}
 
 
 def run(argv: list[str]) -> int:
-    """`argv`: what follows `restore-workspace` on the command line."""
+    """`argv`: the command (a key of SERVER_MODULES) and its arguments."""
     if importlib.util.find_spec("services") is None:
         print(
-            "atelier admin restore-workspace runs where the server is installed (the services/ package is not here)",
+            f"atelier admin {argv[0]} runs where the server is installed (the services/ package is not here)",
             file=sys.stderr,
         )
         return 1
-    return subprocess.call([sys.executable, "-m", SERVER_MODULE, *argv])
+    return subprocess.call([sys.executable, "-m", SERVER_MODULES[argv[0]], *argv[1:]])

@@ -100,17 +100,21 @@ def _remapped(value: Any, by_id: dict[str, str]) -> Any:
     return value
 
 
-async def _restore(stack: dict[str, Any], workspace: str, export: Path) -> tuple[int, str]:
-    """`atelier admin restore-workspace` as an operator runs it: a child process with the gateway's
-    settings in its environment (the stack's services keep running in this one)."""
+async def _admin(stack: dict[str, Any], *args: str) -> tuple[int, str]:
+    """`atelier admin ...` as an operator runs it: a child process with the gateway's settings in its
+    environment (the stack's services keep running in this one)."""
     settings = stack["gateway"].settings
     env = {**os.environ, "ATELIER_CLUSTERING_URL": settings.clustering_url}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.cli.main", "admin", "restore-workspace", workspace, "--from", str(export),
-        "--wait", "60", cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable, "-m", "libs.cli.main", "admin", *args,
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await process.communicate()
     return process.returncode or 0, out.decode()
+
+
+async def _restore(stack: dict[str, Any], workspace: str, export: Path) -> tuple[int, str]:
+    return await _admin(stack, "restore-workspace", workspace, "--from", str(export), "--wait", "60")
 
 
 async def _reflect(client: httpx.AsyncClient, session: str) -> dict[str, Any]:
@@ -210,3 +214,12 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
     code, out = await _restore(stack, await _workspace_id(target), export)
     assert code == 0 and out.rstrip().endswith("changes: 0"), out
     assert await _state(target) == before
+
+    # the operator's export, straight from the database (what point-in-time recovery uses): the same files
+    dumped = tmp_path / "dumped.zip"
+    code, out = await _admin(stack, "export-workspace", await _workspace_id(target), "--to", str(dumped))
+    assert code == 0, out
+    with zipfile.ZipFile(dumped) as archive:
+        lines = [json.loads(line) for line in archive.read(schemas.METADATA_FILE).splitlines()]
+        assert {line["sha256"]: line["metadata"] for line in lines} == before["metadata"]
+        assert len(json.loads(archive.read(schemas.SESSIONS_FILE))) == len(before["sessions"])
