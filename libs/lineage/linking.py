@@ -391,6 +391,9 @@ def _by_metadata(parent: Generation, child: Generation) -> _Candidate | None:
         return None
     if same_prompt and same_seed:
         changes = _parameter_changes(parent, child)
+        if not changes and (parent.prompt or "").strip() != (child.prompt or "").strip():
+            # the words are the same, their weights are not: "(fox:1.2)" -> "(fox:1.4)", "<lora:x:0.6>" -> 0.8
+            changes = ["prompt weights changed"]
         if not changes:
             return None  # the same generation twice: only pixels can say which is a copy
         return _Candidate(

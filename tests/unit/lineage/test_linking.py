@@ -338,3 +338,13 @@ def test_two_holders_of_a_file_name_in_every_arrival_order() -> None:
         for g in order:
             store.add(g)
         assert store.edges == batch, [g.asset_id for g in order]
+
+
+def test_a_sweep_over_weights_in_the_prompt() -> None:
+    a = gen("a", "a red fox, <lora:film_grain:0.6>, (snow:1.2)", 99)
+    b = gen("b", "a red fox, <lora:film_grain:0.9>, (snow:1.2)", 99, minutes=1)
+    edge = only_edge([a, b])
+    assert (edge.relation, edge.evidence) == ("sweep", "same prompt and seed 99, prompt weights changed")
+    assert (
+        link_all([a, gen("b", a.prompt, 99, minutes=1)]) == []
+    )  # the same generation twice: nothing says which
