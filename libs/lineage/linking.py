@@ -57,6 +57,8 @@ EDIT_SIMILAR = 0.5
 EDIT_SIMILAR_QUICK = 0.4
 QUICK = timedelta(minutes=10)
 SUBJECT_WEIGHT = 3.0
+# the first words of a long prompt say what it is about; the cap bounds the word keys stored per asset
+MAX_PROMPT_WORDS = 32
 
 # rule → rank when choosing a child's one inferred parent (higher wins)
 # the perceptual rules share a rank: among them the nearer picture wins (confidence falls 0.01 a bit)
@@ -141,7 +143,8 @@ def _weights(prompt: str) -> tuple[tuple[str, float], ...]:
         weight = 1.0 if subject_seen else SUBJECT_WEIGHT
         subject_seen = True
         for word in words:
-            weights[word] = max(weights.get(word, 0.0), weight)
+            if word in weights or len(weights) < MAX_PROMPT_WORDS:
+                weights[word] = max(weights.get(word, 0.0), weight)
     return tuple(weights.items())
 
 
