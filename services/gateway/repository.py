@@ -296,12 +296,19 @@ async def session_assets(
 FLAGS: tuple[Flag, ...] = ("pick", "reject")
 
 
-def _flagged(subject: AuthSubject, flag: Flag) -> Statement:
-    """The flags row saying the outer statement's asset `a` is flagged `flag`. The flag is written into
-    the SQL (one of two fixed words, checked) rather than bound, so the planner sees which one it is."""
+def flag_literal(flag: Flag) -> str:
+    """The flag as an SQL constant, written in rather than bound so the planner sees which one it is
+    (one of two fixed words, checked)."""
     if flag not in FLAGS:
         raise ValueError(f"not a flag: {flag!r}")
-    return readable_asset_flags(subject).where("f.asset_id = a.asset_id").where(f"f.flag = '{flag}'")
+    return f"'{flag}'"
+
+
+def _flagged(subject: AuthSubject, flag: Flag) -> Statement:
+    """The flags row saying the outer statement's asset `a` is flagged `flag`."""
+    return (
+        readable_asset_flags(subject).where("f.asset_id = a.asset_id").where(f"f.flag = {flag_literal(flag)}")
+    )
 
 
 def flag_column(q: Statement, subject: AuthSubject) -> str:
@@ -314,9 +321,11 @@ def flag_column(q: Statement, subject: AuthSubject) -> str:
 @dataclass(frozen=True)
 class FlagFilter:
     """Keepers: `flag` keeps only the assets flagged so (`pick`: keepers only); without it rejects are
-    left out unless `include_rejected`. An anti-join (NOT EXISTS) on the flags view, so the gallery
-    still reads its time index backwards and stops after a page: each row costs one probe of the
-    flags' (tenant, asset) key, and an unflagged library pays nothing else."""
+    left out unless `include_rejected`. An anti-join (NOT EXISTS) on the flags view: the gallery still
+    reads its time index backwards and stops after a page, each row costing one probe of the flags'
+    (tenant, asset) key (a million assets with 49,000 rejects: first page 0.6 -> 1.2 ms of database
+    time). Written as a per-row comparison with a scalar subquery instead, the planner cannot estimate
+    it and a one-word search took 1.3-2 s; NOT EXISTS it estimates from the flags' statistics."""
 
     flag: Flag | None = None
     include_rejected: bool = False
@@ -496,7 +505,15 @@ async def count_assets(pool: asyncpg.Pool, subject: AuthSubject, filters: AssetF
     and 10,001, inexact. Counting 10,001 matches of a common word costs ~80 ms at a million assets
     (the planner reads the table until it has them); the estimate of a whole word comes from the
     column's statistics. The price: a set the planner overestimates five times or more gets an
-    estimate where an exact count under 10,000 was possible."""
+    estimate where an exact count under 10,000 was possible.
+
+    Keepers only and nothing else (`flag=pick`): counted on the flags view alone, an index range of the
+    workspace's picks (2 ms for 21,000 picks in a million assets, where the join to the assets took
+    150-500 ms); every flagged asset is one the workspace can read, as the gateway checks before
+    forwarding a flag."""
+    if filters.flags.flag is not None and replace(filters, flags=FlagFilter()).is_empty:
+        f = readable_asset_flags(subject).where(f"f.flag = {flag_literal(filters.flags.flag)}")
+        return await pool.fetchval(*f.select("count(*)")), True
     q = filters.narrow(readable_assets(subject), subject)
     sql, *args = q.select("1")
     estimate = await planner_estimate(pool, sql, args)
