@@ -66,6 +66,20 @@ class GatewaySettings(CommonSettings):
     # open files and the disk a request holds before its batch goes to S3
     zip_stage_batch_files: int = 64
     zip_stage_batch_bytes: int = 256 * 1024 * 1024
+    # Per-workspace upload limits, shared by every replica through PostgreSQL (services/gateway/quotas.py;
+    # README "Fair imports"): over one, POST /api/v1/assets answers 429 with Retry-After before reading
+    # the body. Generous: they stop one workspace from swamping the rest, not a person importing a library.
+    # Upload requests per minute (a minute's worth may come at once); the web page sends 4 files a request.
+    upload_requests_per_minute: int = 1200
+    # Files staged per minute; a request is let in while a file's worth is left, its files are counted after
+    # (a 10,000-entry zip is one request, then the workspace waits for its debt to refill)
+    upload_files_per_minute: int = 12_000
+    # Files staged and not yet imported (or quarantined): a request beginning over it waits this long
+    upload_max_queued_files: int = 10_000
+    upload_queued_retry_seconds: int = 15
+    # A workspace with this many files waiting sends further uploads to the bulk lane
+    # (asset.uploaded.bulk), so its backlog never delays other workspaces' interactive uploads
+    upload_bulk_after_queued_files: int = 100
     # accounts (services/gateway/accounts): our own origin as browsers see it, `https://atelier.example`,
     # when a proxy in front changes the scheme, host or port (ATELIER_PUBLIC_ORIGIN); unset: the request's.
     # Cookie-authenticated changes must come from it (CSRF), and the session cookie is Secure when it is https.

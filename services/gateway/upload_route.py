@@ -4,6 +4,8 @@
 2. a declared Content-Length over `max_request_bytes`: 413 at once, connection closed;
 3. the object store or the broker unreachable (`readiness.py`, asked at most once a second): 503 with
    the reason and Retry-After, before reading the body;
+3b. a workspace limit (`quotas.py`: requests or files per minute, files waiting to be imported): 429
+   with Retry-After and a problem body naming the `limit`, before reading the body;
 4. the body, streamed into a spool on local disk (`upload_form.py`): 413 when it passes the request
    limit (nothing staged), a file over `max_upload_bytes` becomes a `rejected` result;
 5. staging each file (`uploads.py`; zips entry by entry, `archive_import.py`): a put to S3 that fails
@@ -34,6 +36,7 @@ from libs.common.text import clean_json
 from services.gateway.archive_import import stage_archive, zip_limits
 from services.gateway.archives import is_zip, nested_archive_kind
 from services.gateway.auth import AuthSubject, authenticate
+from services.gateway.quotas import UploadQuota, UploadThrottled, admit_upload
 from services.gateway.readiness import RETRY_AFTER_SECONDS, UploadReadiness
 from services.gateway.settings import GatewaySettings
 from services.gateway.spool import new_spool_file
@@ -92,6 +95,22 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _refusal("the request passes ATELIER_MAX_REQUEST_BYTES (a declared length: before the body is "
                   "read), or has too many files or form fields; nothing was imported"),
     415: _refusal("the body is not multipart/form-data"),
+    429: {
+        "description": "a limit of this workspace (services/gateway/quotas.py): `requests` or `files` per minute, "
+                       "or `queued`, files waiting to be imported; nothing was read or imported, retry after "
+                       "Retry-After seconds",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        "content": {"application/problem+json": {"schema": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail", "limit"],
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "limit": {"type": "string", "enum": ["requests", "files", "queued"]},
+                "retry_after": {"type": "integer", "description": "seconds, as in Retry-After"},
+            },
+        }}},
+    },
     503: _refusal("the object store or the event broker is unreachable; retry later",
                   {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
 }  # fmt: skip
@@ -162,8 +181,28 @@ class BodyRefused(HTTPException):
     """A refusal given while the client may still be sending its body: answered with a
     `LingeringJSONResponse` (see `refuse_body`), and the connection closed after it."""
 
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        problem: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(status, detail, headers={**(headers or {}), **CLOSE})
+        self.problem = problem  # an RFC 9457 problem body instead of {"detail": ...}
+
+
+def throttled(exc: UploadThrottled) -> BodyRefused:
+    """A workspace limit's 429: Retry-After, and a problem body saying which limit."""
+    problem = {
+        "type": f"https://atelier.example/problems/upload-limit-{exc.limit}",
+        "title": "upload limit reached",
+        "status": 429,
+        "detail": exc.detail,
+        "limit": exc.limit,
+        "retry_after": exc.retry_after,
+    }
+    return BodyRefused(429, exc.detail, {"Retry-After": str(exc.retry_after)}, problem)
 
 
 class LingeringJSONResponse(JSONResponse):
@@ -190,7 +229,23 @@ class LingeringJSONResponse(JSONResponse):
 
 async def refuse_body(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BodyRefused)
+    if exc.problem is not None:
+        return LingeringJSONResponse(
+            exc.problem,
+            status_code=exc.status_code,
+            headers=exc.headers,
+            media_type="application/problem+json",
+        )
     return LingeringJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def upload_quota(settings: GatewaySettings) -> UploadQuota:
+    return UploadQuota(
+        requests_per_minute=settings.upload_requests_per_minute,
+        files_per_minute=settings.upload_files_per_minute,
+        max_queued_files=settings.upload_max_queued_files,
+        queued_retry_seconds=settings.upload_queued_retry_seconds,
+    )
 
 
 def _declared_length(request: Request) -> int | None:
@@ -220,6 +275,10 @@ async def receive_upload(
     problem = await gate.problem()
     if problem:
         raise BodyRefused(503, problem, RETRY)
+    try:
+        queued = await admit_upload(runtime.pool, subject.tenant_id, upload_quota(settings))
+    except UploadThrottled as exc:
+        raise throttled(exc) from None
 
     limits = FormLimits(
         max_request_bytes=settings.max_request_bytes,
@@ -234,6 +293,8 @@ async def receive_upload(
         max_bytes=settings.max_upload_bytes,
         batch_files=settings.zip_stage_batch_files,
         batch_bytes=settings.zip_stage_batch_bytes,
+        queued=queued,
+        bulk_after_queued=settings.upload_bulk_after_queued_files,
     )
     spool = new_spool_file(settings.upload_spool_dir)
     try:

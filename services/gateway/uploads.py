@@ -32,11 +32,11 @@ from datetime import datetime
 from typing import Any
 
 from libs.common.assets import IMPORTABLE_FORMATS, asset_id_for, sniff_format
-from libs.common.events import AssetUploaded, Event, ImportSource
+from libs.common.events import AssetUploaded, Event, ImportSource, upload_lane
 from libs.common.outbox import add_to_outbox
 from libs.common.runtime import ServiceRuntime
 from libs.common.storage import original_key
-from services.gateway import repository
+from services.gateway import quotas, repository
 from services.gateway.auth import AuthSubject
 from services.gateway.spool import SpooledBytes, settled
 
@@ -117,9 +117,15 @@ def precheck(item: IncomingFile, max_bytes: int) -> str | None:
 
 
 async def stage_files(
-    runtime: ServiceRuntime, subject: AuthSubject, items: list[IncomingFile], max_bytes: int
+    runtime: ServiceRuntime,
+    subject: AuthSubject,
+    items: list[IncomingFile],
+    max_bytes: int,
+    *,
+    busy: bool = False,
 ) -> list[UploadResult]:
-    """Stage a batch; one result per file, in order. Nothing here raises for a bad file."""
+    """Stage a batch; one result per file, in order. Nothing here raises for a bad file. `busy`: the
+    workspace has many files waiting, so these take the bulk lane (README "Fair imports")."""
     assert runtime.store is not None
     results: list[UploadResult] = []
     to_stage: list[tuple[int, IncomingFile, str]] = []
@@ -148,19 +154,24 @@ async def stage_files(
     # originals first: an event never names bytes that are not in S3
     await put_originals(runtime, subject, [(item, digest) for _, item, digest in fresh])
     async with runtime.pool.acquire() as conn, conn.transaction():
-        events = []
+        events: list[Event] = []
         for index, item, digest in fresh:
             asset_id = asset_id_for(subject.tenant_id, digest)
             if not await repository.record_upload(conn, subject, asset_id, digest, item.filename):
                 results[index].status = "duplicate"
                 continue
-            events.append(Event.of(
-                AssetUploaded(asset_id=asset_id, sha256=digest, object_key=original_key(subject.tenant_id, digest),
-                              filename=item.filename, size=item.size, source=item.source, folder=item.folder,
-                              file_mtime=item.file_mtime, tenant_tz=subject.time_zone, sidecar=item.sidecar),
-                tenant_id=subject.tenant_id,
-            ))  # fmt: skip
+            uploaded = AssetUploaded(
+                asset_id=asset_id, sha256=digest, object_key=original_key(subject.tenant_id, digest),
+                filename=item.filename, size=item.size, source=item.source, folder=item.folder,
+                file_mtime=item.file_mtime, tenant_tz=subject.time_zone, sidecar=item.sidecar,
+            )  # fmt: skip
+            events.append(
+                Event.of(uploaded, tenant_id=subject.tenant_id, topic=upload_lane(uploaded, busy=busy))
+            )
         await add_to_outbox(conn, "gateway", events)
+        await quotas.record_queued(
+            conn, subject.tenant_id, [uuid.UUID(e.payload["asset_id"]) for e in events]
+        )
     return results
 
 
@@ -228,9 +239,14 @@ class BatchStager:
         max_bytes: int,
         batch_files: int = 64,
         batch_bytes: int = 256 * 1024 * 1024,
+        queued: int = 0,
+        bulk_after_queued: int | None = None,
     ) -> None:
         self.runtime, self.subject, self.max_bytes = runtime, subject, max_bytes
         self.batch_files, self.batch_bytes = batch_files, batch_bytes
+        # the workspace's files waiting to be imported when the request began (services/gateway/quotas.py),
+        # and from how many on its uploads take the bulk lane (None: never for being busy)
+        self.queued, self.bulk_after_queued = queued, bulk_after_queued
         self.results: list[UploadResult] = []
         self.staged = 0  # files put in S3 and queued for the pipeline so far
         self._pending: list[tuple[UploadResult, IncomingFile]] = []
@@ -256,8 +272,9 @@ class BatchStager:
             return
         batch, self._pending, self._pending_bytes = self._pending, [], 0
         try:
+            busy = self.bulk_after_queued is not None and self.queued + self.staged >= self.bulk_after_queued
             staged = await stage_files(
-                self.runtime, self.subject, [item for _, item in batch], self.max_bytes
+                self.runtime, self.subject, [item for _, item in batch], self.max_bytes, busy=busy
             )
         finally:
             for _, item in batch:

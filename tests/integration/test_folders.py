@@ -43,9 +43,12 @@ def _append(path: Path, data: bytes) -> None:
 
 
 async def _uploaded_events(stack, tenant_id: str) -> int:  # type: ignore[no-untyped-def]
-    """`asset.uploaded` events the folder watcher queued for the tenant (outbox rows stay after sending)."""
+    """`asset.uploaded` events the folder watcher queued for the tenant (outbox rows stay after sending), in
+    either lane (a folder's take the bulk lane) and whatever their key (the asset: README "Fair imports")."""
     return await stack["ingest"].pool.fetchval(
-        "SELECT count(*) FROM ingest.outbox WHERE topic = 'asset.uploaded' AND key = $1", tenant_id.encode()
+        "SELECT count(*) FROM ingest.outbox WHERE topic IN ('asset.uploaded', 'asset.uploaded.bulk') "
+        "AND convert_from(body, 'UTF8')::jsonb ->> 'tenant_id' = $1",
+        tenant_id,
     )
 
 
