@@ -55,7 +55,7 @@ async def _assets(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
 
 async def _members(client: httpx.AsyncClient, session_id: str) -> list[str]:
     """The session's asset ids in generation order."""
-    params = {"limit": 500, "include_rejected": "true"}
+    params: dict[str, str | int] = {"limit": 500, "include_rejected": "true"}
     return [
         a["asset_id"]
         for a in (await client.get(f"/api/v1/sessions/{session_id}/assets", params=params)).json()

@@ -1,0 +1,93 @@
+"""The export's and the restore's pure parts: the zip written to an unseekable sink reads back (stored
+and deflated entries, any order of writes), file names in originals/ are safe and unique, the next
+session edit the restore proposes, and asset ids remapped inside reflection texts."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+
+from services.gateway.export.restore import next_session_edit, remap_ids
+from services.gateway.export.service import UniqueNames, ZipSink, _entry, safe_name
+
+
+def test_a_zip_streamed_to_an_unseekable_sink_reads_back() -> None:
+    sink = ZipSink()
+    archive = zipfile.ZipFile(sink, "w", allowZip64=True)  # type: ignore[arg-type]
+    sent = bytearray()
+    picture = bytes(range(256)) * 5000
+    with archive.open(_entry("originals/a.png", stored=True, size=len(picture)), "w", force_zip64=True) as f:
+        for start in range(0, len(picture), 4096):
+            f.write(picture[start : start + 4096])
+            sent += sink.drain()  # handed out as it is written: the sink never holds the whole file
+            assert len(sink) == 0
+    with archive.open(_entry("metadata.jsonl"), "w", force_zip64=True) as f:
+        f.write(b'{"a": 1}\n' * 1000)
+    archive.close()
+    sent += sink.drain()
+    with zipfile.ZipFile(io.BytesIO(bytes(sent))) as back:
+        assert back.testzip() is None
+        assert back.read("originals/a.png") == picture
+        assert back.getinfo("originals/a.png").compress_type == zipfile.ZIP_STORED
+        assert back.read("metadata.jsonl") == b'{"a": 1}\n' * 1000
+
+
+def test_original_names_are_safe_and_unique() -> None:
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("C:\\Users\\me\\x.png") == "x.png"
+    assert safe_name("..") == "_" and safe_name("") == "_" and safe_name("a\x00b.png") == "a_b.png"
+    names = UniqueNames()
+    taken = [names.take(n) for n in ("x.png", "X.PNG", "x.png", "noext", "noext", "a/b/x.png")]
+    assert taken == [
+        "originals/x.png",
+        "originals/X (2).PNG",
+        "originals/x (3).png",
+        "originals/noext",
+        "originals/noext (2)",
+        "originals/x (4).png",
+    ]
+
+
+def _ids(n: int) -> list[uuid.UUID]:
+    return [uuid.UUID(int=i + 1) for i in range(n)]
+
+
+def test_the_restore_cuts_where_a_session_mixes_two_exported_ones() -> None:
+    a = _ids(6)
+    s1 = uuid.UUID(int=100)
+    label = {a[0]: 0, a[1]: 0, a[2]: 0, a[3]: 1, a[4]: 1, a[5]: 1}
+    assert next_session_edit([(s1, a)], label, set()) == ("cut", s1, a[3])
+
+
+def test_the_restore_joins_neighbours_of_one_exported_session() -> None:
+    a = _ids(4)
+    s1, s2, s3 = uuid.UUID(int=101), uuid.UUID(int=102), uuid.UUID(int=103)
+    label = {a[0]: 0, a[1]: 1, a[2]: 1, a[3]: 2}
+    sessions = [(s1, [a[0]]), (s2, [a[1]]), (s3, [a[2], a[3]])]
+    # the cut first (s3 mixes 1 and 2), then the join of s2 and what holds a[2]
+    assert next_session_edit(sessions, label, set()) == ("cut", s3, a[3])
+    s4 = uuid.UUID(int=104)
+    after_cut = [(s1, [a[0]]), (s2, [a[1]]), (s3, [a[2]]), (s4, [a[3]])]
+    assert next_session_edit(after_cut, label, set()) == ("join", s2, s3)
+    done = [(s1, [a[0]]), (s2, [a[1], a[2]]), (s4, [a[3]])]
+    assert next_session_edit(done, label, set()) is None
+
+
+def test_the_restore_leaves_images_the_export_does_not_know_and_refused_edits() -> None:
+    a = _ids(4)
+    s1, s2 = uuid.UUID(int=101), uuid.UUID(int=102)
+    label = {a[0]: 0, a[2]: 0}  # a[1] and a[3] are the workspace's own, newer images
+    assert next_session_edit([(s1, [a[0], a[1], a[2]]), (s2, [a[3]])], label, set()) is None
+    mixed = {a[0]: 0, a[1]: 1}
+    refused = {("cut", s1, a[1])}
+    assert next_session_edit([(s1, [a[0], a[1]])], mixed, refused) is None
+
+
+def test_asset_ids_inside_reflection_texts_are_remapped() -> None:
+    old, new = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+    texts = [{"text": "the fox", "asset_ids": [old, "other"]}, {"n": 3, "nested": {"id": old}}]
+    assert remap_ids(texts, {old: new}) == [
+        {"text": "the fox", "asset_ids": [new, "other"]},
+        {"n": 3, "nested": {"id": new}},
+    ]
