@@ -2,8 +2,10 @@
 
 Automatic stacks are the connected groups of the session's lineage edges that are evidence enough
 to stack on: every explicit edge except one resting on a file name alone, and inferred edges of at
-least `STACK_MIN_CONFIDENCE` (prompt or seed family, or a perceptual-hash match). A file name never
-stacks anything by itself (the photo tools' top complaint is unrelated images stacked together).
+least `STACK_MIN_CONFIDENCE` (prompt or seed family, or a perceptual-hash match); and, within the
+session, images with the same prompt, or the same kept seed on a related prompt, even hours apart. A
+file name never stacks anything by itself (the photo tools' top complaint is unrelated images stacked
+together).
 
 The person has the last word, and their edits are kept as `StackEdits` (assets moved out or
 unstacked stay alone; groups stacked by hand stay together), applied after the automatic grouping
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.lineage.facts import Edge, Flag, Generation, Stack
-from libs.lineage.linking import normalized_prompt, prompt_weights, similarity
+from libs.lineage.linking import COMMON_SEEDS, EDIT_SAME_SEED, normalized_prompt, prompt_weights, similarity
 
 STACK_MIN_CONFIDENCE = 0.5
 # explicit rules whose only evidence is a file name: they stack only when the metadata agrees too
@@ -84,6 +86,30 @@ def _stacking_edge(edge: Edge, by_id: Mapping[str, Generation]) -> bool:
             same_seed or similar or normalized_prompt(parent.prompt) == normalized_prompt(child.prompt) != ""
         )
     return edge.explicit or edge.confidence >= STACK_MIN_CONFIDENCE
+
+
+def _same_idea_families(by_id: Mapping[str, Generation], held: frozenset[str] | set[str]) -> list[list[str]]:
+    """Assets whose metadata agrees: the same tool and prompt, or the same tool, model and uncommon
+    seed with related prompts (what the edit rule asks)."""
+    by_prompt: dict[tuple[str | None, str], list[str]] = {}
+    by_seed: dict[tuple[str | None, str | None, int], list[str]] = {}
+    for asset_id in sorted(by_id):
+        g = by_id[asset_id]
+        if asset_id in held:
+            continue
+        prompt = normalized_prompt(g.prompt)
+        if prompt:
+            by_prompt.setdefault((g.tool, prompt), []).append(asset_id)
+        if prompt and g.facts.seed is not None and g.facts.seed not in COMMON_SEEDS:
+            by_seed.setdefault((g.tool, g.model, g.facts.seed), []).append(asset_id)
+    families = [members for members in by_prompt.values() if len(members) > 1]
+    for members in by_seed.values():
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                weights_a, weights_b = prompt_weights(by_id[a].prompt), prompt_weights(by_id[b].prompt)
+                if similarity(weights_a, weights_b) >= EDIT_SAME_SEED:
+                    families.append([a, b])
+    return families
 
 
 def _order_key(g: Generation) -> tuple[int, datetime, str]:
@@ -163,6 +189,11 @@ def stack_session(
         touched.update(kept)
         for other in kept[1:]:
             union(kept[0], other)
+    # Within a session the same prompt, or the same hand-kept seed on a related prompt, is one idea even
+    # when the person comes back to it hours later (lineage edges stop at NEAR; a session may be longer)
+    for family in _same_idea_families(by_id, held):
+        for other in family[1:]:
+            union(family[0], other)
     for group in edits.groups:
         in_session = sorted(a for a in group if a in by_id)
         for a in in_session[1:]:

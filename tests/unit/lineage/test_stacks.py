@@ -115,3 +115,27 @@ def test_edits_survive_reimport_and_later_imports() -> None:
     assert ("f3",) in result
     assert ("o1", "lone") in result
     assert ("o2", "o3") in result
+
+
+def test_within_a_session_the_same_prompt_or_kept_seed_hours_later_is_the_same_idea() -> None:
+    """Lineage edges stop at NEAR (6 h); a long session coming back to an idea still stacks it."""
+    later = 8 * 60
+    night = FOX.replace("golden hour", "night")
+    gens = [
+        gen("f1", FOX, 1),
+        gen("kept", night, 3017446621, minutes=1),
+        gen("c1", OWL, 42, minutes=2),
+        gen("f2", FOX, 2, minutes=later),  # the same prompt, 8 hours later
+        gen("c2", "masterpiece, a grey wolf on a ridge, golden hour, oil painting", 42, minutes=later + 1),
+    ]
+    edges = link_all(gens)
+    assert {(e.parent_id, e.child_id) for e in edges} == {("f1", "kept")}  # nothing across 8 hours
+    stacks = [s.asset_ids for s in stack_session(gens, edges, StackEdits(), {})]
+    assert stacks == [("f1", "kept", "f2"), ("c1",), ("c2",)]  # a common seed is no family
+    moved = [s.asset_ids for s in stack_session(gens, edges, move_out(StackEdits(), "f2"), {})]
+    assert moved == [("f1", "kept"), ("c1",), ("f2",), ("c2",)]
+
+    asleep = "masterpiece, a red fox asleep under pines, ink sketch"  # the kept seed, a related prompt
+    gens = [gen("kept", night, 3017446621), gen("asleep", asleep, 3017446621, minutes=later)]
+    assert link_all(gens) == []
+    assert [s.asset_ids for s in stack_session(gens, [], StackEdits(), {})] == [("kept", "asleep")]
