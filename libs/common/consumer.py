@@ -99,6 +99,14 @@ POISON_ATTEMPTS = 3
 MAX_BACKOFF_SECONDS = 30.0
 
 
+# The largest dead-letter value we send: under the producer's 1 MiB max_request_size with room for the
+# key and headers. A broker may take bigger records from other producers (Tansu took 2 MiB in `make
+# chaos`); such a record is dead-lettered cut to this size with a `truncated-from` header (the original
+# size), since sending it whole failed the batch on every delivery and held its partition up for good.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+TRUNCATED_FROM = "truncated-from"
+
+
 @dataclass(frozen=True)
 class RawRecord:
     """One Kafka record as it came: its key and headers go with it to the dead-letter topic."""
@@ -356,6 +364,11 @@ class EventConsumer:
         headers = [("reason", reason.encode()), ("group", self.group_id.encode())]
         if replayed_from := record.header(REPLAYED_FROM):
             headers.append((REPLAYED_FROM, replayed_from.encode()))
+        value = record.value
+        if len(value) > DEAD_LETTER_MAX_BYTES:
+            # too big for our producer: sent whole it would fail this batch on every delivery
+            headers.append((TRUNCATED_FROM, str(len(value)).encode()))
+            value = value[:DEAD_LETTER_MAX_BYTES]
         await self.producer.send_and_wait(
-            Topics.dead_letter(self.topic), value=record.value, key=record.key, headers=headers
+            Topics.dead_letter(self.topic), value=value, key=record.key, headers=headers
         )
