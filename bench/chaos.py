@@ -308,6 +308,7 @@ async def reflector(
             if big:
                 answer = await confirm_reflection(workspace, big[0]["id"], timings)
                 answer["workspace"] = workspace.name
+                answer["tenant_id"] = str(workspace.tenant_id)
                 confirmed.append(answer)
                 reflected.add(workspace.name)
                 print(f"   reflection confirmed for {workspace.name}: {answer['outcome']}", flush=True)
@@ -333,6 +334,12 @@ async def whale_upload(
     return time.monotonic() - began
 
 
+def reservation_keys(reflections: list[dict[str, Any]]) -> list[str]:
+    """The credits reservations' keys: the gateway reserves under `reflection:<tenant>:<Idempotency-Key>`
+    (services/gateway/reflections/endpoints.py)."""
+    return [f"reflection:{r['tenant_id']}:{r['key']}" for r in reflections if r.get("key")]
+
+
 # -- checks --------------------------------------------------------------------------------------
 async def drained(db: Db, workspaces: list[Workspace], reflections: list[dict[str, Any]]) -> dict[str, Any]:
     tenants = [w.tenant_id for w in workspaces]
@@ -349,7 +356,7 @@ async def drained(db: Db, workspaces: list[Workspace], reflections: list[dict[st
     pending = 0
     for schema in SCHEMAS:
         pending += await db.val(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
-    keys = [r["key"] for r in reflections if r.get("key")]
+    keys = reservation_keys(reflections)
     unresolved = (
         await db.val(
             "SELECT count(*) FROM credits.reservations WHERE idempotency_key = ANY($1::text[])"
@@ -421,7 +428,8 @@ async def check_workspaces(db: Db, workspaces: list[Workspace]) -> list[dict[str
             from libs.sessions.segmentation import ManualEdits
 
             edits = ManualEdits(
-                cuts_before=frozenset(state["cuts_before"]), joins=frozenset(tuple(j) for j in _json(state["joins"]))
+                cuts_before=frozenset(state["cuts_before"]),
+                joins=frozenset(tuple(j) for j in _json(state["joins"])),
             )
             rule = rule_for(
                 TenantState(state["version"], state["gap_minutes"], edits, state["segmented_with"])
@@ -468,7 +476,7 @@ async def check_credits(
         rec = await reconcile(pool)
     finally:
         await pool.close()
-    keys = [r["key"] for r in reflections if r.get("key")]
+    keys = reservation_keys(reflections)
     reservations = await db.run(
         "SELECT reservation_id, idempotency_key, credits, status, settled_credits"
         " FROM credits.reservations WHERE idempotency_key = ANY($1::text[])",
@@ -491,7 +499,13 @@ async def check_credits(
         """,
         tenants,
     )
+    reflection_ids = [uuid.UUID(r["reflection_id"]) for r in reflections if r.get("reflection_id")]
+    statuses = await db.run(
+        "SELECT status, count(*) AS n FROM reflection.reflections WHERE reflection_id = ANY($1::uuid[]) GROUP BY status",
+        reflection_ids,
+    )
     return {
+        "reflections_by_status": {r["status"]: r["n"] for r in statuses},
         "confirmed": len(keys),
         "reservations": len(reservations),
         "reserved": sum(r["credits"] for r in reservations),

@@ -304,7 +304,7 @@ class PoisonRun:
                 break
         return {
             "available": True,
-            "command": "atelier " + " ".join(command[4:]),
+            "command": "atelier " + " ".join(command[3:]),
             "exit": done.returncode,
             "output": (done.stdout + done.stderr)[-1500:],
             "dead_letters_before": len(before),

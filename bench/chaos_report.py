@@ -84,6 +84,10 @@ def write_report(summary: dict[str, Any], bench_dir: Path) -> bool:
         "an embedded PostgreSQL, the five services; every image goes through the gateway's public API. "
         "How it works: bench/chaos.py.",
         "",
+        "## Findings",
+        "",
+        *_findings(summary, p95_without, p95_with),
+        "",
         "## Checks",
         "",
         "| check | result |",
@@ -160,9 +164,9 @@ def write_report(summary: dict[str, Any], bench_dir: Path) -> bool:
         f"{credits['resolved_once']} | {credits['resolved_twice_or_more']} | {credits['ledger_reconciled']} "
         f"({credits['ledger']}) | {credits['balances_equal_grants_minus_settled']} ({credits['wallets_checked']} wallets) |",
         "",
-        "Reflections: "
+        "Confirmations: "
         + "; ".join(f"{r['workspace']}: {r['outcome']}" for r in summary["reflections"])
-        + ".",
+        + f". The reflections at the end, by status: {credits['reflections_by_status'] or 'none'}.",
         "",
         "## Outboxes at the end",
         "",
@@ -239,6 +243,29 @@ def write_report(summary: dict[str, Any], bench_dir: Path) -> bool:
         ],
     )
     return ok
+
+
+def _findings(summary: dict[str, Any], p95_without: float, p95_with: float) -> list[str]:
+    over = summary["oversized"]
+    return [
+        "- **Found and fixed: an event over 1 MiB stalled its consumer for good.** The first development run "
+        "(against 57e95bf) put a 2 MiB `asset.uploaded` on the topic (Tansu takes it from a producer whose "
+        "`max_request_size` allows it). Ingest rightly judged it oversized, but dead-lettered the whole record "
+        "through its own producer, whose limit is 1 MiB: `MessageSizeTooLargeError`, the batch failed, was "
+        "redelivered and failed again, about 3,000 times in its first minute, re-sending the batch's other dead "
+        "letters each time (duplicates in `asset.uploaded.dlq`) and holding up every upload behind it on that "
+        "partition. Reproduce on 57e95bf: `bench/chaos_poison.py` `PoisonRun.inject_oversized_event` against any "
+        "stack. Fix (libs/common/consumer.py): a dead letter's value is cut to `DEAD_LETTER_MAX_BYTES` (1,000,000) "
+        "with a `truncated-from` header giving the original size. This run injects it last and checks the file "
+        "behind it: "
+        + (
+            f"imported {over['imported_after']:.1f} s later."
+            if over["imported_after"] is not None
+            else "**not imported within 90 s**."
+        ),
+        f"- **Minnows beside a whale**: their p95 from upload to session went from {p95_without:.1f} s "
+        f"alone to {p95_with:.1f} s beside a {summary['whale']['images']}-image import (table below).",
+    ]
 
 
 def _cell(text: str) -> str:
