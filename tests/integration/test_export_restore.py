@@ -215,6 +215,20 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
     assert code == 0 and out.rstrip().endswith("changes: 0"), out
     assert await _state(target) == before
 
+    # a mistake in the workspace itself: the cut undone, the pick cleared, the gap put back; the restore
+    # into the same workspace puts the person's word back (same ids, nothing imported again)
+    parts = [c["id"] for c in (await source.get("/api/v1/sessions", params={"limit": 100})).json()
+             if members[0] in await _members(source, c["id"]) or members[40] in await _members(source, c["id"])]  # fmt: skip
+    assert len(parts) == 2
+    assert (await source.post("/api/v1/sessions/merge", json={"session_ids": parts})).status_code == 200
+    assert (await source.put(f"/api/v1/assets/{members[3]}/flag", json={"flag": None})).status_code == 200
+    assert (await source.put("/api/v1/settings/sessions", json={"gap_minutes": None})).status_code == 200
+    assert await _state(source) != before
+    code, out = await _restore(stack, await _workspace_id(source), export)
+    assert code == 0 and "originals: 0 imported, 66 already there" in out, out
+    assert await _state(source) == before
+    assert await _members(source, session) == members[:40]  # the same ids: the survivor keeps its session
+
     # the operator's export, straight from the database (what point-in-time recovery uses): the same files
     dumped = tmp_path / "dumped.zip"
     code, out = await _admin(stack, "export-workspace", await _workspace_id(target), "--to", str(dumped))
