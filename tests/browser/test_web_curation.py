@@ -165,6 +165,25 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     await page.get_by_role("button", name="Stack selected (2)").click()
     await expect(grid.get_by_role("button", name="Expand stack of 2")).to_have_count(pairs + 1)
     assert any(set(s["asset_ids"]) == {first, second} for s in await _stacks(client, session_id))
+    # selection ends with the edit
+    await expect(page.get_by_role("button", name="Select", exact=True)).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+    # remove one image from the largest stack, from the inspector: it stands alone, the rest stays
+    big = max(stacked, key=lambda s: s["size"])
+    await _expand(page, big["cover_asset_id"], big["size"])
+    leaving = next(a for a in big["asset_ids"] if a != big["cover_asset_id"])
+    await _tile(page, leaving).click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Remove from stack").click()
+    await expect(dialog).to_be_hidden()
+    await expect(_tile(page, leaving)).not_to_have_attribute("aria-label", re.compile("stack of"))
+    await page.evaluate("window.scrollTo(0, 0)")
+    await expect(grid.get_by_role("button", name=f"Collapse stack of {big['size'] - 1}")).to_be_visible()
+    alone = [s for s in await _stacks(client, session_id) if leaving in s["asset_ids"]]
+    assert [s["asset_ids"] for s in alone] == [[leaving]]
+    await grid.get_by_role("button", name=f"Collapse stack of {big['size'] - 1}").click()
 
     # the change strip: a known change from the API, shown and linked to its image
     changes = (await client.get(f"/api/v1/sessions/{session_id}/changes")).json()["changes"]
@@ -175,7 +194,6 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     await step.first.scroll_into_view_if_needed()
     await expect(step.first.get_by_text(f"+{edit['prompt_added'][0]}", exact=True)).to_be_visible()
     await step.first.click()
-    dialog = page.get_by_role("dialog")
     await expect(dialog.get_by_role("heading", level=2)).to_have_text(names[edit["asset_id"]])
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
@@ -250,20 +268,30 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     await expect(_tile(page, pick)).to_have_attribute("aria-label", re.compile(f", picked, stack of {n}$"))
     await page.screenshot(path=str(artifacts / "1-pick-is-cover.png"), full_page=True)
 
-    # keepers only: the pick alone, and the address says so
+    # a pick made elsewhere (the API) reaches the open page live: its stack's cover follows
+    third = next(s for s in stacks if s["stack_id"] != stack["stack_id"] and s["size"] > 1)
+    elsewhere = next(a for a in third["asset_ids"] if a != third["cover_asset_id"])
+    response = await client.put(f"/api/v1/assets/{elsewhere}/flag", json={"flag": "pick"})
+    assert response.status_code == 200, response.text
+    await expect(_tile(page, elsewhere)).to_be_visible(timeout=15_000)
+
+    # keepers only: the picks alone, and the address says so
     await page.get_by_label("Keepers only").check()
     await expect(page).to_have_url(re.compile(r"[?&]flag=pick"))
-    await expect(grid.locator("img")).to_have_count(1)
+    await expect(grid.locator("img")).to_have_count(2)
     await expect(_tile(page, pick)).to_be_visible()
+    await expect(_tile(page, elsewhere)).to_be_visible()
     await page.get_by_label("Keepers only").uncheck()
     await expect(grid.locator("img")).to_have_count(len(stacks))
 
-    # X on a cover rejects it: gone from the page, back with "Show rejected"
-    other = next(s for s in stacks if s["stack_id"] != stack["stack_id"])
+    # X on a cover rejects it: gone from the page (the focus moves on to the next image), back with
+    # "Show rejected"
+    other = next(s for s in stacks if s["stack_id"] not in (stack["stack_id"], third["stack_id"]))
     reject = other["cover_asset_id"]
     await _tile(page, reject).focus()
     await page.keyboard.press("x")
     await expect(_tile(page, reject)).to_have_count(0)
+    await expect(grid.locator("button.tile:focus")).to_have_count(1)
     await page.reload()
     await expect(grid.get_by_role("button", name=re.compile("^Expand stack of"))).not_to_have_count(0)
     await expect(_tile(page, reject)).to_have_count(0)
@@ -298,7 +326,7 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     await page.get_by_label("Keepers only").check()
     await expect(page).to_have_url(re.compile(r"/app/gallery\?flag=pick"))
     gallery = page.get_by_role("group", name="Gallery")
-    await expect(gallery.locator("img")).to_have_count(2)
+    await expect(gallery.locator("img")).to_have_count(3)
     assert errors == []
 
 

@@ -57,6 +57,8 @@ export interface GraphNode {
   cover: string;
   members: string[];
   label: string;
+  /** why a stack's images belong together ("10 variations of one idea: 9 rerolls") */
+  detail?: string;
 }
 
 export interface NodeEdge {
