@@ -32,7 +32,7 @@ class Profile:
 PROFILES: tuple[Profile, ...] = (
     Profile(
         "tool-latency",
-        "our first reading (the generator the default was tuned on): quick returns median 25 min, "
+        "our first reading (the generator the issue-14 default was tuned on): quick returns median 25 min, "
         "interruptions median 14 min, 1-3 tools per user with documented latencies",
         CreativeRhythm(),
     ),

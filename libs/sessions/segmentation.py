@@ -364,7 +364,24 @@ class ContentGap:
 # hindsight, for F1 and ARI separately) is smallest; scored on held-out seeds in
 # bench/session-quality.md. Re-tune there, not here. A change of these constants re-checks every
 # tenant's stored sessions on its next change (clustering's `_recheck_rule`).
-DEFAULT_RULE: SessionRule = TempoGap(factor=15, window=40, floor_minutes=36, ceiling_minutes=60)
+#
+# The time rule is the minimax choice on times alone: what a caller without metadata gets. The
+# content rule around it was chosen the same way over the generator's content (bench/session_timelines.py
+# `ContentHabits`): its band is where the profiles' best fixed gaps lie (16 to 75 min on the tuning
+# seed), and when the prompts on both sides say nothing either way it cuts from 20 min (the
+# `undecided_rule`): no continuity where continuity could have shown is weak evidence of a break.
+DEFAULT_TIME_RULE: SessionRule = TempoGap(factor=15, window=40, floor_minutes=36, ceiling_minutes=60)
+DEFAULT_RULE: SessionRule = ContentGap(
+    DEFAULT_TIME_RULE,
+    band_minutes=(16, 75),
+    context=48,
+    recent_prompts=6,
+    continues_from=0.6,
+    new_subject_under=0.2,
+    join_at=2,
+    cut_at=1,
+    undecided_rule=TempoGap(factor=15, window=40, floor_minutes=20, ceiling_minutes=60),
+)
 
 
 # ---------------------------------------------------------------------------------------------
