@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from libs.cli.main import main
+from libs.sessions.segmentation import DEFAULT_RULE, ContentGap, Moment, segment
 
 
 def write(tmp_path: Path, rows: list[str]) -> str:
@@ -66,3 +68,57 @@ def test_a_file_without_the_columns_is_refused(tmp_path: Path, capsys: pytest.Ca
     path.write_text("who,when\nx,2024-01-01T00:00:00Z\n", encoding="utf-8")
     assert main(["sessions", "segment", "--input", str(path)]) == 2
     assert "timestamp" in capsys.readouterr().err
+
+
+def write_rows(tmp_path: Path, header: str, rows: list[str]) -> str:
+    path = tmp_path / "made.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def two_bursts(gap_minutes: int) -> list[tuple[str, str, str, str, str]]:
+    """Ten prompts a minute apart, a pause, five more: (timestamp, prompt, model, tool, seed)."""
+    rows = []
+    for i in range(10):
+        rows.append((f"2024-03-09T14:{i:02d}:00+00:00", "red fox in snow, oil painting, by monet", "sdxl", "comfyui", str(100 + i)))  # fmt: skip
+    start = 9 + gap_minutes
+    for i in range(5):
+        minute = start + i
+        rows.append((f"2024-03-09T{14 + minute // 60}:{minute % 60:02d}:00+00:00", "red fox in snow, oil painting, by monet, wide angle", "sdxl", "comfyui", str(100 + i)))  # fmt: skip
+    return rows
+
+
+def test_times_only_give_exactly_the_time_rules_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of times alone, and the same file with empty content columns: the time rule's sessions."""
+    assert isinstance(DEFAULT_RULE, ContentGap)
+    rows = two_bursts(45)
+    times = run(capsys, "--input", write_rows(tmp_path, "tenant,timestamp", [f"me,{r[0]}" for r in rows]))
+    empty = run(capsys, "--input", write_rows(tmp_path, "tenant,timestamp,prompt,model,tool,seed", [f"me,{r[0]},,,," for r in rows]))  # fmt: skip
+    moments = [Moment(str(i), datetime.fromisoformat(r[0])) for i, r in enumerate(rows)]
+    expected = {m.asset_id: n for n, s in enumerate(segment(moments, DEFAULT_RULE.time_rule), 1) for m in s}
+    assert [r[2] for r in times[1:]] == [f"me-s{expected[str(i)]}" for i in range(len(rows))]
+    assert empty == times
+    assert len(set(expected.values())) == 2  # the time rule cuts this 45-minute pause
+
+
+def test_content_columns_are_read_as_the_service_reads_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same prompt, model, tool and seed family across the 45-minute pause: one session."""
+    rows = two_bursts(45)
+    path = write_rows(tmp_path, "tenant,timestamp,prompt,model,tool,seed", [f'me,{t},"{p}",{m},{tool},{s}' for t, p, m, tool, s in rows])  # fmt: skip
+    out = run(capsys, "--input", path)
+    moments = [
+        Moment(str(i), datetime.fromisoformat(t), prompt=p, model=m, tool=tool, seed=int(s))
+        for i, (t, p, m, tool, s) in enumerate(rows)
+    ]
+    assert [r[2] for r in out[1:]] == ["me-s1"] * len(rows)
+    assert len(segment(moments, DEFAULT_RULE)) == 1
+
+
+def test_a_seed_that_is_not_a_number_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_rows(tmp_path, "tenant,timestamp,seed", ["me,2024-03-09T14:00:00Z,abc"])
+    assert main(["sessions", "segment", "--input", path]) == 2
+    assert "seed" in capsys.readouterr().err
