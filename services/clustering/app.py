@@ -30,7 +30,7 @@ def build(settings: ClusteringSettings | None = None) -> ServiceRuntime:
     runtime.app.state.timeline_cache = cache
 
     async def backfill_stacks() -> None:
-        # sessions from before curation get their (singleton) stacks once
+        # sessions from before curation get their stacks once
         await curation.backfill_stacks(runtime.pool)
 
     runtime.on_start(backfill_stacks)

@@ -38,7 +38,7 @@ from libs.common.events import (
 from libs.common.outbox import add_to_outbox
 from libs.lineage import stacks as stack_rules
 from libs.lineage.facts import Edge, Flag, Generation, LineageFacts, Stack
-from libs.lineage.linking import PHASH_SAME, index_keys, link, lookup_keys
+from libs.lineage.linking import NEAR, PHASH_SAME, index_keys, link, lookup_keys
 from libs.lineage.stacks import StackEdits, stack_session
 from services.clustering import curation_repository as store
 from services.clustering import repository
@@ -107,6 +107,21 @@ def _is_phash_band(key: str) -> bool:
     return head.startswith("ph") and head[2:].isdigit()
 
 
+def _time_bounded(g: Generation, keys: Iterable[str]) -> set[str]:
+    """The lookup keys whose holders are relatives only when within NEAR of g (prompt, seed, word keys:
+    the inferred rules): not the keys g's references name, not pHash bands (a copy may come any time)."""
+    named = {r.key for r in g.facts.references}
+    return {k for k in keys if k not in named and not _is_phash_band(k)}
+
+
+def _near(a: Generation, b: Generation) -> bool:
+    return (
+        a.generated_at is not None
+        and b.generated_at is not None
+        and abs(a.generated_at - b.generated_at) <= NEAR
+    )
+
+
 def _pair(e: Edge) -> tuple[str, str]:
     return (e.parent_id, e.child_id)
 
@@ -139,7 +154,10 @@ def link_batch(
     for i, g in enumerate(gens):
         others = [stored[a] for a in relatives.get(i, ()) if a in stored]
         # the batch-mates before it that storage would have given, had they come in earlier batches
-        mates = {j for key in lookups[i] for j in holders.get(key, ())}
+        bounded = _time_bounded(g, lookups[i])
+        mates = {
+            j for key in lookups[i] for j in holders.get(key, ()) if key not in bounded or _near(g, gens[j])
+        }
         mates |= {j for key in g.facts.keys for j in naming.get(key, ())}
         others += [gens[j] for j in sorted(mates)]
         current = {p for o in others for p in by_asset.get(o.asset_id, ())} | by_asset.get(g.asset_id, set())
@@ -175,11 +193,21 @@ async def link_imports(
         return Linked()
     lookups = [set(lookup_keys(g)) for g in gens]
     indexed = [set(index_keys(g)) for g in gens]
-    wanted = [
-        KeyWanted(i, key, g.facts.phash if _is_phash_band(key) else None)
-        for i, g in enumerate(gens)
-        for key in sorted(lookups[i])
-    ]
+    wanted = []
+    for i, g in enumerate(gens):
+        at = g.generated_at
+        bounded = _time_bounded(g, lookups[i]) if at is not None else set()
+        for key in sorted(lookups[i]):
+            near = at is not None and key in bounded
+            wanted.append(
+                KeyWanted(
+                    i,
+                    key,
+                    phash=g.facts.phash if _is_phash_band(key) else None,
+                    not_before=at - NEAR if near and at is not None else None,
+                    not_after=at + NEAR if near and at is not None else None,
+                )
+            )
     referencing = [(i, key) for i, g in enumerate(gens) for key in g.facts.keys]
     found = await store.candidates(
         conn, tenant_id, wanted, referencing, limit_per_key=LIMIT_PER_KEY, max_distance=PHASH_SAME
@@ -346,8 +374,8 @@ async def after_timeline_edit(
 async def backfill_stacks(pool: asyncpg.Pool) -> int:
     """Give stacks to the live sessions that have none (made before curation existed, and not changed
     since), so every session member is in a stack row, as the gateway's `session_stacks` reads promise.
-    Their assets have no stored facts: each stands alone until new imports bring relatives. Runs at
-    start-up; once done, it finds nothing. Returns how many sessions it stacked."""
+    Their assets have no stored facts and no edges: they stack on what the members table holds (prompt,
+    tool, model). Runs at start-up; once done, it finds nothing. Returns how many sessions it stacked."""
     rows = await pool.fetch(
         """
         SELECT tenant_id, array_agg(session_id) AS session_ids FROM clustering.sessions s

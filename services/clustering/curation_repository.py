@@ -35,12 +35,16 @@ class StoredStack:
 @dataclass(frozen=True)
 class KeyWanted:
     """Assets holding `key` may be relatives of the batch's asset number `index`. For a perceptual-hash
-    band (`phash` set), only holders whose whole hash is within `max_distance` bits of it: a band of 8
-    bits is shared by 1 in 256 of a workspace's pictures, the whole hash by none but the same picture."""
+    band (`phash` set), only holders whose whole hash is within `max_distance` bits of it (a band is
+    shared by chance, the whole hash by none but the same picture); for a similarity key (a prompt, seed
+    or word: inferred relatives are near in time), only holders generated between `not_before` and
+    `not_after`."""
 
     index: int
     key: str
     phash: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
 
 
 def _seed_column(seed: int | None) -> int | None:
@@ -139,10 +143,12 @@ async def candidates(
         rows = await conn.fetch(
             """
             SELECT w.i, h.asset_id
-            FROM unnest($2::int[], $3::text[], $4::text[]) AS w(i, key, phash)
+            FROM unnest($2::int[], $3::text[], $4::text[], $7::timestamptz[], $8::timestamptz[])
+                AS w(i, key, phash, lo, hi)
             CROSS JOIN LATERAL (
                 SELECT k.asset_id FROM clustering.lineage_keys k
                 WHERE k.tenant_id = $1 AND k.key = w.key
+                  AND (w.lo IS NULL OR k.generated_at BETWEEN w.lo AND w.hi)
                   AND (w.phash IS NULL OR EXISTS (
                       SELECT 1 FROM clustering.asset_facts f
                       WHERE f.asset_id = k.asset_id
@@ -159,6 +165,8 @@ async def candidates(
             [w.phash for w in held],
             max_distance,
             limit_per_key,
+            [w.not_before for w in held],
+            [w.not_after for w in held],
         )
         for r in rows:
             found.setdefault(r["i"], set()).add(r["asset_id"])
@@ -472,28 +480,27 @@ async def write_stacks(
         )
     if not changed:
         return
-    await conn.executemany(
+    # one statement for all rows; each member list travels as text ('{...}'): asyncpg would read a list
+    # of lists as a two-dimensional array
+    await conn.execute(
         """
         INSERT INTO clustering.stacks
             (tenant_id, stack_id, session_id, cover_asset_id, asset_ids, manual, reason, first_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        SELECT $1, s.stack_id, s.session_id, s.cover, s.members::uuid[], s.manual, s.reason, s.first_at
+        FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bool[], $7::text[], $8::timestamptz[])
+            AS s(stack_id, session_id, cover, members, manual, reason, first_at)
         ON CONFLICT (tenant_id, stack_id) DO UPDATE SET session_id = EXCLUDED.session_id,
             cover_asset_id = EXCLUDED.cover_asset_id, asset_ids = EXCLUDED.asset_ids, manual = EXCLUDED.manual,
             reason = EXCLUDED.reason, first_at = EXCLUDED.first_at, updated_at = now()
         """,
-        [
-            (
-                tenant_id,
-                s.stack_id,
-                s.session_id,
-                s.cover_asset_id,
-                list(s.asset_ids),
-                s.manual,
-                s.reason,
-                s.first_at,
-            )
-            for s in changed
-        ],
+        tenant_id,
+        [s.stack_id for s in changed],
+        [s.session_id for s in changed],
+        [s.cover_asset_id for s in changed],
+        ["{" + ",".join(str(a) for a in s.asset_ids) + "}" for s in changed],
+        [s.manual for s in changed],
+        [s.reason for s in changed],
+        [s.first_at for s in changed],
     )
 
 
