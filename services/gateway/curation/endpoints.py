@@ -125,9 +125,7 @@ async def stack_by_hand(
 ) -> dict[str, Any]:
     """Stack these images of the session together by hand (they leave the stacks they were in). The
     edit stays through later imports. Answers the session's stacks."""
-    ids = [str(a) for a in dict.fromkeys(body.asset_ids)]
-    if len(ids) < 2:
-        raise HTTPException(422, "a stack needs two or more different images")
+    ids = [str(a) for a in body.asset_ids]
     return await _edited(request, subject, session_id, "POST", "", {"asset_ids": ids})
 
 

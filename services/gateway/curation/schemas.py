@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from libs.lineage.facts import Flag, Relation
 
@@ -105,7 +105,13 @@ class FlagAnswer(BaseModel):
     flag: Flag | None
 
 
+def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("must name each image once")
+    return ids
+
+
 class StackRequest(BaseModel):
-    asset_ids: Annotated[list[uuid.UUID], Field(min_length=2, max_length=MAX_STACK_ASSETS)] = Field(
-        description="two or more images of the session, to stack together by hand"
-    )
+    asset_ids: Annotated[
+        list[uuid.UUID], Field(min_length=2, max_length=MAX_STACK_ASSETS), AfterValidator(_distinct)
+    ] = Field(description="two or more different images of the session, to stack together by hand")
