@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -127,8 +128,8 @@ def lineage_facts(
         seed=record.seed,
         negative_prompt=(record.negative_prompt or None) and record.negative_prompt[:500],  # type: ignore[index]
         sampler=(record.sampler or None) and record.sampler[:100],  # type: ignore[index]
-        steps=record.steps,
-        cfg=record.cfg,
+        steps=record.steps if record.steps is not None and 0 <= record.steps < 2**31 else None,
+        cfg=record.cfg if record.cfg is not None and math.isfinite(record.cfg) else None,
         loras=_loras(record)[:32],
         phash=phash,
         keys=_unique(k[:MAX_KEY_CHARS] for k in keys)[:MAX_KEYS],

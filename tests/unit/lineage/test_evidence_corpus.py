@@ -508,3 +508,13 @@ def test_corpus_generation_modes() -> None:
         relations = {r.relation for r in facts.references} & {"img2img", "inpaint"}
         expected = "inpaint" if "inpaint" in relations else ("img2img" if relations else None)
         assert facts.generation_mode == expected, name
+
+
+def test_odd_values_do_not_break_the_facts() -> None:
+    """Facts travel in events and database columns: out-of-range numbers are left out, texts cut."""
+    record = GenerationRecord(tool="a1111", prompt="x", steps=10**12, cfg=float("nan"), seed=2**70)
+    record.extra["infotext"] = {"Steps": "1" * 40, "Init image hash": "zz", "Postprocess upscale by": None}
+    facts = lineage_facts(record, sha256="A" * 64, filename="/some/dir/" + "n" * 400 + ".PNG", phash=None)
+    assert facts.steps is None and facts.cfg is None and facts.seed == 2**70
+    assert all(len(k) <= 300 for k in facts.keys) and facts.keys[0] == "sha256:" + "a" * 64
+    assert json.loads(facts.model_dump_json())["references"][0]["relation"] == "upscale"
