@@ -2315,7 +2315,7 @@ export interface components {
         StackRequest: {
             /**
              * Asset Ids
-             * @description two or more images of the session, to stack together by hand
+             * @description two or more different images of the session, to stack together by hand
              */
             asset_ids: string[];
         };
@@ -2667,6 +2667,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description a limit of this workspace (services/gateway/quotas.py): `requests` or `files` per minute, or `queued`, files waiting to be imported; nothing was read or imported, retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail: string;
+                        /** @enum {string} */
+                        limit: "requests" | "files" | "queued";
+                        /** @description seconds, as in Retry-After */
+                        retry_after?: number;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
                 };
             };
             /** @description the object store or the event broker is unreachable; retry later */
