@@ -213,6 +213,7 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     parent = lineage["parents"][0]
     await expect(parents.first).to_contain_text(parent["evidence"])
     await page.screenshot(path=str(artifacts / "3-inspector-lineage.png"))
+    assert await _axe(page) == []
     await parents.first.click()
     await expect(dialog.get_by_role("heading", level=2)).to_have_text(names[parent["asset_id"]])
     await page.keyboard.press("Escape")
@@ -225,6 +226,7 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     nodes = graph.get_by_role("button")
     assert await nodes.count() >= len(stacked)
     await page.screenshot(path=str(artifacts / "4-graph.png"), full_page=True)
+    assert await _axe(page) == []
     label = await nodes.first.get_attribute("aria-label")
     await nodes.first.click()
     await expect(dialog).to_be_visible()
@@ -314,6 +316,7 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     await flags.get_by_role("button", name="Pick").click()
     await expect(flags).to_contain_text("Picked")
     await page.screenshot(path=str(artifacts / "2-inspector-flag.png"))
+    assert await _axe(page) == []
 
     async def flag_of(asset_id: str) -> str | None:
         return (await client.get(f"/api/v1/assets/{asset_id}")).json()["flag"]
