@@ -23,10 +23,14 @@ def build(settings: IngestSettings | None = None) -> ServiceRuntime:
     # Two lanes, consumed side by side by every replica (README "Fair imports"): interactive uploads
     # never queue behind an archive, a connected folder or a busy workspace's backlog in the bulk lane.
     # Two groups, so a rebalance of one lane (a replica joining) never pauses the other; one inbox.
-    for topic, group in ((Topics.ASSET_UPLOADED, "ingest"), (Topics.ASSET_UPLOADED_BULK, "ingest-bulk")):
-        runtime.consume(
-            topic, group, uploaded, max_records=settings.ingest_batch_size, on_poison=uploaded.set_aside
-        )
+    # (Spelled out: tests/unit/test_manifests.py checks each consumed topic and group has a KEDA trigger.)
+    batch = settings.ingest_batch_size
+    runtime.consume(
+        Topics.ASSET_UPLOADED, "ingest", uploaded, max_records=batch, on_poison=uploaded.set_aside
+    )
+    runtime.consume(
+        Topics.ASSET_UPLOADED_BULK, "ingest-bulk", uploaded, max_records=batch, on_poison=uploaded.set_aside
+    )
     # connected folders: every replica watches its share (see folders.py); the gateway registers them here
     folder_watcher = FolderWatcher(settings, runtime)
     runtime.app.state.folder_watcher = folder_watcher
