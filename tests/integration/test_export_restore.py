@@ -7,7 +7,10 @@ byte, each asset's stored metadata, the sessions and their images, the reflectio
 the README). Then `atelier admin restore-workspace` (the real command, in a child process) brings it
 into a fresh workspace: the same files (by SHA-256) with the same metadata and times, the same sessions,
 flags, hand stack, gap and time zone, and the reflection with its texts, without spending a credit.
-A second run changes nothing."""
+A second run changes nothing. A mistake in the source workspace itself (a cut undone, a pick cleared,
+the gap reset) is put right by restoring its own export into it. The later restores and the operator's
+export (`export-workspace`) run in this process: a child Python's start-up costs seconds on a busy machine,
+and the command wiring is tested once here and in tests/unit/gateway/test_workspace_export.py."""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ import httpx
 import pytest
 
 from services.gateway.export import schemas
+from services.gateway.export.dump import export_workspace
+from services.gateway.export.restore import RestoreReport, restore_workspace
 from tests.integration.test_reflection_flow import T0_MS, lighthouse_session, upload_session
 from tests.polling import until
 
@@ -115,6 +120,14 @@ async def _admin(stack: dict[str, Any], *args: str) -> tuple[int, str]:
 
 async def _restore(stack: dict[str, Any], workspace: str, export: Path) -> tuple[int, str]:
     return await _admin(stack, "restore-workspace", workspace, "--from", str(export), "--wait", "60")
+
+
+async def _restore_here(stack: dict[str, Any], workspace: str, export: Path) -> RestoreReport:
+    """The same restore in this process (a child Python's start-up costs seconds on a busy machine)."""
+    gateway = stack["gateway"]
+    return await restore_workspace(
+        gateway.pool, gateway.store, gateway.settings, workspace, export, timeout=60
+    )
 
 
 async def _reflect(client: httpx.AsyncClient, session: str) -> dict[str, Any]:
@@ -211,8 +224,8 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
     assert (await target.get("/api/v1/credits")).json() == credits_before
 
     # again: nothing to do
-    code, out = await _restore(stack, await _workspace_id(target), export)
-    assert code == 0 and out.rstrip().endswith("changes: 0"), out
+    report = await _restore_here(stack, await _workspace_id(target), export)
+    assert (report.changes, report.already_there, report.warnings) == (0, 66, []), report
     assert await _state(target) == before
 
     # a mistake in the workspace itself: the cut undone, the pick cleared, the gap put back; the restore
@@ -224,15 +237,22 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
     assert (await source.put(f"/api/v1/assets/{members[3]}/flag", json={"flag": None})).status_code == 200
     assert (await source.put("/api/v1/settings/sessions", json={"gap_minutes": None})).status_code == 200
     assert await _state(source) != before
-    code, out = await _restore(stack, await _workspace_id(source), export)
-    assert code == 0 and "originals: 0 imported, 66 already there" in out, out
+    report = await _restore_here(stack, await _workspace_id(source), export)
+    assert (report.uploaded, report.already_there, report.cuts, report.flags, report.gap) == (
+        0,
+        66,
+        1,
+        1,
+        1,
+    ), report
     assert await _state(source) == before
     assert await _members(source, session) == members[:40]  # the same ids: the survivor keeps its session
 
     # the operator's export, straight from the database (what point-in-time recovery uses): the same files
     dumped = tmp_path / "dumped.zip"
-    code, out = await _admin(stack, "export-workspace", await _workspace_id(target), "--to", str(dumped))
-    assert code == 0, out
+    size = await export_workspace(os.environ["ATELIER_DATABASE_URL"], stack["gateway"].store,
+                                  await _workspace_id(target), dumped)  # fmt: skip
+    assert size == dumped.stat().st_size > 0
     with zipfile.ZipFile(dumped) as archive:
         lines = [json.loads(line) for line in archive.read(schemas.METADATA_FILE).splitlines()]
         assert {line["sha256"]: line["metadata"] for line in lines} == before["metadata"]

@@ -91,3 +91,24 @@ def test_asset_ids_inside_reflection_texts_are_remapped() -> None:
         {"text": "the fox", "asset_ids": [new, "other"]},
         {"n": 3, "nested": {"id": new}},
     ]
+
+
+def test_atelier_admin_hands_both_commands_to_their_server_modules(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from libs.cli.main import main
+
+    calls: list[list[str]] = []
+
+    def call(argv: list[str]) -> int:
+        calls.append(argv)
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", call)
+    assert main(["admin", "restore-workspace", "ws", "--from", "x.zip"]) == 0
+    assert main(["admin", "export-workspace", "ws", "--to", "y.zip"]) == 0
+    assert calls == [
+        [sys.executable, "-m", "services.gateway.export.restore", "ws", "--from", "x.zip"],
+        [sys.executable, "-m", "services.gateway.export.dump", "ws", "--to", "y.zip"],
+    ]
