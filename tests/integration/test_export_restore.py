@@ -257,3 +257,45 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
         lines = [json.loads(line) for line in archive.read(schemas.METADATA_FILE).splitlines()]
         assert {line["sha256"]: line["metadata"] for line in lines} == before["metadata"]
         assert len(json.loads(archive.read(schemas.SESSIONS_FILE))) == len(before["sessions"])
+
+
+def _copy_back_function() -> str:
+    """deploy/README.md's `pg_temp.copy_back`, as an operator pastes it."""
+    text = (REPO / "deploy" / "README.md").read_text()
+    start = text.index("CREATE FUNCTION pg_temp.copy_back")
+    end = text.index("END $$;", start) + len("END $$;")
+    return "\n".join(line.strip() for line in text[start:end].splitlines())
+
+
+async def test_the_documented_copy_back_sql_puts_a_workspace_rows_back(stack, new_tenant) -> None:
+    """deploy/README.md's row-by-row restore, on one table with generated columns (ingest.assets: loras and
+    search): the workspace's rows deleted after a "backup", then copied back from it, equal what they were.
+    The scratch schema here is a plain copy in the same database; the procedure attaches it over postgres_fdw."""
+    _, client = await new_tenant()
+    files = [("files", (f"copy-{i}.png", png, "image/png")) for i, png in enumerate(lighthouse_session(3))]
+    assert {r["status"] for r in (await client.post("/api/v1/assets", files=files)).json()} == {"imported"}
+    workspace = uuid.UUID(await _workspace_id(client))
+    pool = stack["gateway"].pool
+    columns = "asset_id, sha256, filename, metadata, loras, search::text AS search"
+    async with pool.acquire() as conn:
+        before = await conn.fetch(
+            f"SELECT {columns} FROM ingest.assets WHERE tenant_id = $1 ORDER BY asset_id", workspace
+        )
+        assert len(before) == 3 and all(r["search"] for r in before)
+        schema = f"scratch_ingest_{workspace.hex[:8]}"
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            await conn.execute(
+                f"CREATE TABLE {schema}.assets AS SELECT * FROM ingest.assets WHERE tenant_id = '{workspace}'"
+            )
+            await conn.execute("DELETE FROM ingest.assets WHERE tenant_id = $1", workspace)  # the mistake
+            await conn.execute(_copy_back_function().replace("'scratch_' || s", f"'{schema}'"))
+            async with conn.transaction():
+                await conn.execute("SELECT pg_temp.copy_back('ingest', 'assets', $1)", workspace)
+            after = await conn.fetch(
+                f"SELECT {columns} FROM ingest.assets WHERE tenant_id = $1 ORDER BY asset_id", workspace
+            )
+        finally:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            await conn.execute("DROP FUNCTION IF EXISTS pg_temp.copy_back(text, text, uuid)")
+    assert [dict(r) for r in after] == [dict(r) for r in before]
