@@ -60,6 +60,8 @@ from chaos_client import (  # noqa: E402
 from chaos_stack import INFRA_PARTS, SERVICES, ChaosStack  # noqa: E402
 
 API_CALLS = ("GET /sessions", "GET /assets", "GET /sessions/{id}/assets")
+# the pipeline is waited for while it moves; this long without any change means it stopped
+STALL_SECONDS = 180.0
 SCHEMAS = ("gateway", "ingest", "clustering", "credits", "reflection")
 
 
@@ -83,7 +85,8 @@ class Settings:
     reflections: int = _int("CHAOS_REFLECTIONS", 6)
     gap_seconds: float = _float("CHAOS_GAP_SECONDS", 8.0)
     down_seconds: float = _float("CHAOS_DOWN_SECONDS", 3.0)
-    drain_seconds: float = _float("CHAOS_DRAIN_SECONDS", 900.0)
+    # the most the final drain may take (waiting stops sooner once nothing moves for STALL_SECONDS)
+    drain_seconds: float = _float("CHAOS_DRAIN_SECONDS", 3600.0)
     keep_state: bool = os.environ.get("CHAOS_KEEP_STATE") == "1"
 
 
@@ -379,7 +382,8 @@ async def drained(db: Db, workspaces: list[Workspace], reflections: list[dict[st
 async def wait_drained(
     db: Db, workspaces: list[Workspace], reflections: list[dict[str, Any]], timeout: float
 ) -> tuple[dict[str, Any], float]:
-    began = time.monotonic()
+    began = last_change = time.monotonic()
+    last: dict[str, Any] = {}
     while True:
         state = await drained(db, workspaces, reflections)
         done = (
@@ -389,6 +393,11 @@ async def wait_drained(
             and state["reservations_pending"] == 0
         )
         if done or time.monotonic() - began > timeout:
+            return state, time.monotonic() - began
+        # a pipeline still moving is waited for, however slow this machine is; one that stopped is not
+        if state != last:
+            last, last_change = state, time.monotonic()
+        elif time.monotonic() - last_change > STALL_SECONDS:
             return state, time.monotonic() - began
         await asyncio.sleep(1.0)
 
@@ -558,6 +567,8 @@ async def run(
             flush=True,
         )
 
+        load = {"phase 1": os.getloadavg()[0]}
+
         # 2. steady import with faults, reflections and poison
         print("== phase 2: steady import under faults", flush=True)
         steady = [
@@ -583,6 +594,7 @@ async def run(
             stack, db, settings, steady_timings, lambda: poison.inject(poison_workspace), importing
         )
         faults_done.set()
+        load["phase 2"] = os.getloadavg()[0]
         await importing
         import_seconds = time.monotonic() - phase_began
         reflections = await reflecting
@@ -620,12 +632,15 @@ async def run(
                 )
             )
 
-        while (  # noqa: ASYNC110 (polls the database)
-            await whale_imported() < len(whale.sent)
-            and time.monotonic() - whale_began < settings.drain_seconds
-        ):
+        seen, seen_change = -1, time.monotonic()
+        while (now_imported := await whale_imported()) < len(whale.sent):
+            if now_imported != seen:
+                seen, seen_change = now_imported, time.monotonic()
+            elif time.monotonic() - seen_change > STALL_SECONDS:
+                break  # stopped moving: the checks below say what is missing
             await asyncio.sleep(1.0)
         whale_import_seconds = time.monotonic() - whale_began
+        load["phase 3"] = os.getloadavg()[0]
         whale_progress = await db.progress()
 
         # drain and check
@@ -676,6 +691,7 @@ async def run(
             "outbox_pending": pending_outbox,
             "poison": poison_rows,
             "oversized": oversized,
+            "load": load,
             "replay": replay,
         }
         ok = write_report(summary, HERE)

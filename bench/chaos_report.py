@@ -82,7 +82,9 @@ def write_report(summary: dict[str, Any], bench_dir: Path) -> bool:
         f"CHAOS_WHALE={s['whale']} CHAOS_MINNOWS={s['minnows']} CHAOS_MINNOW_IMAGES={s['minnow_images']} "
         f"CHAOS_REFLECTIONS={s['reflections']}). Every part is a real process: Tansu (events in SeaweedFS), SeaweedFS, "
         "an embedded PostgreSQL, the five services; every image goes through the gateway's public API. "
-        "How it works: bench/chaos.py.",
+        "How it works: bench/chaos.py. The machine's load average (1 min) at the end of each phase: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in summary["load"].items())
+        + " (other work shared the 2 cores).",
         "",
         "## Findings",
         "",
