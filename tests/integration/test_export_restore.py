@@ -27,9 +27,11 @@ from typing import Any
 import httpx
 import pytest
 
+from services.gateway.endpoints import ORIGINAL_CHUNK_BYTES
 from services.gateway.export import schemas
 from services.gateway.export.dump import export_workspace
-from services.gateway.export.restore import RestoreReport, restore_workspace
+from services.gateway.export.restore import RestoreReport, restore_workspace, workspace_subject
+from services.gateway.export.service import ExportWriter
 from tests.integration.test_reflection_flow import T0_MS, lighthouse_session, upload_session
 from tests.polling import until
 
@@ -211,6 +213,12 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
             66,
         )
         assert {schemas.README_FILE, schemas.STACKS_FILE, schemas.LINEAGE_FILE} <= names
+
+    # streamed as it is written: no piece handed to the server is much over one read of an original
+    gateway = stack["gateway"]
+    subject = await workspace_subject(gateway.pool, await _workspace_id(source))
+    pieces = [len(piece) async for piece in ExportWriter(gateway.pool, gateway.store, subject).stream()]
+    assert max(pieces) <= 2 * ORIGINAL_CHUNK_BYTES < sum(pieces) // 4, (max(pieces), sum(pieces))
 
     # the restore into a fresh workspace: everything back, by content; no credit spent
     _, target = await new_tenant()
