@@ -161,7 +161,8 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     await page.get_by_role("button", name="Select", exact=True).click()
     first, second = small["asset_ids"][:2]
     await page.get_by_role("checkbox", name=f"Select {names[first]}").check()
-    await page.get_by_role("checkbox", name=f"Select {names[second]}").check()
+    await _tile(page, second).click()  # while selecting, a click on the image selects it too
+    await expect(page.get_by_role("checkbox", name=f"Select {names[second]}")).to_be_checked()
     await page.get_by_role("button", name="Stack selected (2)").click()
     await expect(grid.get_by_role("button", name="Expand stack of 2")).to_have_count(pairs + 1)
     assert any(set(s["asset_ids"]) == {first, second} for s in await _stacks(client, session_id))
