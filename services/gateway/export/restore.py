@@ -134,6 +134,7 @@ class Export:
     reflections: list[schemas.ExportedReflection]
     flags: list[schemas.ExportedFlag]
     stacks: list[schemas.ExportedStack]
+    missing: list[str] = field(default_factory=list)  # originals listed but not in the zip
 
 
 def read_export(archive: zipfile.ZipFile) -> Export:
@@ -154,17 +155,15 @@ def read_export(archive: zipfile.ZipFile) -> Export:
     def array(name: str) -> list[Any]:
         return json.loads(archive.read(name)) if name in names else []
 
-    originals = [
+    listed = [
         _original(schemas.ExportedAsset.model_validate_json(line)) for line in lines(schemas.METADATA_FILE)
     ]
-    missing = [o.file for o in originals if o.file not in names]
-    if missing:
-        raise RestoreRefused(
-            f"{len(missing)} originals listed in metadata.jsonl are not in the zip, e.g. {missing[0]}"
-        )
     return Export(
         workspace=workspace,
-        originals=originals,
+        # an original the store had lost when the export was made is a `.missing.txt` in the zip: the rest
+        # is restored, and the report names what could not be
+        originals=[o for o in listed if o.file in names],
+        missing=[o.file for o in listed if o.file not in names],
         sessions=[schemas.ExportedSession.model_validate(s) for s in array(schemas.SESSIONS_FILE)],
         reflections=[schemas.ExportedReflection.model_validate(r) for r in array(schemas.REFLECTIONS_FILE)],
         flags=[schemas.ExportedFlag.model_validate_json(line) for line in lines(schemas.FLAGS_FILE)],
@@ -457,6 +456,11 @@ class Restorer:
             self.report.reflections += made is not None
 
     async def run(self, export: Export, timeout: float) -> RestoreReport:
+        if export.missing:
+            self.report.warnings.append(
+                f"{len(export.missing)} originals listed in metadata.jsonl are not in the zip (not restored), "
+                f"e.g. {export.missing[0]}"
+            )
         await self.settings_first(export.workspace)
         await self.originals(export.originals)
         await self.pipeline_done(export.originals, timeout)

@@ -112,3 +112,30 @@ def test_atelier_admin_hands_both_commands_to_their_server_modules(monkeypatch) 
         [sys.executable, "-m", "services.gateway.export.restore", "ws", "--from", "x.zip"],
         [sys.executable, "-m", "services.gateway.export.dump", "ws", "--to", "y.zip"],
     ]
+
+
+def test_an_export_with_a_lost_original_restores_the_rest() -> None:
+    from datetime import UTC, datetime
+
+    from services.gateway.export import schemas
+    from services.gateway.export.restore import read_export
+
+    workspace = schemas.ExportedWorkspace(
+        tenant_id=uuid.UUID(int=9), workspace="w", time_zone="UTC", gap_minutes=None,
+        exported_at=datetime.now(UTC), asset_count=2, curation=[],
+    )  # fmt: skip
+    kept, lost = (
+        schemas.ExportedAsset(asset_id=uuid.UUID(int=i), sha256=f"{i:064x}", file=f"originals/{i}.png", filename=f"{i}.png")
+        for i in (1, 2)
+    )  # fmt: skip
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(schemas.WORKSPACE_FILE, workspace.model_dump_json())
+        archive.writestr(schemas.METADATA_FILE, kept.model_dump_json() + "\n" + lost.model_dump_json() + "\n")
+        archive.writestr(schemas.SESSIONS_FILE, "[]")
+        archive.writestr("originals/1.png", b"png")
+        archive.writestr("originals/2.png.missing.txt", b"not found")
+    with zipfile.ZipFile(out) as archive:
+        export = read_export(archive)
+    assert [o.file for o in export.originals] == ["originals/1.png"]
+    assert export.missing == ["originals/2.png"]
