@@ -289,6 +289,20 @@ class ImportedHandler:
             )
 
 
+def moment_of(p: AssetImported) -> Moment:
+    """An imported asset on the timeline: its time, and what the default rule reads across an ambiguous
+    gap (prompt, model, tool, seed, LoRAs). `repository.load_timeline_rows` restores the same fields,
+    so a timeline rebuilt from the tables cuts where the one built import by import did."""
+    assert p.generated_at is not None, "only timed assets go on the timeline"
+    facts = p.lineage
+    return Moment(
+        str(p.asset_id), p.generated_at, p.timestamp_precision or "second",
+        prompt=p.prompt, model=p.model, tool=p.tool,
+        seed=facts.seed if facts else None,
+        loras=tuple(facts.loras) if facts and facts.loras else None,
+    )  # fmt: skip
+
+
 async def _place(
     items: list[Delivery], conn: asyncpg.Connection, _state: TenantState, timeline: Timeline
 ) -> Edited:
@@ -301,7 +315,7 @@ async def _place(
         if p.generated_at is None:
             PLACED.labels("no_time").inc()  # shown in the gallery, in no session
             continue
-        moments.append(Moment(str(p.asset_id), p.generated_at, p.timestamp_precision or "second"))
+        moments.append(moment_of(p))
         imported.setdefault(str(p.asset_id), p)
     changes, placed, refused = timeline.insert_many(moments)
     for moment, reason in refused:

@@ -93,9 +93,14 @@ async def save_edits(conn: asyncpg.Connection, tenant_id: uuid.UUID, edits: Manu
 async def load_timeline_rows(
     conn: asyncpg.Connection, tenant_id: uuid.UUID
 ) -> tuple[list[tuple[Moment, str]], dict[str, str]]:
+    # the content the default rule reads across an ambiguous gap, as `handlers.moment_of` gave it at
+    # import: prompt, tool, model kept with the member; seed (exact, from the facts' JSON: a ComfyUI seed
+    # can pass bigint) and LoRAs from the asset's lineage facts
     members = await conn.fetch(
-        "SELECT asset_id, generated_at, precision, session_id FROM clustering.members "
-        "WHERE tenant_id = $1 AND session_id IS NOT NULL",
+        "SELECT m.asset_id, m.generated_at, m.precision, m.session_id, m.prompt, m.model, m.tool,"
+        " f.facts->>'seed' AS seed, f.facts->'loras' AS loras"
+        " FROM clustering.members m LEFT JOIN clustering.asset_facts f USING (asset_id)"
+        " WHERE m.tenant_id = $1 AND m.session_id IS NOT NULL",
         tenant_id,
     )
     merged = await conn.fetch(
@@ -103,12 +108,18 @@ async def load_timeline_rows(
         tenant_id,
     )
     return (
-        [
-            (Moment(str(r["asset_id"]), r["generated_at"], r["precision"]), r["session_id"].hex)
-            for r in members
-        ],
+        [(_stored_moment(r), r["session_id"].hex) for r in members],
         {r["session_id"].hex: r["merged_into"].hex for r in merged},
     )
+
+
+def _stored_moment(r: asyncpg.Record) -> Moment:
+    loras = tuple(r["loras"] or ())
+    return Moment(
+        str(r["asset_id"]), r["generated_at"], r["precision"],
+        prompt=r["prompt"], model=r["model"], tool=r["tool"],
+        seed=int(r["seed"]) if r["seed"] is not None else None, loras=loras or None,
+    )  # fmt: skip
 
 
 async def insert_members(
