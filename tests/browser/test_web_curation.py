@@ -27,6 +27,14 @@ T0_MS = 1_767_000_000_000  # 2025-12-29: the generated sessions' first image
 GRID = "Images of this session"
 
 
+NUMBERS = {"cfg": "CFG", "steps": "Steps", "seed": "Seed"}  # the change strip's names for them
+
+
+def _number(value: float | int) -> str:
+    """A number as the change strip writes it: 7.0 as 7, 4.5 as 4.5."""
+    return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
+
+
 def _watch(page) -> list[str]:  # type: ignore[no-untyped-def]
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
@@ -197,6 +205,20 @@ async def test_a_session_of_12_ideas_reads_as_12_stacks(page, gateway_url, new_t
     await step.first.click()
     await expect(dialog.get_by_role("heading", level=2)).to_have_text(names[edit["asset_id"]])
     await page.keyboard.press("Escape")
+    # and a step that changed one number only reads "CFG 5 → 7" (or steps, or seed)
+    sweep = next(
+        c
+        for c in changes
+        if len(c["parameters"]) == 1
+        and c["parameters"][0]["name"] in NUMBERS
+        and not (
+            c["prompt_added"] or c["prompt_removed"] or c["model"] or c["loras_added"] or c["loras_removed"]
+        )
+    )
+    change = sweep["parameters"][0]
+    text = f"{NUMBERS[change['name']]} {_number(change['before'])} → {_number(change['after'])}"
+    step = strip.get_by_role("button", name=f"Open the image where: {text}").first
+    await expect(step.get_by_text(text, exact=True)).to_be_visible()
     await expect(dialog).to_be_hidden()
 
     # the inspector: a child's parents and children, each opening that image
