@@ -4,8 +4,10 @@ edits and a pick that outlive later imports, and the change strip of a known edi
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
+import json
 import re
 import sys
 import uuid
@@ -30,16 +32,17 @@ SMALL_T0_MS = T0_MS + 3 * 86_400_000  # another day: a session of its own
 @dataclass
 class Library:
     client: httpx.AsyncClient
+    token: str
     session_id: str
     files: list[tuple[str, bytes, int]]
 
 
-async def _client(stack: Any) -> httpx.AsyncClient:
+async def _client(stack: Any) -> tuple[str, httpx.AsyncClient]:
     from services.gateway.auth import ensure_tenant
 
     token = f"tok-{uuid.uuid4().hex}"
     await ensure_tenant(stack["gateway"].pool, f"curation-{uuid.uuid4().hex[:12]}", token)
-    return httpx.AsyncClient(
+    return token, httpx.AsyncClient(
         transport=httpx.ASGITransport(app=stack["gateway"].app),
         base_url="http://gateway",
         headers={"Authorization": f"Bearer {token}"},
@@ -103,7 +106,7 @@ async def _library(stack: Any, n_images: int, n_ideas: int, start_ms: int, seed:
     sys.path.insert(0, str(BENCH))
     from lineage_families import idea_session_files  # real A1111 PNGs of known ideas
 
-    client = await _client(stack)
+    token, client = await _client(stack)
     # the generator's pauses reach 15 minutes over 6 hours of work: a 60-minute gap keeps it one session
     response = await client.put("/api/v1/settings/sessions", json={"gap_minutes": 60})
     assert response.status_code == 200, response.text
@@ -112,7 +115,7 @@ async def _library(stack: Any, n_images: int, n_ideas: int, start_ms: int, seed:
     assert {r["status"] for r in results} <= {"imported", "queued"}, results
     session = await _session_of(client, len(files), min(ms for _, _, ms in files))
     await _settled_stacks(client, session, len(files))
-    return Library(client, session, files)
+    return Library(client, token, session, files)
 
 
 @pytest.fixture(scope="module")
@@ -428,3 +431,28 @@ async def test_the_change_strip_names_a_known_edit(new_tenant: Any) -> None:
     switch = steps[ids[3]]
     assert switch["model"] == {"before": "juggernautXL_v9", "after": "dreamshaperXL_turbo"}
     assert switch["loras_added"] == ["film_grain"] and not switch["loras_removed"]
+
+
+async def test_an_open_page_hears_of_a_stack_edit(small: Library, gateway_url: str) -> None:
+    """A stack edit reaches the workspace's live feed as `stack.updated`, naming the session."""
+    stacks = await _stacks(small.client, small.session_id)
+    stacked = max(stacks, key=lambda s: s["size"])
+    seen: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {small.token}"}
+        async with http.stream("GET", "/api/v1/events", headers=headers) as stream:
+            lines = stream.aiter_lines()
+            assert (await anext(lines)).startswith("retry:")  # subscribed from here on
+            url = f"/api/v1/sessions/{small.session_id}/stacks/{stacked['stack_id']}"
+            assert (await small.client.delete(url)).status_code == 200
+
+            async def heard() -> None:
+                async for line in lines:
+                    if line.startswith("data:"):
+                        seen.append(json.loads(line.removeprefix("data:")))
+                        if seen[-1]["type"] == "stack.updated":
+                            return
+
+            await asyncio.wait_for(heard(), timeout=30)
+    assert seen[-1]["payload"]["session_id"] == small.session_id
+    assert seen[-1]["payload"]["stack_ids"]
