@@ -1,7 +1,7 @@
 """Export and restore, round trip, over the real stack (issue 16, backups and restore).
 
 A workspace with corpus files from several tools and a timed 60-image session, a paid reflection of it,
-a hand cut (the session split), a changed session gap, a pick, a reject and a stack made by hand is
+two hand cuts (the session split in three), a changed session gap, a pick, a reject and a stack made by hand is
 exported through `GET /api/v1/export`; the zip is checked against the API (every original byte for
 byte, each asset's stored metadata, the sessions and their images, the reflection's texts, the flags,
 the README). Then `atelier admin restore-workspace` (the real command, in a child process) brings it
@@ -161,11 +161,14 @@ async def test_export_then_restore_into_a_fresh_workspace(stack, new_tenant, cor
     assert {r["status"] for r in imported} == {"imported"}, imported
     session = await upload_session(source, lighthouse_session(), T0_MS, "lighthouse")
     reflection = await _reflect(source, session)
-    # the person's word: a gap, a cut (the larger part keeps the session and its reflection), flags, a stack
+    # the person's word: a gap, cuts (the largest part keeps the session and its reflection), flags, a stack
     assert (await source.put("/api/v1/settings/sessions", json={"gap_minutes": 45})).status_code == 200
     members = await _members(source, session)
     assert len(members) == 60
     cut = await source.post(f"/api/v1/sessions/{session}/split", json={"asset_id": members[40]})
+    assert cut.status_code == 200, cut.text
+    later = cut.json()["sessions"][1]["id"]  # and a second cut, so the restore makes two in one session
+    cut = await source.post(f"/api/v1/sessions/{later}/split", json={"asset_id": members[50]})
     assert cut.status_code == 200, cut.text
     assert (await source.put(f"/api/v1/assets/{members[3]}/flag", json={"flag": "pick"})).status_code == 200
     assert (

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import itertools
 import json
 import sys
 import uuid
@@ -34,7 +33,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Literal, cast
 
 import asyncpg
 from fastapi import HTTPException
@@ -52,8 +51,9 @@ from services.gateway.settings import GatewaySettings
 
 SOURCES: tuple[ImportSource, ...] = ("upload", "zip", "folder", "sync")
 UPLOAD_BATCH = 32
-# session edits one restore may make before it stops and says so (each is one cut or one join)
-MAX_SESSION_EDITS = 10_000
+# rounds of session edits (one read, then every cut, or every join, it shows) before the restore stops and
+# says so: cuts settle in one round and joins in the next, a refusal can cost one more
+SESSION_EDIT_ROUNDS = 10
 HASH_CHUNK = 1024 * 1024
 
 
@@ -171,31 +171,53 @@ def read_export(archive: zipfile.ZipFile) -> Export:
     )
 
 
-def next_session_edit(
-    sessions: list[tuple[uuid.UUID, list[uuid.UUID]]],
-    label: dict[uuid.UUID, int],
-    refused: set[tuple[str, uuid.UUID, uuid.UUID]],
-) -> tuple[str, uuid.UUID, uuid.UUID] | None:
-    """The next edit that brings `sessions` (live sessions in time order, members in generation order)
-    closer to the export: `label` says which exported session each asset was in. A cut where a
-    session holds images of two exported sessions (before the first image of the later one), else a
-    join of two neighbours holding images of the same exported session; None when they match. Images
-    the export does not know are left where they are. `refused` edits are not proposed again."""
+Sessions = list[tuple[uuid.UUID, list[uuid.UUID]]]
+Cuts = tuple[Literal["cut"], list[tuple[uuid.UUID, list[uuid.UUID]]]]
+Joins = tuple[Literal["join"], list[list[uuid.UUID]]]
+
+
+def plan_session_edits(
+    sessions: Sessions, label: dict[uuid.UUID, int], refused: set[uuid.UUID]
+) -> Cuts | Joins | None:
+    """The edits that bring `sessions` (live sessions in time order, members in generation order) to the
+    export's, read from one look at them: `label` says which exported session each asset was in.
+
+    First the cuts: for each session holding images of two or more exported sessions, the images to cut
+    before (where the exported session changes), in order. Only when there are none, the joins: runs of
+    neighbouring sessions holding images of one exported session. None when they match. Images the
+    export does not know are left where they are; `refused` (an asset a cut before was refused, a session
+    a join into was refused) is not proposed again."""
+    cuts = []
     for session_id, members in sessions:
+        before: list[uuid.UUID] = []
         previous: int | None = None
         for asset in members:
             here = label.get(asset)
             if here is None:
                 continue
-            if previous is not None and here != previous and ("cut", session_id, asset) not in refused:
-                return ("cut", session_id, asset)
+            if previous is not None and here != previous and asset not in refused:
+                before.append(asset)
             previous = here
-    firsts = [(s, next((label[m] for m in members if m in label), None)) for s, members in sessions]
-    labelled = [(s, n) for s, n in firsts if n is not None]
-    for (first, a), (second, b) in itertools.pairwise(labelled):
-        if a == b and ("join", first, second) not in refused:
-            return ("join", first, second)
-    return None
+        if before:
+            cuts.append((session_id, before))
+    if cuts:
+        return ("cut", cuts)
+    runs: list[list[uuid.UUID]] = []
+    run: list[uuid.UUID] = []
+    run_label: int | None = None
+    for session_id, members in sessions:
+        here = next((label[m] for m in members if m in label), None)
+        if here is None:
+            continue
+        if run and here == run_label and session_id not in refused:
+            run.append(session_id)
+            continue
+        if len(run) > 1:
+            runs.append(run)
+        run, run_label = [session_id], here
+    if len(run) > 1:
+        runs.append(run)
+    return ("join", runs) if runs else None
 
 
 def remap_ids(value: Any, ids: dict[str, str]) -> Any:
@@ -343,26 +365,50 @@ class Restorer:
     async def sessions(
         self, exported: list[schemas.ExportedSession], ids: dict[uuid.UUID, uuid.UUID]
     ) -> None:
+        """Cut and join until every session holds the images it held in the export: each round reads the
+        sessions once and makes every edit that read shows (a session's cuts from its last one back, so
+        each next cut is in the earlier part the previous split answered with; a run of joins into the
+        survivor each merge answered with)."""
         label = {ids[a]: n for n, s in enumerate(exported) for a in s.asset_ids if a in ids}
-        refused: set[tuple[str, uuid.UUID, uuid.UUID]] = set()
-        for _ in range(MAX_SESSION_EDITS):
-            edit = next_session_edit(await self.live_sessions(), label, refused)
-            if edit is None:
+        refused: set[uuid.UUID] = set()
+        for _ in range(SESSION_EDIT_ROUNDS):
+            plan = plan_session_edits(await self.live_sessions(), label, refused)
+            if plan is None:
                 return
-            kind, first, second = edit
-            try:
-                if kind == "cut":
-                    await self._clustering("POST", f"/sessions/{first}/split", {"asset_id": str(second)})
-                    self.report.cuts += 1
-                else:
-                    await self._clustering(
-                        "POST", "/sessions/merge", {"session_ids": [str(first), str(second)]}
-                    )
-                    self.report.joins += 1
-            except HTTPException as refusal:
-                refused.add(edit)
-                self.report.warnings.append(f"session {kind} refused by clustering: {refusal.detail}")
-        self.report.warnings.append(f"stopped after {MAX_SESSION_EDITS} session edits")
+            if plan[0] == "cut":
+                for session_id, assets in plan[1]:
+                    current = session_id
+                    for asset in reversed(assets):
+                        try:
+                            answer = await self._clustering(
+                                "POST", f"/sessions/{current}/split", {"asset_id": str(asset)}
+                            )
+                        except HTTPException as refusal:
+                            refused.add(asset)
+                            self.report.warnings.append(
+                                f"session cut refused by clustering: {refusal.detail}"
+                            )
+                            continue
+                        self.report.cuts += 1
+                        current = uuid.UUID(answer["session_ids"][0])
+            else:
+                for run in plan[1]:
+                    survivor = run[0]
+                    for later in run[1:]:
+                        body = {"session_ids": [str(survivor), str(later)]}
+                        try:
+                            answer = await self._clustering("POST", "/sessions/merge", body)
+                        except HTTPException as refusal:
+                            refused.add(later)
+                            self.report.warnings.append(
+                                f"session join refused by clustering: {refusal.detail}"
+                            )
+                            break
+                        self.report.joins += 1
+                        survivor = uuid.UUID(answer["session_ids"][0])
+        self.report.warnings.append(
+            f"sessions still differ after {SESSION_EDIT_ROUNDS} rounds of cuts and joins"
+        )
 
     async def _current_flags(self) -> dict[uuid.UUID, str]:
         return {

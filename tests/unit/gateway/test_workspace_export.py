@@ -8,7 +8,7 @@ import io
 import uuid
 import zipfile
 
-from services.gateway.export.restore import next_session_edit, remap_ids
+from services.gateway.export.restore import plan_session_edits, remap_ids
 from services.gateway.export.service import UniqueNames, ZipSink, _entry, safe_name
 
 
@@ -53,35 +53,33 @@ def _ids(n: int) -> list[uuid.UUID]:
     return [uuid.UUID(int=i + 1) for i in range(n)]
 
 
-def test_the_restore_cuts_where_a_session_mixes_two_exported_ones() -> None:
+def test_the_restore_cuts_every_session_that_mixes_exported_ones_from_one_read() -> None:
+    a = _ids(8)
+    s1, s2 = uuid.UUID(int=100), uuid.UUID(int=101)
+    label = {a[0]: 0, a[1]: 0, a[2]: 1, a[3]: 1, a[4]: 2, a[5]: 3, a[6]: 3, a[7]: 3}
+    sessions = [(s1, a[:5]), (s2, a[5:])]
+    assert plan_session_edits(sessions, label, set()) == ("cut", [(s1, [a[2], a[4]])])
+
+
+def test_the_restore_joins_runs_of_neighbours_once_nothing_is_left_to_cut() -> None:
     a = _ids(6)
-    s1 = uuid.UUID(int=100)
-    label = {a[0]: 0, a[1]: 0, a[2]: 0, a[3]: 1, a[4]: 1, a[5]: 1}
-    assert next_session_edit([(s1, a)], label, set()) == ("cut", s1, a[3])
-
-
-def test_the_restore_joins_neighbours_of_one_exported_session() -> None:
-    a = _ids(4)
-    s1, s2, s3 = uuid.UUID(int=101), uuid.UUID(int=102), uuid.UUID(int=103)
-    label = {a[0]: 0, a[1]: 1, a[2]: 1, a[3]: 2}
-    sessions = [(s1, [a[0]]), (s2, [a[1]]), (s3, [a[2], a[3]])]
-    # the cut first (s3 mixes 1 and 2), then the join of s2 and what holds a[2]
-    assert next_session_edit(sessions, label, set()) == ("cut", s3, a[3])
-    s4 = uuid.UUID(int=104)
-    after_cut = [(s1, [a[0]]), (s2, [a[1]]), (s3, [a[2]]), (s4, [a[3]])]
-    assert next_session_edit(after_cut, label, set()) == ("join", s2, s3)
-    done = [(s1, [a[0]]), (s2, [a[1], a[2]]), (s4, [a[3]])]
-    assert next_session_edit(done, label, set()) is None
+    s = [uuid.UUID(int=100 + i) for i in range(6)]
+    label = {a[0]: 0, a[1]: 1, a[2]: 1, a[3]: 1, a[4]: 2, a[5]: 2}
+    sessions = [(s[i], [a[i]]) for i in range(6)]
+    assert plan_session_edits(sessions, label, set()) == ("join", [[s[1], s[2], s[3]], [s[4], s[5]]])
+    done = [(s[0], [a[0]]), (s[1], a[1:4]), (s[4], a[4:])]
+    assert plan_session_edits(done, label, set()) is None
 
 
 def test_the_restore_leaves_images_the_export_does_not_know_and_refused_edits() -> None:
     a = _ids(4)
-    s1, s2 = uuid.UUID(int=101), uuid.UUID(int=102)
+    s1, s2, s3 = uuid.UUID(int=101), uuid.UUID(int=102), uuid.UUID(int=103)
     label = {a[0]: 0, a[2]: 0}  # a[1] and a[3] are the workspace's own, newer images
-    assert next_session_edit([(s1, [a[0], a[1], a[2]]), (s2, [a[3]])], label, set()) is None
-    mixed = {a[0]: 0, a[1]: 1}
-    refused = {("cut", s1, a[1])}
-    assert next_session_edit([(s1, [a[0], a[1]])], mixed, refused) is None
+    assert plan_session_edits([(s1, [a[0], a[1], a[2]]), (s2, [a[3]])], label, set()) is None
+    assert plan_session_edits([(s1, [a[0], a[1]])], {a[0]: 0, a[1]: 1}, {a[1]}) is None
+    # a join into s2 was refused: s2 starts a run of its own, and s3 may still join it
+    three = [(s1, [a[0]]), (s2, [a[1]]), (s3, [a[2]])]
+    assert plan_session_edits(three, {a[0]: 0, a[1]: 0, a[2]: 0}, {s2}) == ("join", [[s2, s3]])
 
 
 def test_asset_ids_inside_reflection_texts_are_remapped() -> None:
