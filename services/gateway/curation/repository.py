@@ -21,7 +21,9 @@ LINK_COLUMNS = "ll.parent_id, ll.child_id, ll.relation, ll.rule, ll.evidence, ll
 LINK_ORDER = "ORDER BY ll.explicit DESC, ll.confidence DESC, ll.created_at, ll.parent_id, ll.child_id"
 STACK_COLUMNS = "sk.stack_id, sk.cover_asset_id, sk.asset_ids, sk.size, sk.manual, sk.reason"
 FACT_COLUMNS = (
-    "mf.asset_id, mf.generated_at, mf.tool, mf.prompt, mf.negative_prompt, mf.model, mf.loras, mf.seed, "
+    # the seed exact from the facts' JSON: the view's bigint column is NULL for a ComfyUI seed past 2^63
+    "mf.asset_id, mf.generated_at, mf.tool, mf.prompt, mf.negative_prompt, mf.model, mf.loras, "
+    "mf.lineage->>'seed' AS seed, "
     "mf.sampler, mf.steps, mf.cfg, mf.width, mf.height"
 )
 

@@ -54,7 +54,7 @@ def generation(row: Any) -> Generation:
     """A `member_facts` row as the rules see it. The facts are taken as stored (`model_construct`):
     clustering already holds them, and the event's length limits are not the strip's business."""
     facts = LineageFacts.model_construct(
-        seed=row["seed"],
+        seed=int(row["seed"]) if row["seed"] is not None else None,  # JSON text: exact past bigint
         negative_prompt=row["negative_prompt"],
         sampler=row["sampler"],
         steps=row["steps"],
