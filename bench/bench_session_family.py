@@ -131,7 +131,7 @@ def _bootstrap(
     n = len(rule)
     users = range(n)
     # per score list, its columns: true positives, predicted, actual boundaries, ARI
-    columns = [
+    columns: list[list[list[float]]] = [
         [
             [s.true_positives for s in ss],
             [s.predicted for s in ss],
@@ -143,7 +143,10 @@ def _bootstrap(
     d_f1, d_ari = [], []
     for _ in range(DRAWS):
         pick = rng.choices(users, k=n)
-        pooled = [Score(*(sum(map(c.__getitem__, pick)) for c in cols), n) for cols in columns]  # type: ignore[arg-type]
+        pooled = []
+        for cols in columns:
+            tp, predicted, actual, ari = (sum(map(c.__getitem__, pick)) for c in cols)
+            pooled.append(Score(int(tp), int(predicted), int(actual), float(ari), n))
         r, f, a = pooled
         d_f1.append(f.f1 - r.f1)
         d_ari.append(a.ari - r.ari)
@@ -154,7 +157,7 @@ def _bootstrap(
 
 
 def regret_table() -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     all_bars: list[dict[float, tuple[float, float]]] = []
     for profile in PROFILES:
         prepared = prepare_content([t for seed in SEEDS for t in generated(seed, USERS, profile.rhythm)])
