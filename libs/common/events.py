@@ -6,7 +6,7 @@ The Kafka key is the tenant id, so one tenant's events stay in order on one part
 `asset.uploaded`, keyed by asset id: ingest needs no order within a workspace, and a large import
 then spreads over every partition and ingest replica instead of piling onto one (README "Fair
 imports"). Uploads travel in two lanes: `asset.uploaded` for interactive uploads and
-`asset.uploaded.bulk` for archives, folders, sync and busy workspaces, consumed side by side, so
+`asset.uploaded.bulk` for busy workspaces and connected folders, consumed side by side, so
 a small import never queues behind a large one.
 
 A consumer turns raw bytes into an `Event` with `parse_event`, which raises
@@ -312,14 +312,16 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
 # at the producer.
 MAX_EVENT_BYTES = 512 * 1024
 
-# the sources whose uploads may come by the thousand: they take the bulk lane
-BULK_SOURCES = frozenset({"zip", "folder", "sync"})
+# the sources that take the bulk lane whatever their size: a connected folder's scan may find a whole
+# library, and the watcher does not count a workspace's backlog as the gateway does. A zip or a sync
+# is judged by that count instead (`busy`), so a small one stays interactive.
+BULK_SOURCES = frozenset({"folder"})
 
 
 def upload_lane(payload: AssetUploaded, *, busy: bool = False) -> str:
-    """The topic an upload travels on: the interactive lane for files a person uploads, the bulk lane
-    for archives, connected folders, desktop sync, and any upload of a workspace that already has
-    many files waiting (`busy`, judged by the gateway). Both lanes are consumed side by side."""
+    """The topic an upload travels on: the bulk lane for a workspace that already has many files waiting
+    (`busy`, judged by the gateway as it stages: a large zip or sync turns busy part-way) and for
+    connected folders; the interactive lane otherwise. Both lanes are consumed side by side."""
     return Topics.ASSET_UPLOADED_BULK if busy or payload.source in BULK_SOURCES else Topics.ASSET_UPLOADED
 
 

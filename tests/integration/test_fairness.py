@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from libs.common.assets import asset_id_for
-from libs.common.events import AssetUploaded, Event, Topics
+from libs.common.events import AssetUploaded, Event, Topics, upload_lane
 from libs.common.storage import original_key
 from tests.polling import until
 
@@ -55,7 +55,8 @@ async def _stage_directly(stack: dict[str, Any], tenant: uuid.UUID, prefix: str,
             asset_id=asset_id_for(tenant, sha), sha256=sha, object_key=original_key(tenant, sha),
             filename=f"{prefix}-{seed}.png", size=len(data), source="zip",
         )  # fmt: skip
-        events.append(Event.of(uploaded, tenant_id=tenant))
+        # a workspace with this many files waiting is busy (tests/integration/test_upload_quotas.py)
+        events.append(Event.of(uploaded, tenant_id=tenant, topic=upload_lane(uploaded, busy=True)))
 
     await asyncio.gather(*(put(seed) for seed in seeds))
     return events

@@ -9,6 +9,7 @@ import asyncio
 import io
 import random
 import uuid
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -170,6 +171,29 @@ async def test_a_busy_workspace_uploads_in_the_bulk_lane(new_tenant, gateway_set
         return {a["filename"] for a in assets} == {"lane-busy-0.png", "lane-busy-1.png"}
 
     assert await until(both_imported, within=30.0)  # ingest consumes the bulk lane too
+
+
+async def test_a_large_zip_turns_to_the_bulk_lane_part_way(new_tenant, gateway_settings, stack) -> None:
+    gateway_settings.upload_bulk_after_queued_files = 2
+    gateway_settings.zip_stage_batch_files = 2  # staged two entries at a time
+    _, client = await new_tenant()
+    tenant_id = (await client.get("/api/v1/me")).json()["tenant_id"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(6):
+            z.writestr(f"zip-{i}.png", _png(600 + i))
+    response = await client.post(
+        "/api/v1/assets",
+        params={"wait": "false"},
+        files=[("files", ("six.zip", archive.getvalue(), "application/zip"))],
+    )
+    assert response.status_code == 200 and [r["status"] for r in response.json()] == ["queued"] * 6
+    rows = await stack["gateway"].pool.fetch(
+        "SELECT topic FROM gateway.outbox WHERE convert_from(body, 'UTF8')::jsonb ->> 'tenant_id' = $1 ORDER BY id",
+        tenant_id,
+    )
+    # the first two while nothing waited; from then on the workspace had two waiting: busy
+    assert [r["topic"] for r in rows] == ["asset.uploaded"] * 2 + ["asset.uploaded.bulk"] * 4
 
 
 async def test_openapi_documents_the_429(api: httpx.AsyncClient) -> None:
