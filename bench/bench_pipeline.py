@@ -13,7 +13,10 @@ A warm-up event is placed first so the consumer has joined its group before the 
    clock runs from the moment the child is told to send until
    `SELECT count(*) FROM clustering.members WHERE session_id IS NOT NULL` counts all N (polled
    every 50 ms). Baseline in the same run: `copy_records_to_table` of N rows of the same shape
-   into a scratch copy of `clustering.members` (same primary key and indexes) -> rows/s.
+   into a scratch copy of `clustering.members` (same primary key and indexes) -> rows/s. The same is
+   run first with curation switched off in this process (`ATELIER_CURATION=false`: no lineage, no
+   stacks), to fresh tenants: the `..._vs_no_curation` rows give curation's cost as the ratio of the
+   two runs (events/s, and CPU per event of this process and of PostgreSQL) under the same load.
 
 2. Latency (`pipeline.imported_to_session.p99_ms_at_500_per_s`, baseline p50): fresh tenants,
    events published at a steady 500/s for ~20 s. Each event gets its own correlation id and a
@@ -50,6 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,6 +193,7 @@ async def _run() -> list[dict]:
 
     from libs.common.events import Topics
     from libs.stack.infra import LocalInfra
+    from services.clustering import curation
     from services.clustering.app import build
 
     rng = random.Random(2026)
@@ -215,49 +220,33 @@ async def _run() -> list[dict]:
             for tenant, _, _, _, body in warm:
                 await producer.send_and_wait(Topics.ASSET_IMPORTED, body, key=str(tenant).encode())
             await wait_until(lambda: placed_count(pool), 60, what="warm-up event placed")
-            base = await placed_count(pool)
 
-            # -- throughput ------------------------------------------------------------------
-            tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
-            events = make_events(rng, tenants, N_EVENTS, datetime(2026, 3, 1, tzinfo=UTC))
-            # published from another process, as ingest workers would: the producer's CPU does not
-            # share clustering's event loop (it still shares the machine's 2 cores)
-            feeder = await _Feeder.start(
-                infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp
+            # -- throughput, without and then with curation (lineage and stacks) ----------------
+            # the same kind of events to fresh tenants; curation switched off in this process for the first
+            # (ATELIER_CURATION=false), so the ratio of the two is the cost of curation under today's load
+            curation.set_curation_enabled(False)
+            try:
+                bare = await _throughput(
+                    rng, pool, infra, local, tmp, datetime(2026, 2, 1, tzinfo=UTC), profile=False
+                )
+            finally:
+                curation.set_curation_enabled(True)
+            full = await _throughput(
+                rng, pool, infra, local, tmp, datetime(2026, 3, 1, tzinfo=UTC), profile=True
             )
-            servers = await _server_processes(pool, local.child_pids)
-            servers_began = _cpu_seconds(servers)
-            profiler = _profiler()
-            began, cpu_began = time.perf_counter(), time.process_time()
-            published = await feeder.go()
-
-            async def all_placed() -> bool:
-                return await placed_count(pool) - base >= N_EVENTS
-
-            batch_before = _batch_stats()
-            await wait_until(all_placed, 600, interval=0.05, what=f"{N_EVENTS} members placed")
-            elapsed = time.perf_counter() - began
-            cpu_per_event = (time.process_time() - cpu_began) / N_EVENTS * 1e6
-            servers_per_event = {
-                name: (seconds - servers_began.get(name, 0.0)) / N_EVENTS * 1e6
-                for name, seconds in _cpu_seconds(servers).items()
-            }
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(os.environ["BENCH_PIPELINE_PROFILE"])
-            batch_after = _batch_stats()
-            batches = batch_after[1] - batch_before[1]
-            print(
-                f"   clustering: {batches:.0f} batches during the run, {batch_after[0] - batch_before[0]:.2f} s "
-                f"inside handle_batch; this process used {cpu_per_event:.0f} µs of CPU per event "
-                f"({', '.join(f'{k} {v:.0f}' for k, v in servers_per_event.items())})",
-                flush=True,
-            )
-            ours = N_EVENTS / elapsed
+            for label, run_ in (("without curation", bare), ("with curation", full)):
+                print(
+                    f"   {label}: {N_EVENTS} events in {run_.elapsed:.2f} s (publishing took {run_.published:.2f} s) "
+                    f"= {run_.rate:,.0f}/s; {run_.batches:.0f} batches, {run_.in_handler:.2f} s inside handle_batch; "
+                    f"this process used {run_.cpu_per_event:.0f} µs of CPU per event "
+                    f"({', '.join(f'{k} {v:.0f}' for k, v in run_.servers_per_event.items())})",
+                    flush=True,
+                )
+            ours = full.rate
             copy_rate = await copy_baseline(pool, N_EVENTS, rng)
             print(
-                f"   throughput: {N_EVENTS} events in {elapsed:.2f} s (publishing took {published:.2f} s) "
-                f"= {ours:,.0f}/s; COPY {copy_rate:,.0f} rows/s",
+                f"   throughput: {ours:,.0f}/s with curation, {bare.rate:,.0f}/s without "
+                f"({ours / bare.rate:.2f}); COPY {copy_rate:,.0f} rows/s",
                 flush=True,
             )
 
@@ -318,9 +307,67 @@ async def _run() -> list[dict]:
     return [
         {"name": "pipeline.imported_to_session.events_per_s", "value": ours, "unit": "events/s",
          "baseline": "PostgreSQL COPY rows/s", "baseline_value": copy_rate, "ratio": ours / copy_rate},
+        {"name": "pipeline.imported_to_session.events_per_s_vs_no_curation", "value": ours, "unit": "events/s",
+         "baseline": "same run, ATELIER_CURATION=false", "baseline_value": bare.rate, "ratio": ours / bare.rate},
+        {"name": "pipeline.clustering_cpu_us_per_event_vs_no_curation", "value": full.cpu_per_event,
+         "unit": "µs/event", "baseline": "same run, ATELIER_CURATION=false", "baseline_value": bare.cpu_per_event,
+         "ratio": full.cpu_per_event / bare.cpu_per_event},
+        {"name": "pipeline.postgres_cpu_us_per_event_vs_no_curation",
+         "value": full.servers_per_event.get("postgres", 0.0), "unit": "µs/event",
+         "baseline": "same run, ATELIER_CURATION=false", "baseline_value": bare.servers_per_event.get("postgres", 0.0),
+         "ratio": full.servers_per_event.get("postgres", 0.0) / (bare.servers_per_event.get("postgres", 0.0) or 1.0)},
         {"name": "pipeline.imported_to_session.p99_ms_at_500_per_s", "value": p99, "unit": "ms",
          "baseline": "p50 at 500 events/s", "baseline_value": p50, "ratio": p99 / p50 if p50 else None},
     ]  # fmt: skip
+
+
+@dataclass
+class _Throughput:
+    elapsed: float
+    published: float
+    cpu_per_event: float  # µs of this process's CPU
+    servers_per_event: dict[str, float]  # µs of Tansu's / PostgreSQL's CPU
+    batches: float
+    in_handler: float  # seconds inside handle_batch
+
+    @property
+    def rate(self) -> float:
+        return N_EVENTS / self.elapsed
+
+
+async def _throughput(rng, pool, infra, local, tmp: str, start: datetime, *, profile: bool) -> _Throughput:  # type: ignore[no-untyped-def]
+    """N_EVENTS to fresh tenants, published from another process as fast as it goes, timed until all are placed."""
+    base = await placed_count(pool)
+    tenants = [uuid.uuid4() for _ in range(N_TENANTS)]
+    events = make_events(rng, tenants, N_EVENTS, start)
+    # published from another process, as ingest workers would: the producer's CPU does not
+    # share clustering's event loop (it still shares the machine's 2 cores)
+    feeder = await _Feeder.start(infra.kafka_bootstrap, [(t, body) for t, _, _, _, body in events], tmp)
+    servers = await _server_processes(pool, local.child_pids)
+    servers_began = _cpu_seconds(servers)
+    profiler = _profiler() if profile else None
+    began, cpu_began = time.perf_counter(), time.process_time()
+    published = await feeder.go()
+
+    async def all_placed() -> bool:
+        return await placed_count(pool) - base >= N_EVENTS
+
+    batch_before = _batch_stats()
+    await wait_until(all_placed, 1200, interval=0.05, what=f"{N_EVENTS} members placed")
+    elapsed = time.perf_counter() - began
+    cpu_per_event = (time.process_time() - cpu_began) / N_EVENTS * 1e6
+    servers_per_event = {
+        name: (seconds - servers_began.get(name, 0.0)) / N_EVENTS * 1e6
+        for name, seconds in _cpu_seconds(servers).items()
+    }
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(os.environ["BENCH_PIPELINE_PROFILE"])
+    batch_after = _batch_stats()
+    return _Throughput(
+        elapsed, published, cpu_per_event, servers_per_event,
+        batch_after[1] - batch_before[1], batch_after[0] - batch_before[0],
+    )  # fmt: skip
 
 
 FEEDER = """

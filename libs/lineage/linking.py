@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from libs.lineage.facts import Edge, Generation, Reference, Relation
 from libs.lineage.phash import hamming
@@ -217,15 +218,25 @@ def _usable_phash(phash: str | None) -> bool:
     return PHASH_MIN_BITS <= bits <= 64 - PHASH_MIN_BITS
 
 
+@lru_cache(maxsize=8192)
+def _prompt_signature(prompt: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """The digest of the normalized prompt (None when empty) and its prefix words: what the similarity
+    keys say of a prompt, computed once per prompt (a session's prompts repeat, and each asset asks for
+    them in four time buckets)."""
+    normalized = normalized_prompt(prompt)
+    digest = _digest(normalized) if normalized else None
+    return digest, tuple(_prefix_words(prompt_weights(prompt), EDIT_SIMILAR_QUICK))
+
+
 def _similarity_keys(g: Generation, bucket: int) -> list[str]:
     keys: list[str] = []
-    normalized = normalized_prompt(g.prompt)
+    digest, prefix = _prompt_signature(g.prompt)
     tool = g.tool or "-"
-    if normalized:
-        keys.append(f"prompt:{tool}:{_digest(normalized)}@{bucket}")
+    if digest is not None:
+        keys.append(f"prompt:{tool}:{digest}@{bucket}")
     if g.facts.seed is not None:
         keys.append(f"seed:{tool}:{g.facts.seed}@{bucket}")
-    for word in _prefix_words(prompt_weights(g.prompt), EDIT_SIMILAR_QUICK):
+    for word in prefix:
         keys.append(f"word:{tool}:{word}@{bucket}")
     return keys
 
@@ -306,8 +317,8 @@ def _decay(confidence: float, gap: timedelta | None) -> float:
     return round(confidence - 0.1 * fraction, 6)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    # a tuple: made for every pair of relatives compared (tens per import), most of them losing
     parent: Generation
     child: Generation
     relation: Relation
@@ -382,15 +393,16 @@ def _metadata_conflicts(a: Generation, b: Generation) -> bool:
 
 def _by_metadata(parent: Generation, child: Generation) -> _Candidate | None:
     """The inferred rules, parent earlier than child, same tool, within NEAR."""
-    gap = _gap(parent, child)
-    if gap is None or gap > NEAR or parent.tool != child.tool:
+    if parent.tool != child.tool or not (parent.prompt and child.prompt):
         return None
-    if not (parent.prompt and child.prompt):
+    gap = _gap(parent, child)
+    if gap is None or gap > NEAR:
         return None
     p_seed, c_seed = parent.facts.seed, child.facts.seed
-    same_prompt = normalized_prompt(parent.prompt) == normalized_prompt(child.prompt)
+    child_prompt = normalized_prompt(child.prompt)
+    same_prompt = normalized_prompt(parent.prompt) == child_prompt
     same_seed = p_seed is not None and p_seed == c_seed
-    if same_prompt and not normalized_prompt(child.prompt):
+    if same_prompt and not child_prompt:
         return None
     if same_prompt and same_seed:
         changes = _parameter_changes(parent, child)
@@ -457,8 +469,8 @@ def inferred_candidate(a: Generation, b: Generation) -> _Candidate | None:
         # the child says it was made from a picture: the same rule finds the parent, the file names the
         # relation (an img2img of the same prompt is not a reroll)
         mode = child.facts.generation_mode
-        by_metadata = replace(
-            by_metadata, relation=mode, evidence=f"{mode} (said by the file), {by_metadata.evidence}"
+        by_metadata = by_metadata._replace(
+            relation=mode, evidence=f"{mode} (said by the file), {by_metadata.evidence}"
         )
     return by_metadata or perceptual
 
@@ -543,15 +555,18 @@ def _wanted_into(
             explicit.append(best)
     if explicit:
         return _dedupe(explicit)
-    best_inferred: Edge | None = None
+    # ranked on the candidates (rule, confidence, parent: what `_edge_rank` reads of their edges); only
+    # the winner's edge and evidence are built
+    winner: _Candidate | None = None
+    winner_rank: tuple[int, float, str] | None = None
     for other in others:
         candidate = pair(other, child)
         if candidate is None or candidate.child.asset_id != child.asset_id:
             continue
-        edge = candidate.edge()
-        if best_inferred is None or _edge_rank(edge) > _edge_rank(best_inferred):
-            best_inferred = edge
-    return [best_inferred] if best_inferred else []
+        rank = _rank(candidate.rule, candidate.confidence, candidate.parent.asset_id)
+        if winner_rank is None or rank > winner_rank:
+            winner, winner_rank = candidate, rank
+    return [winner.edge()] if winner is not None else []
 
 
 def _dedupe(edges: Iterable[Edge]) -> list[Edge]:
@@ -587,15 +602,45 @@ def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]
     into: dict[str, list[Edge]] = {}
     for edge in current:
         into.setdefault(edge.child_id, []).append(edge)
+    new_keys = frozenset(new.facts.keys)
     for other in others:
-        edges = [e for e in into.get(other.asset_id, []) if e.parent_id != new.asset_id]
-        old_from_new = {e for e in into.get(other.asset_id, []) if e.parent_id == new.asset_id}
-        after = _edges_into_after(new, other, edges, pairs[other.asset_id])
+        found = pairs[other.asset_id]
+        incoming = into.get(other.asset_id, [])
+        if (
+            (found is None or found.child.asset_id != other.asset_id)
+            and not any(r.key in new_keys for r in other.facts.references)
+            and _settled(incoming, new.asset_id)
+        ):
+            # new is neither an inferred nor an explicit parent candidate of other, and other's edges
+            # are as `_edges_into_after` would leave them: nothing to add or drop (the common case, an
+            # arrival in time order compared with its earlier relatives)
+            continue
+        edges = [e for e in incoming if e.parent_id != new.asset_id]
+        old_from_new = {e for e in incoming if e.parent_id == new.asset_id}
+        after = _edges_into_after(new, other, edges, found)
         new_from_new = {e for e in after if e.parent_id == new.asset_id}
         dropped = [e for e in edges if e not in after]
         change.added += sorted(new_from_new - old_from_new, key=_sort_key)
         change.removed += sorted((old_from_new - new_from_new) | set(dropped), key=_sort_key)
     return change
+
+
+def _settled(incoming: Sequence[Edge], new_id: str) -> bool:
+    """Edges into a child that `_edges_into_after` keeps as they are when the newcomer `new_id` brings no
+    candidate: none from the newcomer, not explicit and inferred side by side (the explicit would drop
+    the inferred), at most one explicit edge per parent (`_dedupe` would keep one)."""
+    explicit_parents: set[str] = set()
+    inferred = False
+    for e in incoming:
+        if e.parent_id == new_id:
+            return False
+        if e.explicit:
+            if e.parent_id in explicit_parents:
+                return False
+            explicit_parents.add(e.parent_id)
+        else:
+            inferred = True
+    return not (explicit_parents and inferred)
 
 
 def _edges_into_after(

@@ -43,6 +43,7 @@ from libs.lineage.stacks import StackEdits, stack_session
 from services.clustering import curation_repository as store
 from services.clustering import repository
 from services.clustering.curation_repository import KeyWanted, StoredStack
+from services.clustering.settings import ClusteringSettings
 
 EDGES_LINKED = Counter(
     "atelier_clustering_lineage_edges_total",
@@ -72,6 +73,24 @@ Trigger = Literal["import", "session_edit", "stack_edit", "flag", "backfill"]
 LIMIT_PER_KEY = 2000
 # lineage.linked carries at most this many edges per event (events stay small)
 EDGES_PER_EVENT = 200
+
+
+_enabled: bool | None = None
+
+
+def curation_enabled() -> bool:
+    """`ATELIER_CURATION` (ClusteringSettings.curation), read once per process."""
+    global _enabled
+    if _enabled is None:
+        _enabled = ClusteringSettings().curation
+    return _enabled
+
+
+def set_curation_enabled(value: bool | None) -> None:
+    """Turn curation of imports and session edits on or off in this process (None: read the setting
+    again). For benchmarks comparing the pipeline with and without it in one run."""
+    global _enabled
+    _enabled = value
 
 
 class CurationRefused(Exception):
@@ -134,14 +153,17 @@ def link_batch(
     *,
     lookups: Sequence[Iterable[str]] | None = None,
     indexed: Sequence[Iterable[str]] | None = None,
+    bounded: Sequence[set[str]] | None = None,
 ) -> Linked:
     """Link a batch one asset at a time, as if they had arrived one by one: asset i is linked to its
     stored relatives (`relatives[i]`, ids in `stored`, fetched by key) and to the batch-mates before it
     that the same keys would have fetched. `existing` are the stored edges touching the stored
     relatives. `lookups` / `indexed`: each asset's `lookup_keys` / `index_keys`, when the caller has
-    them already. Returns the net change to the stored edges."""
+    them already (`bounded`: each asset's `_time_bounded` lookup keys). Returns the net change to the
+    stored edges."""
     lookups = lookups if lookups is not None else [lookup_keys(g) for g in gens]
     indexed = indexed if indexed is not None else [index_keys(g) for g in gens]
+    bounded = bounded if bounded is not None else [_time_bounded(g, lookups[i]) for i, g in enumerate(gens)]
     holders: dict[str, list[int]] = {}  # batch-mates by the keys they are stored under ...
     naming: dict[str, list[int]] = {}  # ... and by the keys their references name
     before = {_pair(e): e for e in existing}
@@ -154,11 +176,17 @@ def link_batch(
     for i, g in enumerate(gens):
         others = [stored[a] for a in relatives.get(i, ()) if a in stored]
         # the batch-mates before it that storage would have given, had they come in earlier batches
-        bounded = _time_bounded(g, lookups[i])
-        mates = {
-            j for key in lookups[i] for j in holders.get(key, ()) if key not in bounded or _near(g, gens[j])
-        }
-        mates |= {j for key in g.facts.keys for j in naming.get(key, ())}
+        # the holders of an unbounded key all count; those of a similarity key only within NEAR (each
+        # batch-mate checked once, though it holds several of the keys)
+        mates: set[int] = set()
+        near_only: set[int] = set()
+        for key in lookups[i]:
+            found = holders.get(key)
+            if found:
+                (near_only if key in bounded[i] else mates).update(found)
+        mates |= {j for j in near_only - mates if _near(g, gens[j])}
+        for key in g.facts.keys:
+            mates.update(naming.get(key, ()))
         others += [gens[j] for j in sorted(mates)]
         current = {p for o in others for p in by_asset.get(o.asset_id, ())} | by_asset.get(g.asset_id, set())
         change = link(g, others, [edges[p] for p in sorted(current)])
@@ -193,19 +221,22 @@ async def link_imports(
         return Linked()
     lookups = [set(lookup_keys(g)) for g in gens]
     indexed = [set(index_keys(g)) for g in gens]
+    bounded_keys = [_time_bounded(g, lookups[i]) for i, g in enumerate(gens)]
     wanted = []
     for i, g in enumerate(gens):
         at = g.generated_at
-        bounded = _time_bounded(g, lookups[i]) if at is not None else set()
+        bounded = bounded_keys[i] if at is not None else set()
+        lo, hi = (at - NEAR, at + NEAR) if at is not None else (None, None)
+        phash = g.facts.phash
         for key in sorted(lookups[i]):
-            near = at is not None and key in bounded
+            near = key in bounded
             wanted.append(
                 KeyWanted(
                     i,
                     key,
-                    phash=g.facts.phash if _is_phash_band(key) else None,
-                    not_before=at - NEAR if near and at is not None else None,
-                    not_after=at + NEAR if near and at is not None else None,
+                    phash=phash if phash is not None and _is_phash_band(key) else None,
+                    not_before=lo if near else None,
+                    not_after=hi if near else None,
                 )
             )
     referencing = [(i, key) for i, g in enumerate(gens) for key in g.facts.keys]
@@ -216,9 +247,16 @@ async def link_imports(
     stored_ids = {a for ids in found.values() for a in ids} - batch_ids
     stored = await store.generations(conn, tenant_id, stored_ids)
     existing = await store.edges_touching(conn, tenant_id, stored_ids)
-    relatives = {i: [str(a) for a in sorted(ids) if a in stored] for i, ids in found.items()}
+    # in id order (a UUID's text sorts as its number does, and much faster)
+    relatives = {i: sorted(str(a) for a in ids if a in stored) for i, ids in found.items()}
     linked = link_batch(
-        gens, {str(a): g for a, g in stored.items()}, relatives, existing, lookups=lookups, indexed=indexed
+        gens,
+        {g.asset_id: g for g in stored.values()},
+        relatives,
+        existing,
+        lookups=lookups,
+        indexed=indexed,
+        bounded=bounded_keys,
     )
     await store.insert_keys(
         conn,
@@ -283,7 +321,9 @@ async def restack(
         STACKS_CHANGED.labels(trigger).inc(len(dropped))
         return []
     members = await store.session_generations(conn, tenant_id, sessions)
-    edges = await store.session_edges(conn, tenant_id, sessions)
+    edges = await store.edges_within(
+        conn, tenant_id, {sid: [g.asset_id for g in gs] for sid, gs in members.items()}
+    )
     edits = await store.load_stack_edits(conn, tenant_id)
     flags = await store.flags_of(
         conn, tenant_id, (uuid.UUID(g.asset_id) for gs in members.values() for g in gs)
@@ -346,7 +386,10 @@ async def after_timeline_edit(
 ) -> list[Event]:
     """Curation's part of a change to the tenant's sessions (an import batch, a split, merge or rule
     change; `session_events` are the `session.updated` / `session.merged` it queued): link the imported
-    assets, recompute the stacks of the sessions touched, queue `lineage.linked` and `stack.updated`."""
+    assets, recompute the stacks of the sessions touched, queue `lineage.linked` and `stack.updated`.
+    Nothing at all when curation is switched off (`ATELIER_CURATION=false`)."""
+    if not curation_enabled():
+        return []
     touched: set[uuid.UUID] = set()
     gone: set[uuid.UUID] = set()
     for event in session_events:

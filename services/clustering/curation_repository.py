@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -54,7 +56,16 @@ def _seed_column(seed: int | None) -> int | None:
 def _facts(value: Any) -> LineageFacts:
     if value is None:
         return LineageFacts()
-    return LineageFacts.model_validate(json.loads(value) if isinstance(value, str) else value)
+    if isinstance(value, str):
+        return _facts_of_text(value)
+    return LineageFacts.model_validate(value)
+
+
+@lru_cache(maxsize=16384)
+def _facts_of_text(text: str) -> LineageFacts:
+    # cached: a stored asset's facts are read again for every later batch it is a relative in, and for
+    # every recompute of its session's stacks (LineageFacts is frozen, so one copy can be shared)
+    return LineageFacts.model_validate(json.loads(text))
 
 
 async def insert_facts(
@@ -137,9 +148,53 @@ async def candidates(
 ) -> dict[int, set[uuid.UUID]]:
     """For each batch index, the stored assets that may be its relatives: holders of one of its lookup keys
     (the latest `limit_per_key` of each key at most) and assets whose references name one of its own keys
-    (its children imported before it)."""
+    (its children imported before it).
+
+    Batch-mates share most keys (the same prompt, seed or words in the same time bucket), so a key
+    without a pHash filter is read once for the whole batch, over the span of every asset's window, and
+    each asset's window is cut from that in Python; a key whose span holds too many holders to read
+    whole is asked per asset, as pHash bands are."""
     found: dict[int, set[uuid.UUID]] = {}
-    if held:
+    by_key: dict[str, list[KeyWanted]] = {}
+    per_asset: list[KeyWanted] = []
+    for w in held:
+        if w.phash is None:
+            by_key.setdefault(w.key, []).append(w)
+        else:
+            per_asset.append(w)
+    if by_key:
+        keys = sorted(by_key)
+        spans = [_span(by_key[k]) for k in keys]
+        span_limit = 2 * limit_per_key
+        rows = await conn.fetch(
+            """
+            SELECT w.key, h.asset_id, h.generated_at
+            FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(key, lo, hi)
+            CROSS JOIN LATERAL (
+                SELECT k.asset_id, k.generated_at FROM clustering.lineage_keys k
+                WHERE k.tenant_id = $1 AND k.key = w.key AND (w.lo IS NULL OR k.generated_at BETWEEN w.lo AND w.hi)
+                ORDER BY k.generated_at DESC NULLS LAST
+                LIMIT $5
+            ) h
+            """,
+            tenant_id, keys, [lo for lo, _ in spans], [hi for _, hi in spans], span_limit,
+        )  # fmt: skip
+        holders: dict[str, list[tuple[uuid.UUID, datetime | None]]] = {}
+        for r in rows:
+            holders.setdefault(r["key"], []).append((r["asset_id"], r["generated_at"]))
+        for key in keys:
+            got = holders.get(key, [])
+            if len(got) >= span_limit:  # maybe cut short: each asset's window asked on its own
+                per_asset += by_key[key]
+                continue
+            timed = sorted((at, a) for a, at in got if at is not None)
+            times = [at for at, _ in timed]
+            untimed = [a for a, at in got if at is None]
+            for w in by_key[key]:
+                inside = latest_within(timed, times, untimed, w, limit_per_key)
+                if inside:
+                    found.setdefault(w.index, set()).update(inside)
+    if per_asset:
         rows = await conn.fetch(
             """
             SELECT w.i, h.asset_id
@@ -160,13 +215,13 @@ async def candidates(
             ) h
             """,
             tenant_id,
-            [w.index for w in held],
-            [w.key for w in held],
-            [w.phash for w in held],
+            [w.index for w in per_asset],
+            [w.key for w in per_asset],
+            [w.phash for w in per_asset],
             max_distance,
             limit_per_key,
-            [w.not_before for w in held],
-            [w.not_after for w in held],
+            [w.not_before for w in per_asset],
+            [w.not_after for w in per_asset],
         )
         for r in rows:
             found.setdefault(r["i"], set()).add(r["asset_id"])
@@ -182,6 +237,31 @@ async def candidates(
         for r in rows:
             found.setdefault(r["i"], set()).add(r["asset_id"])
     return found
+
+
+def latest_within(
+    timed: Sequence[tuple[datetime, uuid.UUID]],
+    times: Sequence[datetime],
+    untimed: Sequence[uuid.UUID],
+    wanted: KeyWanted,
+    limit: int,
+) -> list[uuid.UUID]:
+    """The holders of a key inside `wanted`'s window, the latest `limit` of them, as the per-asset query
+    gives them (`ORDER BY generated_at DESC NULLS LAST LIMIT`): `timed` are (time, asset) in time order,
+    `times` their times, `untimed` the holders without a time (only an unbounded window takes them)."""
+    if wanted.not_before is None or wanted.not_after is None:
+        inside = [a for _, a in reversed(timed)] + list(untimed)
+    else:
+        window = timed[bisect_left(times, wanted.not_before) : bisect_right(times, wanted.not_after)]
+        inside = [a for _, a in reversed(window)]
+    return inside[:limit]
+
+
+def _span(wanted: Sequence[KeyWanted]) -> tuple[datetime | None, datetime | None]:
+    """The window covering every asset's window of one key (unbounded when one of them is)."""
+    if any(w.not_before is None or w.not_after is None for w in wanted):
+        return None, None
+    return min(w.not_before for w in wanted if w.not_before), max(w.not_after for w in wanted if w.not_after)
 
 
 def _generation(r: asyncpg.Record) -> Generation:
@@ -266,25 +346,27 @@ async def edges_touching(
     return [_edge(r) for r in rows]
 
 
-async def session_edges(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
+async def edges_within(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Mapping[uuid.UUID, Sequence[str]]
 ) -> dict[uuid.UUID, list[Edge]]:
-    """Each session's edges with both ends in it (a stack never spans two sessions)."""
+    """Each session's edges with both ends in it, given its members as the caller read them: the edges
+    into the members by the child index, kept when the parent is in the same session."""
+    session_of = {uuid.UUID(a): sid for sid, ids in members.items() for a in ids}
+    by_session: dict[uuid.UUID, list[Edge]] = {s: [] for s in members}
+    if not session_of:
+        return by_session
     rows = await conn.fetch(
         """
-        SELECT c.session_id, e.parent_id, e.child_id, e.relation, e.rule, e.evidence, e.confidence, e.explicit
-        FROM clustering.members c
-        JOIN clustering.lineage_edges e ON e.tenant_id = c.tenant_id AND e.child_id = c.asset_id
-        JOIN clustering.members p ON p.asset_id = e.parent_id AND p.tenant_id = c.tenant_id
-                                  AND p.session_id = c.session_id
-        WHERE c.tenant_id = $1 AND c.session_id = ANY($2::uuid[])
+        SELECT parent_id, child_id, relation, rule, evidence, confidence, explicit FROM clustering.lineage_edges
+        WHERE tenant_id = $1 AND child_id = ANY($2::uuid[])
         """,
         tenant_id,
-        list(session_ids),
+        list(session_of),
     )
-    by_session: dict[uuid.UUID, list[Edge]] = {s: [] for s in session_ids}
     for r in rows:
-        by_session[r["session_id"]].append(_edge(r))
+        sid = session_of[r["child_id"]]
+        if session_of.get(r["parent_id"]) == sid:
+            by_session[sid].append(_edge(r))
     return by_session
 
 
