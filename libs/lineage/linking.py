@@ -460,7 +460,8 @@ def inferred_candidate(a: Generation, b: Generation) -> _Candidate | None:
     """The one inferred relation between two assets, in whichever direction it runs, or None."""
     if a.asset_id == b.asset_id:
         return None
-    perceptual = _perceptual(a, b)
+    # most pairs have no hash on one side: no perceptual relation, without the call
+    perceptual = _perceptual(a, b) if a.facts.phash and b.facts.phash else None
     if perceptual is not None and perceptual.rule == "phash-upscale":
         return perceptual
     parent, child = (a, b) if _earlier(a, b) else (b, a)
@@ -606,10 +607,11 @@ def link(new: Generation, others: Sequence[Generation], existing: Sequence[Edge]
     for other in others:
         found = pairs[other.asset_id]
         incoming = into.get(other.asset_id, [])
+        references = other.facts.references
         if (
             (found is None or found.child.asset_id != other.asset_id)
-            and not any(r.key in new_keys for r in other.facts.references)
-            and _settled(incoming, new.asset_id)
+            and not (references and any(r.key in new_keys for r in references))
+            and (not incoming or _settled(incoming, new.asset_id))
         ):
             # new is neither an inferred nor an explicit parent candidate of other, and other's edges
             # are as `_edges_into_after` would leave them: nothing to add or drop (the common case, an
