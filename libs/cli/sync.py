@@ -346,6 +346,18 @@ def read_unchanged(path: Path, entry: FileEntry) -> bytes:
 
 
 # ---------------------------------------------------------------------------------- server
+# 429s waited out per request (each after the server's Retry-After, at most a minute): a sync of a whole
+# library may be paced for a long while, and that is no failure
+MAX_THROTTLED_WAITS = 120
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "5")), 0.0), 60.0)
+    except ValueError:
+        return 5.0
+
+
 class TokenRefused(Exception):
     pass
 
@@ -368,12 +380,23 @@ class AtelierServer:
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         delays = backoff_delays()
-        for attempt in range(len(delays) + 1):
+        throttled = 0
+        attempt = 0
+        while True:
             try:
                 response = self.client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
+                if response.status_code == 429 and throttled < MAX_THROTTLED_WAITS:
+                    # over the workspace's upload limits: nothing was read; come back when the server says
+                    throttled += 1
+                    wait = _retry_after(response)
+                    print(
+                        f"atelier sync: {_detail(response)}; waiting {wait:g} s", file=sys.stderr, flush=True
+                    )
+                    self.sleep(wait)
+                    continue
                 if response.status_code in (401, 403):
                     raise TokenRefused(f"HTTP {response.status_code}: {_detail(response)}")
                 if response.status_code < 500:
@@ -385,7 +408,7 @@ class AtelierServer:
                 raise ServerError(f"{method} {url} failed after {attempt + 1} attempts ({problem})")
             print(f"atelier sync: {problem}; retrying in {delays[attempt]:g} s", file=sys.stderr, flush=True)
             self.sleep(delays[attempt])
-        raise AssertionError("unreachable")
+            attempt += 1
 
     def whoami(self) -> str:
         return str(self._request("GET", "/api/v1/me").json()["tenant"])

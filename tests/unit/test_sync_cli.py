@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from libs.cli.sync import (
+    RETRY_ATTEMPTS,
     AtelierServer,
     FileEntry,
     Progress,
@@ -261,6 +262,39 @@ def test_5xx_answers_are_retried_with_backoff(flaky_server: tuple[str, list[int]
     assert client.whoami() == "t"
     assert served == [503, 503, 200]
     assert waited == backoff_delays()[:2]
+
+
+def test_429_waits_for_retry_after_and_is_no_failure() -> None:
+    """Over the workspace's upload limits: the server's Retry-After is waited out, as often as it asks
+    (more often than the backoff's attempts), and the request then goes through."""
+    served: list[int] = []
+    answers = [429] * (RETRY_ATTEMPTS + 2) + [200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = answers[min(len(served), len(answers) - 1)]
+            served.append(status)
+            body = json.dumps({"tenant": "t"} if status == 200 else {"detail": "too many files"}).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "7")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        waited: list[float] = []
+        client = AtelierServer(f"http://127.0.0.1:{server.server_address[1]}", "t", sleep=waited.append)
+        assert client.whoami() == "t"
+        assert waited == [7.0] * (RETRY_ATTEMPTS + 2)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_refused_token_is_not_retried(flaky_server: tuple[str, list[int]]) -> None:

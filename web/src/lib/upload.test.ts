@@ -8,6 +8,8 @@ import {
   refusal,
   resultsByFile,
   retryDelay,
+  BUSY_TRIES,
+  THROTTLED_TRIES,
   sidecars,
   tally,
   uploadBody,
@@ -131,6 +133,10 @@ describe("retryDelay", () => {
     expect(retryDelay(503, 600, 0)).toBe(60000);
     expect(retryDelay(503, 2, 2)).toBeNull();
     expect(retryDelay(413, null, 0)).toBeNull();
+    // over the workspace's upload limits: paced by Retry-After, for longer than a busy server
+    expect(retryDelay(429, 15, 0)).toBe(15000);
+    expect(retryDelay(429, 30, BUSY_TRIES)).toBe(30000);
+    expect(retryDelay(429, 30, THROTTLED_TRIES - 1)).toBeNull();
     expect(retryDelay(0, null, 0)).toBeNull();
   });
 });

@@ -156,12 +156,17 @@ export class UploadError extends Error {
 /** Tries of one request while the server answers 503 (its object store or broker is away for a moment). */
 export const BUSY_TRIES = 3;
 
+/** Tries in all for a request over the workspace's upload limits (429): the server is well, only pacing. */
+export const THROTTLED_TRIES = 20;
+
 /**
- * How long to wait (ms) before sending a refused request again, or null to give up: only a 503 (nothing
- * was imported, the server says when to come back), at most BUSY_TRIES times in all.
+ * How long to wait (ms) before sending a refused request again, or null to give up: a 503 (nothing was
+ * imported, the server says when to come back), at most BUSY_TRIES times in all, and a 429 (over the
+ * workspace's upload limits: nothing was read), at most THROTTLED_TRIES times, after its Retry-After.
  */
 export function retryDelay(status: number, retryAfter: number | null, attempt: number): number | null {
-  if (status !== 503 || attempt + 1 >= BUSY_TRIES) return null;
+  const tries = status === 503 ? BUSY_TRIES : status === 429 ? THROTTLED_TRIES : 0;
+  if (attempt + 1 >= tries) return null;
   const seconds = retryAfter != null && retryAfter >= 0 ? Math.min(retryAfter, 60) : 5 * (attempt + 1);
   return seconds * 1000;
 }
