@@ -321,9 +321,7 @@ async def restack(
         STACKS_CHANGED.labels(trigger).inc(len(dropped))
         return []
     members = await store.session_generations(conn, tenant_id, sessions)
-    edges = await store.edges_within(
-        conn, tenant_id, {sid: [g.asset_id for g in gs] for sid, gs in members.items()}
-    )
+    edges = await store.session_edges(conn, tenant_id, sessions)
     edits = await store.load_stack_edits(conn, tenant_id)
     flags = await store.flags_of(
         conn, tenant_id, (uuid.UUID(g.asset_id) for gs in members.values() for g in gs)

@@ -346,27 +346,25 @@ async def edges_touching(
     return [_edge(r) for r in rows]
 
 
-async def edges_within(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, members: Mapping[uuid.UUID, Sequence[str]]
+async def session_edges(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Edge]]:
-    """Each session's edges with both ends in it, given its members as the caller read them: the edges
-    into the members by the child index, kept when the parent is in the same session."""
-    session_of = {uuid.UUID(a): sid for sid, ids in members.items() for a in ids}
-    by_session: dict[uuid.UUID, list[Edge]] = {s: [] for s in members}
-    if not session_of:
-        return by_session
+    """Each session's edges with both ends in it (a stack never spans two sessions)."""
     rows = await conn.fetch(
         """
-        SELECT parent_id, child_id, relation, rule, evidence, confidence, explicit FROM clustering.lineage_edges
-        WHERE tenant_id = $1 AND child_id = ANY($2::uuid[])
+        SELECT c.session_id, e.parent_id, e.child_id, e.relation, e.rule, e.evidence, e.confidence, e.explicit
+        FROM clustering.members c
+        JOIN clustering.lineage_edges e ON e.tenant_id = c.tenant_id AND e.child_id = c.asset_id
+        JOIN clustering.members p ON p.asset_id = e.parent_id AND p.tenant_id = c.tenant_id
+                                  AND p.session_id = c.session_id
+        WHERE c.tenant_id = $1 AND c.session_id = ANY($2::uuid[])
         """,
         tenant_id,
-        list(session_of),
+        list(session_ids),
     )
+    by_session: dict[uuid.UUID, list[Edge]] = {s: [] for s in session_ids}
     for r in rows:
-        sid = session_of[r["child_id"]]
-        if session_of.get(r["parent_id"]) == sid:
-            by_session[sid].append(_edge(r))
+        by_session[r["session_id"]].append(_edge(r))
     return by_session
 
 
