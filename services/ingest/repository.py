@@ -32,7 +32,13 @@ def _insert(table: str, columns: tuple[str, ...], conflict: str) -> str:
     )
 
 
-INSERT_ASSET = _insert("assets", ASSET_COLUMNS, "tenant_id, sha256")
+# an earlier quarantine entry of the same file goes in the same statement: a dead letter replayed after
+# a fix (`atelier admin replay-dlq`) imports what was set aside, and it should no longer show as refused
+INSERT_ASSET = (
+    f"WITH inserted AS ({_insert('assets', ASSET_COLUMNS, 'tenant_id, sha256')}), "
+    "unquarantined AS (DELETE FROM ingest.quarantine q USING inserted WHERE q.asset_id = inserted.asset_id) "
+    "SELECT asset_id FROM inserted"
+)
 INSERT_QUARANTINE = _insert("quarantine", QUARANTINE_COLUMNS, "asset_id")
 
 

@@ -147,3 +147,34 @@ async def test_nul_in_folder_and_sidecar_is_removed_and_the_sidecar_still_dates_
 
     [asset] = await until(imported, within=WITHIN_SECONDS)
     assert asset["generated_at"].startswith("2025-01-01T10:00:00")
+
+
+async def test_a_file_set_aside_then_imported_is_no_longer_shown_as_refused(new_tenant, stack) -> None:  # type: ignore[no-untyped-def]
+    """What replaying a dead letter after a fix does: the file, once quarantined, imports, and its
+    quarantine entry goes with the same statement, so the person no longer sees it as refused."""
+    import hashlib
+    import uuid
+
+    from libs.common.assets import asset_id_for
+
+    _, client = await new_tenant()
+    me = (await client.get("/api/v1/me")).json()
+    tenant = uuid.UUID(me["tenant_id"])
+    data = _png(4242)
+    sha = hashlib.sha256(data).hexdigest()
+    pool = stack["ingest"].pool
+    # as the consumer's poison hook leaves an upload that failed on every attempt
+    await pool.execute(
+        "INSERT INTO ingest.quarantine (asset_id, tenant_id, sha256, filename, object_key, reason)"
+        " VALUES ($1, $2, $3, 'fixed.png', 'k', 'could not be imported (a reader bug, since fixed)')",
+        asset_id_for(tenant, sha), tenant, sha,
+    )  # fmt: skip
+    refused = (await client.get("/api/v1/assets/quarantine")).json()
+    assert [r["filename"] for r in refused] == ["fixed.png"]
+    await _upload(client, files=[("files", ("fixed.png", data, "image/png"))])
+
+    async def no_longer_refused() -> bool:
+        return (await client.get("/api/v1/assets/quarantine")).json() == []
+
+    assert await until(no_longer_refused, within=60.0)
+    assert await pool.fetchval("SELECT count(*) FROM ingest.assets WHERE tenant_id = $1", tenant) == 1
