@@ -64,11 +64,16 @@ def ambiguous_band(bests: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 
 def time_candidates() -> list[SessionRule]:
+    """The grid the default's time rule was chosen from: every whole-minute fixed gap, bounded
+    PhotoTOC, and the tempo rule in two passes (a coarse one, then around the coarse winner's
+    floor, which sat at the edge of the first grid)."""
     grid: list[SessionRule] = [FixedGap(m) for m in BAR_MINUTES]
-    for factor, window, floor, ceiling in itertools.product((8, 12, 15, 20, 30), (40, 80), (20, 24, 28, 32, 34, 36, 38, 40), (60, 75, 90)):  # fmt: skip
+    for factor, window, floor, ceiling in itertools.product((5, 8, 12, 20), (40, 80), (16, 20, 24, 28, 32), (45, 60, 75, 90)):  # fmt: skip
         grid.append(TempoGap(factor, window, floor, ceiling))
-    for k, floor, ceiling in itertools.product((2.5, 3.5, 4.5), (16, 24, 32), (60, 90)):
+    for k, floor, ceiling in itertools.product((2.5, 3.5, 4.5), (16, 20, 24), (60, 90)):
         grid.append(AdaptiveGap(k, 20, floor, ceiling, 30, "median"))
+    for factor, floor, ceiling in itertools.product((15, 20, 30, 45), (34, 36, 38, 40), (60, 75, 90)):
+        grid.append(TempoGap(factor, 40, floor, ceiling))
     return grid
 
 
