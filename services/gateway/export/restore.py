@@ -40,7 +40,7 @@ from fastapi import HTTPException
 
 from libs.common.assets import asset_id_for
 from libs.common.db import create_pool
-from libs.common.events import AssetUploaded, Event, ImportSource
+from libs.common.events import AssetUploaded, Event, ImportSource, Topics
 from libs.common.internal import call_internal
 from libs.common.outbox import add_to_outbox
 from libs.common.storage import ObjectStore, original_key
@@ -306,7 +306,8 @@ class Restorer:
                     asset_id=asset_id, sha256=item.sha256, object_key=original_key(self.subject.tenant_id, item.sha256),
                     filename=item.filename, size=sizes[item.sha256], source=item.source, file_mtime=item.file_mtime,
                     tenant_tz=self.subject.time_zone, sidecar=item.sidecar,
-                ), tenant_id=self.subject.tenant_id))  # fmt: skip
+                ), tenant_id=self.subject.tenant_id, topic=Topics.ASSET_UPLOADED_BULK))  # fmt: skip
+            # a restore is a whole library at once: the bulk lane, so people's own uploads never queue behind it
             await add_to_outbox(conn, "gateway", events)
             self.report.uploaded += len(events)
 
