@@ -187,7 +187,7 @@ def write_report(summary: dict[str, Any], bench_dir: Path) -> bool:
             for p in poison
         ],
         "",
-        "Dead letters and quarantine by kind: "
+        "Where they ended (dead-letter topic, quarantine or refusal at upload), by kind: "
         + ", ".join(
             f"{kind} {sum(len(p['ended']) for p in poison if p['kind'] == kind)}"
             for kind in dict.fromkeys(p["kind"] for p in poison)
