@@ -299,7 +299,7 @@ def moment_of(p: AssetImported) -> Moment:
         str(p.asset_id), p.generated_at, p.timestamp_precision or "second",
         prompt=p.prompt, model=p.model, tool=p.tool,
         seed=facts.seed if facts else None,
-        loras=tuple(facts.loras) if facts and facts.loras else None,
+        loras=tuple(sorted(facts.loras)) if facts and facts.loras else None,  # a set, in one order (as the CLI)
     )  # fmt: skip
 
 

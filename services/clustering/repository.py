@@ -114,7 +114,7 @@ async def load_timeline_rows(
 
 
 def _stored_moment(r: asyncpg.Record) -> Moment:
-    loras = tuple(r["loras"] or ())
+    loras = tuple(sorted(r["loras"] or ()))
     return Moment(
         str(r["asset_id"]), r["generated_at"], r["precision"],
         prompt=r["prompt"], model=r["model"], tool=r["tool"],

@@ -22,7 +22,7 @@ AT = datetime(2026, 5, 1, 10, tzinfo=UTC)
     [
         None,  # an import from before lineage facts: no seed, no LoRAs either way
         LineageFacts(),
-        LineageFacts(seed=2**64 - 1, loras=["detail_tweaker", "film_grain"]),  # a ComfyUI seed past bigint
+        LineageFacts(seed=2**64 - 1, loras=["film_grain", "detail_tweaker"]),  # a ComfyUI seed past bigint
         LineageFacts(seed=-1, loras=[]),
     ],
 )
@@ -38,3 +38,5 @@ def test_a_reloaded_moment_equals_the_imported_one(facts: LineageFacts | None) -
         "loras": None if facts is None else list(facts.loras),
     }  # fmt: skip
     assert _stored_moment(row) == moment_of(event)  # type: ignore[arg-type]
+    if facts is not None and facts.loras:
+        assert moment_of(event).loras == tuple(sorted(facts.loras))  # the CLI's order: LoRAs are a set
