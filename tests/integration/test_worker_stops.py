@@ -566,6 +566,7 @@ async def test_sigterm_mid_batch_reflection_writes_every_reflection_once(own_inf
     from libs.common.db import create_pool, migrate
     from libs.common.events import Event, ReflectionRequested, Topics
     from libs.common.internal import internal_headers
+    from libs.common.storage import ObjectStore
     from tests.integration.test_reflection import _make_session
 
     infra, env = own_infra
@@ -576,8 +577,11 @@ async def test_sigterm_mid_batch_reflection_writes_every_reflection_once(own_inf
     for service in ("ingest", "clustering"):
         await migrate(pool, service, REPO / "services" / service / "migrations")
     tenant = uuid.uuid4()
+    # with their card thumbnails in the store, as ingest leaves them: each reflection measures 60 images'
+    # pixels, so a batch of ten lasts long enough to land the signal inside it on a quiet machine too
+    store = ObjectStore(settings)
     sessions = [
-        await _make_session(pool, tenant, 60, start=datetime(2026, 11, 1 + i, 10, tzinfo=UTC))
+        await _make_session(pool, tenant, 60, start=datetime(2026, 11, 1 + i, 10, tzinfo=UTC), store=store)
         for i in range(3)
     ]
     first = second = None
