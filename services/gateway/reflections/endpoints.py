@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from libs.common.events import Event, ReflectionRequested
 from libs.common.internal import call_internal, internal_headers
 from libs.common.outbox import add_to_outbox
+from services.gateway import repository as gateway_repository
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.credits.endpoints import pack_json
 from services.gateway.endpoints import UNAUTHORIZED, refusal
@@ -211,9 +212,15 @@ async def get_reflection(reflection_id: uuid.UUID, request: Request, subject: Su
 @router.get(
     "/sessions/{session_id}/reflections",
     response_model=list[schemas.Reflection],
-    responses=UNAUTHORIZED,
+    responses={**UNAUTHORIZED, 404: refusal("no such session")},
 )
 async def list_reflections(session_id: uuid.UUID, request: Request, subject: Subject) -> list[dict[str, Any]]:
-    """The session's reflections, newest first."""
-    rows = await repository.session_reflections(_runtime(request).pool, subject, session_id)
+    """The session's reflections, newest first. Another workspace's session, like an unknown one, is a
+    404 (not an empty list, which would confirm nothing but still answer for an id that is not yours);
+    a merged-away id lists the reflections of the session it became."""
+    pool = _runtime(request).pool
+    row, resolved = await gateway_repository.session(pool, subject, session_id)
+    if row is None:
+        raise HTTPException(404, "no such session")
+    rows = await repository.session_reflections(pool, subject, resolved)
     return [reflection_json(r) for r in rows]

@@ -689,7 +689,9 @@ export interface paths {
         };
         /**
          * List Reflections
-         * @description The session's reflections, newest first.
+         * @description The session's reflections, newest first. Another workspace's session, like an unknown one, is a
+         *     404 (not an empty list, which would confirm nothing but still answer for an id that is not yours);
+         *     a merged-away id lists the reflections of the session it became.
          */
         get: operations["list_reflections_api_v1_sessions__session_id__reflections_get"];
         put?: never;
@@ -4322,6 +4324,15 @@ export interface operations {
             };
             /** @description missing or invalid API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description no such session */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
