@@ -22,7 +22,7 @@ gateway's public API with a token per workspace (bench/chaos_client.py). Three p
 then, once the pipeline has drained: every image imported exactly once, sessions equal to the batch
 segmentation, the credits ledger reconciled with every reservation resolved once, every outbox
 drained, the dead letters and quarantine by kind. Writes bench/chaos.md and rows in
-bench/results.json (merged, as bench/run.py does). Exit status 1 when a check fails.
+bench/chaos.json. Exit status 1 when a check fails.
 """
 
 from __future__ import annotations
