@@ -16,7 +16,7 @@ from libs.billing import SIGNATURE_HEADER, stripe_signature
 from libs.common.internal import call_internal, internal_headers
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.credits import schemas
-from services.gateway.endpoints import UNAUTHORIZED
+from services.gateway.endpoints import UNAUTHORIZED, UNREADABLE_BODY
 
 router = APIRouter(prefix="/api/v1", tags=["credits"])
 Subject = Annotated[AuthSubject, Depends(authenticate)]
@@ -128,6 +128,7 @@ async def billing_webhook(request: Request) -> Response:
     response_model=schemas.Checkout,
     responses={
         **UNAUTHORIZED,
+        **UNREADABLE_BODY,
         404: {"description": "no such pack"},
         501: {"description": "no payment provider"},
     },

@@ -22,7 +22,7 @@ from libs.common.outbox import add_to_outbox
 from services.gateway import repository as gateway_repository
 from services.gateway.auth import AuthSubject, authenticate
 from services.gateway.credits.endpoints import pack_json
-from services.gateway.endpoints import UNAUTHORIZED, refusal
+from services.gateway.endpoints import UNAUTHORIZED, UNREADABLE_BODY, refusal
 from services.gateway.reflections import repository, schemas
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"])
@@ -93,6 +93,7 @@ async def _insufficient(
     response_model=schemas.ReflectionAccepted,
     responses={
         **UNAUTHORIZED,
+        **UNREADABLE_BODY,
         402: {"content": {"application/problem+json": {}}, "description": "not enough credits: balance, price, packs"},
         404: refusal("no such session or quote"),
         409: refusal("the key was used for another request, or the quote expired"),

@@ -3114,6 +3114,15 @@ export interface operations {
                     "application/json": components["schemas"]["Checkout"];
                 };
             };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description missing or invalid API token */
             401: {
                 headers: {
@@ -4375,6 +4384,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReflectionAccepted"];
+                };
+            };
+            /** @description the body is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description missing or invalid API token */
