@@ -294,6 +294,13 @@ async def test_killed_worker_loses_nothing_and_duplicates_nothing(own_infra, cor
     assert on_topic == set(expected)
 
 
+def _assert_stopped_cleanly(log: Path, outcome: str) -> None:
+    """The worker's log says how its batch in hand ended, and that its shutdown went through."""
+    said = log.read_text(errors="replace")
+    assert f"batch in hand at shutdown {outcome}" in said, said[-2000:]
+    assert "service stopped" in said, "the worker did not get through its shutdown"
+
+
 async def _terminate_mid_batch(
     worker: subprocess.Popen[bytes],
     port: int,
@@ -345,9 +352,7 @@ async def test_sigterm_mid_batch_finishes_or_hands_back_the_batch(  # type: igno
         before, at_exit = await _terminate_mid_batch(
             first, port, "ingest", Topics.ASSET_UPLOADED, grace, lambda: _stored(conn, uploads.tenant)
         )
-        said = log.read_text(errors="replace")
-        assert f"batch in hand at shutdown {outcome}" in said, said[-2000:]
-        assert "service stopped" in said, "the worker did not get through its shutdown"
+        _assert_stopped_cleanly(log, outcome)
         assert at_exit < len(files), "the worker imported everything before the signal: nothing was tested"
         if outcome == "finished":
             assert at_exit > before, "the batch in hand at the signal was not committed"
@@ -426,9 +431,7 @@ async def test_sigterm_mid_batch_clustering_places_every_asset_once(own_infra, t
         before, at_exit = await _terminate_mid_batch(
             first, port, "clustering", Topics.ASSET_IMPORTED, 20.0, placed_by_anyone
         )
-        said = log.read_text(errors="replace")
-        assert "batch in hand at shutdown finished" in said, said[-2000:]
-        assert "service stopped" in said, "the worker did not get through its shutdown"
+        _assert_stopped_cleanly(log, "finished")
         assert before < at_exit, f"{before} then {at_exit} placed: the batch in hand was not committed"
         assert await placed() < len(events), "every asset was placed before the signal: nothing was tested"
 
@@ -522,9 +525,7 @@ async def test_sigterm_mid_batch_credits_settles_every_reservation_once(own_infr
         before, at_exit = await _terminate_mid_batch(
             first, port, "credits-reflection-completed", Topics.REFLECTION_COMPLETED, 20.0, settled
         )
-        said = log.read_text(errors="replace")
-        assert "batch in hand at shutdown finished" in said, said[-2000:]
-        assert "service stopped" in said, "the worker did not get through its shutdown"
+        _assert_stopped_cleanly(log, "finished")
         assert before < at_exit < count, f"{before} then {at_exit} of {count} settled"
 
         port = _free_port()
@@ -614,9 +615,7 @@ async def test_sigterm_mid_batch_reflection_writes_every_reflection_once(own_inf
         before, at_exit = await _terminate_mid_batch(
             first, port, "reflection", Topics.REFLECTION_REQUESTED, 20.0, completed
         )
-        said = log.read_text(errors="replace")
-        assert "batch in hand at shutdown finished" in said, said[-2000:]
-        assert "service stopped" in said, "the worker did not get through its shutdown"
+        _assert_stopped_cleanly(log, "finished")
         assert before < at_exit < len(events), f"{before} then {at_exit} of {len(events)} completed"
 
         second = _start_worker(env, tmp_path / "reflection-after-term.log", "reflection")
