@@ -12,11 +12,17 @@ read:
 - `queued`: files staged and not yet imported or quarantined (ATELIER_UPLOAD_MAX_QUEUED_FILES). Checked
   when a request begins: one request may carry the workspace past it by its own files.
 
-The numbers live in PostgreSQL (migration 005), so every gateway replica counts against the same ones:
-a bucket is one row, refilled on read from the time it was last read, and locked for the admission's
-few statements. The queue count also chooses an upload's lane: a workspace with more than
-ATELIER_UPLOAD_BULK_AFTER_QUEUED_FILES files waiting sends the rest to the bulk lane
-(libs/common/events.py `upload_lane`).
+The numbers live in PostgreSQL (migrations 005 and 006), so every gateway replica counts against the
+same ones: a bucket is one row, refilled on read from the time it was last read, and locked for the
+admission's few statements.
+
+The same numbers choose an upload's lane (libs/common/events.py `upload_lane`): a workspace with
+ATELIER_UPLOAD_BULK_AFTER_FILES files waiting, or staged in about the last minute, sends the rest to the
+bulk lane. Waiting alone was not enough: a large import that ingest keeps up with has few files waiting
+at any time, so it stayed in the interactive lane and everyone else's files queued behind its own
+(`make chaos`: 700 of 883 files in the interactive lane while a 3,000-image import ran). `recent` counts
+the files staged, decaying by e every ATELIER_UPLOAD_RECENT_SECONDS (60): a workspace staging r files a
+second holds about 60·r, one that uploaded a batch a few minutes ago holds almost none.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class UploadQuota:
     files_per_minute: int
     max_queued_files: int
     queued_retry_seconds: int
+    recent_seconds: float = 60.0  # how fast `recent` forgets: by e in this time
 
 
 class UploadThrottled(Exception):
@@ -77,6 +84,31 @@ SELECT (SELECT count(*) FROM gateway.queued_uploads WHERE tenant_id = $1) - (SEL
 """
 
 
+# Decay the workspace's recent files to now, with $2 the seconds to forget by e.
+_RECENT = """
+INSERT INTO gateway.upload_buckets AS b (tenant_id, bucket, tokens, refilled_at)
+VALUES ($1, 'recent', 0, clock_timestamp())
+ON CONFLICT (tenant_id, bucket) DO UPDATE SET
+    tokens = b.tokens * exp(-GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - b.refilled_at))::float8 / $2),
+    refilled_at = clock_timestamp()
+RETURNING tokens
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an admitted request learns of its workspace: files waiting to be imported, and files
+    staged in about the last minute (decaying)."""
+
+    queued: int
+    recent: float
+
+    def busy(self, staged: int, bulk_after: int | None) -> bool:
+        """Whether the request's next files take the bulk lane, `staged` of its files already staged."""
+        # `recent` in whole files: its decay would keep 3 files staged a moment ago just under 3
+        return bulk_after is not None and max(self.queued, round(self.recent)) + staged >= bulk_after
+
+
 async def _refill(conn: asyncpg.Connection, tenant_id: uuid.UUID, bucket: str, per_minute: int) -> float:
     tokens: float = await conn.fetchval(_REFILL, tenant_id, bucket, float(per_minute))
     return tokens
@@ -101,9 +133,9 @@ async def queued_files(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
     return count
 
 
-async def admit_upload(pool: asyncpg.Pool, tenant_id: uuid.UUID, quota: UploadQuota) -> int:
-    """Let an upload request in or raise `UploadThrottled`; returns the workspace's files waiting to be
-    imported. Takes the request's token only when every limit lets it in."""
+async def admit_upload(pool: asyncpg.Pool, tenant_id: uuid.UUID, quota: UploadQuota) -> Admission:
+    """Let an upload request in or raise `UploadThrottled`; returns what chooses its lane. Takes the
+    request's token only when every limit lets it in."""
     async with pool.acquire() as conn, conn.transaction():
         requests = await _refill(conn, tenant_id, "requests", quota.requests_per_minute)
         if requests < 1:
@@ -133,7 +165,8 @@ async def admit_upload(pool: asyncpg.Pool, tenant_id: uuid.UUID, quota: UploadQu
             "UPDATE gateway.upload_buckets SET tokens = tokens - 1 WHERE tenant_id = $1 AND bucket = 'requests'",
             tenant_id,
         )
-    return queued
+        recent: float = await conn.fetchval(_RECENT, tenant_id, quota.recent_seconds)
+    return Admission(queued, recent)
 
 
 def _throttled(limit: Limit, detail: str, retry_after: int) -> UploadThrottled:
@@ -142,8 +175,8 @@ def _throttled(limit: Limit, detail: str, retry_after: int) -> UploadThrottled:
 
 
 async def record_queued(conn: asyncpg.Connection, tenant_id: uuid.UUID, asset_ids: list[uuid.UUID]) -> None:
-    """In the transaction that queues their `asset.uploaded`: count the files as waiting, and take them
-    from the workspace's file bucket (into debt if need be: see the module docstring)."""
+    """In the transaction that queues their `asset.uploaded`: count the files as waiting and as recent,
+    and take them from the workspace's file bucket (into debt if need be: see the module docstring)."""
     if not asset_ids:
         return
     await conn.execute(
@@ -155,6 +188,12 @@ async def record_queued(conn: asyncpg.Connection, tenant_id: uuid.UUID, asset_id
     # no refill here: the refill is computed from refilled_at, which taking tokens does not move
     await conn.execute(
         "UPDATE gateway.upload_buckets SET tokens = tokens - $2 WHERE tenant_id = $1 AND bucket = 'files'",
+        tenant_id,
+        float(len(asset_ids)),
+    )
+    # nor here: the request's own files decay from its admission, a few seconds early at most
+    await conn.execute(
+        "UPDATE gateway.upload_buckets SET tokens = tokens + $2 WHERE tenant_id = $1 AND bucket = 'recent'",
         tenant_id,
         float(len(asset_ids)),
     )

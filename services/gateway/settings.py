@@ -77,9 +77,11 @@ class GatewaySettings(CommonSettings):
     # Files staged and not yet imported (or quarantined): a request beginning over it waits this long
     upload_max_queued_files: int = 10_000
     upload_queued_retry_seconds: int = 15
-    # A workspace with this many files waiting sends further uploads to the bulk lane
-    # (asset.uploaded.bulk), so its backlog never delays other workspaces' interactive uploads
-    upload_bulk_after_queued_files: int = 100
+    # A workspace with this many files waiting, or staged in about the last minute, sends further uploads
+    # to the bulk lane (asset.uploaded.bulk), so a large import never delays other workspaces' small ones
+    upload_bulk_after_files: int = 100
+    # "recently staged" forgets by e in this many seconds (services/gateway/quotas.py)
+    upload_recent_seconds: float = 60.0
     # accounts (services/gateway/accounts): our own origin as browsers see it, `https://atelier.example`,
     # when a proxy in front changes the scheme, host or port (ATELIER_PUBLIC_ORIGIN); unset: the request's.
     # Cookie-authenticated changes must come from it (CSRF), and the session cookie is Secure when it is https.

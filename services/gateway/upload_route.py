@@ -245,6 +245,7 @@ def upload_quota(settings: GatewaySettings) -> UploadQuota:
         files_per_minute=settings.upload_files_per_minute,
         max_queued_files=settings.upload_max_queued_files,
         queued_retry_seconds=settings.upload_queued_retry_seconds,
+        recent_seconds=settings.upload_recent_seconds,
     )
 
 
@@ -276,7 +277,7 @@ async def receive_upload(
     if problem:
         raise BodyRefused(503, problem, RETRY)
     try:
-        queued = await admit_upload(runtime.pool, subject.tenant_id, upload_quota(settings))
+        admission = await admit_upload(runtime.pool, subject.tenant_id, upload_quota(settings))
     except UploadThrottled as exc:
         raise throttled(exc) from None
 
@@ -293,8 +294,8 @@ async def receive_upload(
         max_bytes=settings.max_upload_bytes,
         batch_files=settings.zip_stage_batch_files,
         batch_bytes=settings.zip_stage_batch_bytes,
-        queued=queued,
-        bulk_after_queued=settings.upload_bulk_after_queued_files,
+        admission=admission,
+        bulk_after=settings.upload_bulk_after_files,
     )
     spool = new_spool_file(settings.upload_spool_dir)
     try:

@@ -38,6 +38,7 @@ from libs.common.runtime import ServiceRuntime
 from libs.common.storage import original_key
 from services.gateway import quotas, repository
 from services.gateway.auth import AuthSubject
+from services.gateway.quotas import Admission
 from services.gateway.spool import SpooledBytes, settled
 
 # shared with the folder watcher (libs/common/assets.py), so every import path names an asset the same way
@@ -239,14 +240,14 @@ class BatchStager:
         max_bytes: int,
         batch_files: int = 64,
         batch_bytes: int = 256 * 1024 * 1024,
-        queued: int = 0,
-        bulk_after_queued: int | None = None,
+        admission: Admission | None = None,
+        bulk_after: int | None = None,
     ) -> None:
         self.runtime, self.subject, self.max_bytes = runtime, subject, max_bytes
         self.batch_files, self.batch_bytes = batch_files, batch_bytes
-        # the workspace's files waiting to be imported when the request began (services/gateway/quotas.py),
+        # the workspace's files waiting and recently staged when the request began (services/gateway/quotas.py),
         # and from how many on its uploads take the bulk lane (None: never for being busy)
-        self.queued, self.bulk_after_queued = queued, bulk_after_queued
+        self.admission, self.bulk_after = admission or Admission(0, 0.0), bulk_after
         self.results: list[UploadResult] = []
         self.staged = 0  # files put in S3 and queued for the pipeline so far
         self._pending: list[tuple[UploadResult, IncomingFile]] = []
@@ -272,7 +273,7 @@ class BatchStager:
             return
         batch, self._pending, self._pending_bytes = self._pending, [], 0
         try:
-            busy = self.bulk_after_queued is not None and self.queued + self.staged >= self.bulk_after_queued
+            busy = self.admission.busy(self.staged, self.bulk_after)
             staged = await stage_files(
                 self.runtime, self.subject, [item for _, item in batch], self.max_bytes, busy=busy
             )

@@ -18,6 +18,7 @@ from libs.common.outbox import add_to_outbox
 from libs.common.storage import ObjectNotFound, ObjectStore, thumbnail_key
 from services.ingest import repository
 from services.ingest.importing import ImportedAsset, Rejection, import_bytes
+from services.ingest.lanes import InteractiveFirst
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,16 @@ FETCH_AHEAD = 2
 
 
 class UploadedHandler:
-    def __init__(self, settings: IngestSettings, store: ObjectStore) -> None:
+    """One per lane. `turns` is shared by a replica's two handlers: the interactive one marks its batches,
+    the bulk one waits its turn before each file (lanes.py)."""
+
+    def __init__(
+        self, settings: IngestSettings, store: ObjectStore, turns: InteractiveFirst, *, bulk: bool = False
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.turns = turns
+        self.bulk = bulk
 
     async def _fetch(self, uploaded: AssetUploaded) -> bytes | None:
         started = time.perf_counter()
@@ -61,6 +69,13 @@ class UploadedHandler:
             STAGE_SECONDS.labels("analyse").observe(time.perf_counter() - started)
 
     async def __call__(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        if self.bulk:
+            await self._handle(conn, deliveries)
+            return
+        async with self.turns.interactive_batch():
+            await self._handle(conn, deliveries)
+
+    async def _handle(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
         uploads = [(d, d.payload) for d in deliveries if isinstance(d.payload, AssetUploaded)]
         known = await repository.known_assets(conn, [(d.tenant_id, u.sha256) for d, u in uploads])
         todo = [(d, u) for d, u in uploads if (d.tenant_id, u.sha256) not in known]
@@ -85,6 +100,8 @@ class UploadedHandler:
         try:
             for i, (d, u) in enumerate(todo):
                 fetch_ahead(i + 1 + FETCH_AHEAD)
+                if self.bulk:
+                    await self.turns.bulk_turn()
                 analysis = asyncio.ensure_future(self._import(u, await fetches[i]))
                 if previous is not None:
                     events += await self._record(conn, *previous)

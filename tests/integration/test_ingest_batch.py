@@ -36,6 +36,7 @@ async def test_a_mixed_batch_is_written_in_order(infra: object) -> None:
     from libs.common.events import AssetUploaded, Event
     from libs.common.storage import ObjectStore, original_key
     from services.ingest.handlers import UploadedHandler
+    from services.ingest.lanes import InteractiveFirst
     from services.ingest.settings import IngestSettings
 
     settings = IngestSettings()
@@ -66,7 +67,7 @@ async def test_a_mixed_batch_is_written_in_order(infra: object) -> None:
         await upload(alice, "a1-again.png", same),  # a duplicate of the first, in the same batch
         await upload(bob, "b3.png", _png(4)),
     ]
-    handler = UploadedHandler(settings, store)
+    handler = UploadedHandler(settings, store, InteractiveFirst())
     try:
         async with pool.acquire() as conn:
             transaction = conn.transaction()

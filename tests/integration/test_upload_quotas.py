@@ -150,7 +150,7 @@ async def test_a_busy_workspace_uploads_in_the_bulk_lane(new_tenant, gateway_set
     for name, client in (("quiet", quiet), ("busy", busy)):
         tenant_of[name] = (await client.get("/api/v1/me")).json()["tenant_id"]
     assert (await _upload(quiet, "lane-quiet", [_png(500)])).status_code == 200
-    gateway_settings.upload_bulk_after_queued_files = 0  # any file waiting makes it busy: every upload
+    gateway_settings.upload_bulk_after_files = 0  # any file waiting makes it busy: every upload
     assert (await _upload(busy, "lane-busy", [_png(501), _png(502)])).status_code == 200
 
     async def topics(tenant_id: str) -> list[tuple[str, bytes]]:
@@ -174,7 +174,7 @@ async def test_a_busy_workspace_uploads_in_the_bulk_lane(new_tenant, gateway_set
 
 
 async def test_a_large_zip_turns_to_the_bulk_lane_part_way(new_tenant, gateway_settings, stack) -> None:
-    gateway_settings.upload_bulk_after_queued_files = 2
+    gateway_settings.upload_bulk_after_files = 2
     gateway_settings.zip_stage_batch_files = 2  # staged two entries at a time
     _, client = await new_tenant()
     tenant_id = (await client.get("/api/v1/me")).json()["tenant_id"]
@@ -194,6 +194,39 @@ async def test_a_large_zip_turns_to_the_bulk_lane_part_way(new_tenant, gateway_s
     )
     # the first two while nothing waited; from then on the workspace had two waiting: busy
     assert [r["topic"] for r in rows] == ["asset.uploaded"] * 2 + ["asset.uploaded.bulk"] * 4
+
+
+async def test_an_import_ingest_keeps_up_with_still_turns_to_the_bulk_lane(
+    new_tenant, gateway_settings, stack
+) -> None:
+    """Files waiting alone do not tell a large import: one that ingest keeps up with never has many
+    waiting. The files staged in about the last minute do."""
+    gateway_settings.upload_bulk_after_files = 3
+    gateway_settings.upload_recent_seconds = 1e9  # nothing forgotten during the test, however slow
+    _, client = await new_tenant()
+    tenant_id = (await client.get("/api/v1/me")).json()["tenant_id"]
+    pool = stack["gateway"].pool
+
+    async def topics() -> list[str]:
+        rows = await pool.fetch(
+            "SELECT topic FROM gateway.outbox WHERE convert_from(body, 'UTF8')::jsonb ->> 'tenant_id' = $1 ORDER BY id",
+            tenant_id,
+        )
+        return [r["topic"] for r in rows]
+
+    for i in range(4):  # one file at a time, each imported before the next is sent: none ever waits
+        assert (await _upload(client, "steady", [_png(700 + i)])).status_code == 200
+
+        async def imported(count: int = i + 1) -> bool:
+            return len((await client.get("/api/v1/assets")).json()) == count
+
+        assert await until(imported, within=30.0)
+    assert await topics() == ["asset.uploaded"] * 3 + ["asset.uploaded.bulk"]
+
+    # quiet for many times the time to forget (made short rather than waited for): small again
+    gateway_settings.upload_recent_seconds = 1e-3
+    assert (await _upload(client, "later", [_png(710)])).status_code == 200
+    assert (await topics())[-1] == "asset.uploaded"
 
 
 async def test_openapi_documents_the_429(api: httpx.AsyncClient) -> None:
