@@ -17,8 +17,8 @@ same ones: a bucket is one row, refilled on read from the time it was last read,
 admission's few statements.
 
 The same numbers choose an upload's lane (libs/common/events.py `upload_lane`): a workspace with
-ATELIER_UPLOAD_BULK_AFTER_FILES files waiting, or staged in about the last minute, sends the rest to the
-bulk lane. Waiting alone was not enough: a large import that ingest keeps up with has few files waiting
+ATELIER_UPLOAD_BULK_AFTER_FILES files waiting, or staged in about the last minute, counting the request's
+own, sends the rest to the bulk lane. Waiting alone was not enough: a large import that ingest keeps up with has few files waiting
 at any time, so it stayed in the interactive lane and everyone else's files queued behind its own
 (`make chaos`: 700 of 883 files in the interactive lane while a 3,000-image import ran). `recent` counts
 the files staged, decaying by e every ATELIER_UPLOAD_RECENT_SECONDS (60): a workspace staging r files a
@@ -103,10 +103,11 @@ class Admission:
     queued: int
     recent: float
 
-    def busy(self, staged: int, bulk_after: int | None) -> bool:
-        """Whether the request's next files take the bulk lane, `staged` of its files already staged."""
+    def busy(self, request_files: int, bulk_after: int | None) -> bool:
+        """Whether the request's next files take the bulk lane: `request_files` are the request's own
+        (staged so far, or known to be in it)."""
         # `recent` in whole files: its decay would keep 3 files staged a moment ago just under 3
-        return bulk_after is not None and max(self.queued, round(self.recent)) + staged >= bulk_after
+        return bulk_after is not None and max(self.queued, round(self.recent)) + request_files >= bulk_after
 
 
 async def _refill(conn: asyncpg.Connection, tenant_id: uuid.UUID, bucket: str, per_minute: int) -> float:

@@ -331,6 +331,7 @@ async def _stage(
     stager: BatchStager, form: UploadForm, settings: GatewaySettings, *, source: Any, zone: tzinfo
 ) -> None:
     """Stage every file of the form, in order; a zip (by its first bytes) is expanded into its entries."""
+    stager.expect(len(form.files))
     for i, part in enumerate(form.files):
         if part.refused or part.body is None:
             stager.reject(part.filename, part.refused or "not received")

@@ -250,8 +250,14 @@ class BatchStager:
         self.admission, self.bulk_after = admission or Admission(0, 0.0), bulk_after
         self.results: list[UploadResult] = []
         self.staged = 0  # files put in S3 and queued for the pipeline so far
+        self.expected = 0  # files the request is known to hold (`expect`)
         self._pending: list[tuple[UploadResult, IncomingFile]] = []
         self._pending_bytes = 0
+
+    def expect(self, files: int) -> None:
+        """The request holds at least this many files: they count towards the bulk lane from the first, so
+        a request of hundreds goes there whole, not after its first batch."""
+        self.expected = max(self.expected, files)
 
     def reject(self, display_name: str, reason: str) -> UploadResult:
         result = UploadResult(display_name, "rejected", reason=reason)
@@ -273,7 +279,7 @@ class BatchStager:
             return
         batch, self._pending, self._pending_bytes = self._pending, [], 0
         try:
-            busy = self.admission.busy(self.staged, self.bulk_after)
+            busy = self.admission.busy(max(self.staged, self.expected), self.bulk_after)
             staged = await stage_files(
                 self.runtime, self.subject, [item for _, item in batch], self.max_bytes, busy=busy
             )

@@ -221,12 +221,29 @@ async def test_an_import_ingest_keeps_up_with_still_turns_to_the_bulk_lane(
             return len((await client.get("/api/v1/assets")).json()) == count
 
         assert await until(imported, within=30.0)
-    assert await topics() == ["asset.uploaded"] * 3 + ["asset.uploaded.bulk"]
+    # the third file is the workspace's third in the last minute, counting its own: the threshold
+    assert await topics() == ["asset.uploaded"] * 2 + ["asset.uploaded.bulk"] * 2
 
     # quiet for many times the time to forget (made short rather than waited for): small again
     gateway_settings.upload_recent_seconds = 1e-3
     assert (await _upload(client, "later", [_png(710)])).status_code == 200
     assert (await topics())[-1] == "asset.uploaded"
+
+
+async def test_a_request_of_many_files_takes_the_bulk_lane_from_its_first(
+    new_tenant, gateway_settings, stack
+) -> None:
+    gateway_settings.upload_bulk_after_files = 3
+    _, client = await new_tenant()
+    tenant_id = (await client.get("/api/v1/me")).json()["tenant_id"]
+    assert (await _upload(client, "two", [_png(720), _png(721)])).status_code == 200
+    gateway_settings.upload_recent_seconds = 1e-3  # the two above forgotten at once
+    assert (await _upload(client, "three", [_png(722), _png(723), _png(724)])).status_code == 200
+    rows = await stack["gateway"].pool.fetch(
+        "SELECT topic FROM gateway.outbox WHERE convert_from(body, 'UTF8')::jsonb ->> 'tenant_id' = $1 ORDER BY id",
+        tenant_id,
+    )
+    assert [r["topic"] for r in rows] == ["asset.uploaded"] * 2 + ["asset.uploaded.bulk"] * 3
 
 
 async def test_openapi_documents_the_429(api: httpx.AsyncClient) -> None:
