@@ -278,7 +278,7 @@ def _findings(summary: dict[str, Any], p95_without: float, p95_with: float) -> l
         "minnows' interactive lane (700 of 883 files there were the whale's in a 3,000-image run); (2) where it was "
         "in the bulk lane, the two lanes split each ingest worker's CPU. Fixes: the gateway counts the files staged "
         "in about the last minute and the request's own as well as those waiting (services/gateway/quotas.py), and "
-        "the bulk lane waits before each file while an interactive batch is in hand, at most 5 s a file "
+        "the bulk lane waits before each file while an interactive batch is in hand, at most 3 s a file "
         "(services/ingest/lanes.py). Tests: tests/integration/test_fairness.py, test_upload_quotas.py.",
         f"- **Minnows beside a whale** (this run): their p95 from upload to session was {p95_without:.1f} s alone "
         f"and {p95_with:.1f} s beside a {summary['whale']['images']}-image import (table below).",

@@ -6,7 +6,8 @@ lane, a minnow's files were analysed at half speed (`make chaos` measured its p9
 going from 3 s alone to 8 s beside a 3,000-image import, nearly all of it in ingest). So the bulk lane yields:
 before each bulk file, it waits while an interactive batch is in hand, and for `linger_seconds` after one
 ends (the next batch usually follows within a poll). It waits at most `max_wait_seconds` per file, so a
-steady stream of small uploads slows a bulk import but never stops it, nor makes its consumer look stuck.
+steady stream of small uploads slows a bulk import but never stops it, nor makes its consumer look stuck
+(a batch of 8 bulk files waits 24 s at most, under `consumer_stuck_seconds`, 60).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class InteractiveFirst:
         self,
         *,
         linger_seconds: float = 0.25,
-        max_wait_seconds: float = 5.0,
+        max_wait_seconds: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.linger_seconds = linger_seconds
