@@ -17,12 +17,13 @@ same ones: a bucket is one row, refilled on read from the time it was last read,
 admission's few statements.
 
 The same numbers choose an upload's lane (libs/common/events.py `upload_lane`): a workspace with
-ATELIER_UPLOAD_BULK_AFTER_FILES files waiting, or staged in about the last minute, counting the request's
-own, sends the rest to the bulk lane. Waiting alone was not enough: a large import that ingest keeps up with has few files waiting
-at any time, so it stayed in the interactive lane and everyone else's files queued behind its own
-(`make chaos`: 700 of 883 files in the interactive lane while a 3,000-image import ran). `recent` counts
-the files staged, decaying by e every ATELIER_UPLOAD_RECENT_SECONDS (60): a workspace staging r files a
-second holds about 60·r, one that uploaded a batch a few minutes ago holds almost none.
+ATELIER_UPLOAD_BULK_AFTER_FILES files waiting, or staged in about the last minute, counting the
+request's own, sends the rest to the bulk lane. Waiting alone was not enough: a large import that
+ingest keeps up with has few files waiting at any time, so it stayed in the interactive lane and
+everyone else's files queued behind its own (`make chaos`: 700 of 883 files in the interactive lane
+while a 3,000-image import ran). `recent` counts the files staged, decaying by e every
+ATELIER_UPLOAD_RECENT_SECONDS (60): a workspace staging r files a second holds about 60·r, one that
+uploaded a batch a few minutes ago holds almost none.
 """
 
 from __future__ import annotations

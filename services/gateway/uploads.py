@@ -245,7 +245,7 @@ class BatchStager:
     ) -> None:
         self.runtime, self.subject, self.max_bytes = runtime, subject, max_bytes
         self.batch_files, self.batch_bytes = batch_files, batch_bytes
-        # the workspace's files waiting and recently staged when the request began (services/gateway/quotas.py),
+        # the workspace's files waiting and recently staged when the request began (gateway/quotas.py),
         # and from how many on its uploads take the bulk lane (None: never for being busy)
         self.admission, self.bulk_after = admission or Admission(0, 0.0), bulk_after
         self.results: list[UploadResult] = []
