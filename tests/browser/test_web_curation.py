@@ -3,8 +3,9 @@ reads as 12 stacks; a stack expands in place, collapses, is unstacked, and image
 the change strip names a known change and opens its image; the inspector lists parents and children and
 opens them; a node of the lineage graph opens the inspector. Flags with the keyboard: P picks (the pick
 survives a reload and becomes its stack's cover), "Keepers only" shows the picks, X hides an image unless
-"Show rejected", U clears. Elements are found by role and accessible name; a tile is told apart from its
-stack-mates (same prompt) by the thumbnail it shows."""
+"Show rejected", U clears; a search saved with "Keepers only" opens again as keepers only. Elements are
+found by role and accessible name; a tile is told apart from its stack-mates (same prompt) by the
+thumbnail it shows."""
 
 from __future__ import annotations
 
@@ -353,6 +354,25 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     await expect(page).to_have_url(re.compile(r"/app/gallery\?flag=pick"))
     gallery = page.get_by_role("group", name="Gallery")
     await expect(gallery.locator("img")).to_have_count(3)
+
+    # saved with keepers only, the search opens again from the sidebar as keepers only
+    await page.get_by_role("button", name="Save search").click()
+    await page.get_by_label("Name").fill("My keepers")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    main = page.get_by_role("navigation", name="Main")
+    saved = main.get_by_role("link", name="My keepers", exact=True)
+    await expect(saved).to_be_visible()
+    assert [s["query"] for s in (await client.get("/api/v1/searches")).json()] == [{"flag": "pick"}]
+    await main.get_by_role("link", name="Gallery", exact=True).click()
+    await expect(page.get_by_label("Keepers only")).not_to_be_checked()
+    await expect(gallery.locator("img")).not_to_have_count(3)
+    await saved.click()
+    await expect(page).to_have_url(re.compile(r"/app/gallery\?flag=pick$"))
+    await expect(page.get_by_label("Keepers only")).to_be_checked()
+    await expect(gallery.locator("img")).to_have_count(3)
+    for keeper in (pick, elsewhere, reject):  # the reject was picked in the inspector
+        await expect(gallery.locator(f'img[src*="{keeper}"]')).to_have_count(1)
+    await page.screenshot(path=str(artifacts / "3-saved-keepers.png"))
     assert errors == []
 
 

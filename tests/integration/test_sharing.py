@@ -119,6 +119,51 @@ async def test_saved_searches_are_capped_per_workspace(new_tenant) -> None:
     assert (await other.delete(f"/api/v1/searches/{mine[0]['id']}")).status_code == 404
 
 
+async def _flag(client: httpx.AsyncClient, asset_id: str, flag: str | None) -> None:
+    response = await client.put(f"/api/v1/assets/{asset_id}/flag", json={"flag": flag})
+    assert response.status_code == 200, response.text
+
+
+async def _gallery(client: httpx.AsyncClient, query: dict[str, Any]) -> tuple[list[str], int]:
+    """The gallery's asset ids and X-Total-Count for a saved query, given as the web app gives it."""
+    response = await client.get("/api/v1/assets", params=query)
+    assert response.status_code == 200, response.text
+    return [a["asset_id"] for a in response.json()], int(response.headers["X-Total-Count"])
+
+
+async def test_a_saved_search_keeps_keepers_only_and_show_rejected(new_tenant) -> None:
+    """`flag` and `include_rejected` are saved, read back as given, and list what the gallery lists."""
+    _, client = await new_tenant()
+    await _two_sessions(client, 85_000)
+    everything, _ = await _gallery(client, {"q": "lighthouse"})
+    assert len(everything) == 4
+    pick, reject, *others = everything
+    await _flag(client, pick, "pick")
+    await _flag(client, reject, "reject")
+
+    saved = {
+        "Keepers": {"q": "lighthouse", "flag": "pick"},
+        "With rejects": {"q": "lighthouse", "include_rejected": True},
+        "Default": {"q": "lighthouse", "include_rejected": False},
+    }
+    for name, query in saved.items():
+        response = await client.post("/api/v1/searches", json={"name": name, "query": query})
+        assert response.status_code == 201, response.text
+        assert response.json()["query"] == query
+    listed = {s["name"]: s["query"] for s in (await client.get("/api/v1/searches")).json()}
+    assert listed == saved
+
+    assert await _gallery(client, listed["Keepers"]) == ([pick], 1)
+    assert await _gallery(client, listed["With rejects"]) == (everything, 4)
+    assert await _gallery(client, listed["Default"]) == ([pick, *others], 3)
+
+    # refused as `flag` is by the gallery; a JSON boolean is strict, as `has_time`
+    for bad in ({"flag": "keeper"}, {"flag": ["pick"]}, {"include_rejected": "yes"}, {"include_rejected": 1}):
+        response = await client.post("/api/v1/searches", json={"name": "bad", "query": bad})
+        assert response.status_code == 422, (bad, response.text)
+    assert (await client.get("/api/v1/assets", params={"flag": "keeper"})).status_code == 422
+
+
 # --- share links --------------------------------------------------------------------------------------
 
 
@@ -258,3 +303,48 @@ async def test_share_link_follows_a_merge(new_tenant, anonymous) -> None:
 
 async def _ok(client: httpx.AsyncClient, url: str) -> bool:
     return (await client.get(url)).status_code == 200
+
+
+async def test_a_share_link_leaves_out_the_owners_rejects(new_tenant, anonymous) -> None:
+    """The owner rejects one image of a shared session: its visitors see the other alone, counted as
+    one, in every view, and no flag (a pick looks like any image)."""
+    _, owner = await new_tenant()
+    session = (await _two_sessions(owner, 86_000))[0]
+    kept, rejected = await _with_thumbnails(owner, session["id"])  # generation order
+    links = []
+    for show_prompts in (False, True):
+        response = await owner.post(
+            f"/api/v1/sessions/{session['id']}/share",
+            json={"expires_in_days": 1, "show_prompts": show_prompts},
+        )
+        assert response.status_code == 201, response.text
+        links.append(response.json()["token"])
+    before = (await anonymous.get(f"/s/{links[0]}/session")).json()
+    assert before["asset_count"] == 2 and before["summary"]["models"] == [{"name": "sdxl_base", "count": 2}]
+
+    await _flag(owner, rejected["asset_id"], "reject")
+    await _flag(owner, kept["asset_id"], "pick")
+    for token in links:
+        doc = (await anonymous.get(f"/s/{token}/session")).json()
+        assert [a["asset_id"] for a in doc["assets"]] == [kept["asset_id"]]
+        assert doc["asset_count"] == 1
+        assert [c["asset_id"] for c in doc["cover"]] == [kept["asset_id"]]
+        assert doc["summary"]["models"] == [{"name": "sdxl_base", "count": 1}]
+        # the session as shown ends with the last image shown
+        assert doc["start"] == doc["end"] == kept["generated_at"] != before["end"]
+        paged = await anonymous.get(f"/s/{token}/assets")
+        assert [a["asset_id"] for a in paged.json()] == [kept["asset_id"]]
+        for url in (f"/s/{token}/assets/{rejected['asset_id']}/thumbnail",
+                    f"/s/{token}/assets/{rejected['asset_id']}/thumbnail?size=detail"):  # fmt: skip
+            assert (await anonymous.get(url)).status_code == 404, url
+        assert (await anonymous.get(doc["assets"][0]["thumbnail_url"])).status_code == 200
+        # flags are the owner's: not in the public JSON, a pick not told apart
+        for item in (*doc["assets"], *paged.json()):
+            assert "flag" not in item
+        assert "pick" not in str(doc) and "reject" not in str(doc)
+    assert (await anonymous.get(f"/s/{links[1]}/session")).json()["summary"]["phrases"]
+
+    # cleared: shown again
+    await _flag(owner, rejected["asset_id"], None)
+    doc = (await anonymous.get(f"/s/{links[0]}/session")).json()
+    assert doc["asset_count"] == 2 and len(doc["assets"]) == 2 and doc["end"] == before["end"]

@@ -175,7 +175,9 @@ def _shared_thumb(token: str, asset_id: Any, size: str = "card") -> str:
 
 def _shared_asset(token: str, share: service.Share, asset: Any) -> dict[str, Any]:
     item = asset_json(asset)
+    # the owner's: the session is the link's, and flags are not shown to visitors
     item.pop("session_id", None)
+    item.pop("flag", None)
     item["thumbnail_url"] = _shared_thumb(token, asset["asset_id"])
     item["detail_url"] = _shared_thumb(token, asset["asset_id"], "detail")
     if not share.show_prompts:
@@ -190,9 +192,10 @@ async def _shared_doc(request: Request, token: str) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, "no such link, or it expired or was revoked", headers=PUBLIC_HEADERS)
     row, assets = found
-    card = session_json(row, datetime.now(UTC), time_zone_of(share.subject.time_zone))
+    card = session_json({**row, **service.shown_card(row, assets)}, datetime.now(UTC),
+                        time_zone_of(share.subject.time_zone))  # fmt: skip
     doc = {k: card[k] for k in ("start", "end", "asset_count", "precision", "updated_at")}
-    summary = dict(row["summary"] or {})
+    summary = dict(card["summary"])
     if not share.show_prompts:
         summary.pop("phrases", None)
     doc["summary"] = summary

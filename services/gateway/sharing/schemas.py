@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.json_schema import SkipJsonSchema
 
 from libs.common.text import clean_text
-from services.gateway.endpoints import FilterText
+from services.gateway.endpoints import FilterText, Flag
 from services.gateway.endpoints import Instant as GalleryInstant
 from services.gateway.schemas import CoverImage, IsoTime, NameCount
 
@@ -60,6 +60,13 @@ class GalleryQuery(BaseModel):
     # strict: the schema says boolean, and 0 or "yes" is not one
     has_time: Annotated[bool, Field(strict=True)] | None = None
     session: uuid.UUID | None = None
+    # the keepers view (`flag_filter`): a search saved as "keepers only" must open as keepers only
+    flag: Flag | None = Field(
+        default=None, description="`pick` for keepers only (or `reject`), as the gallery"
+    )
+    include_rejected: Annotated[bool, Field(strict=True)] | None = Field(
+        default=None, description="rejected assets are left out unless this is true, as in the gallery"
+    )
 
 
 class SavedSearchRequest(BaseModel):

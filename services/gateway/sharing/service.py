@@ -12,6 +12,11 @@ Choices where the issue is silent:
 - Prompts are hidden unless the owner allowed them: prompt, negative prompt, file name (names often
   carry the prompt), the session summary's prompt phrases and the reflection summary (written from
   the prompts). Tools, models and the generation settings are shown.
+- Images the owner rejected are left out of everything a link shows: its assets (JSON, pages and
+  thumbnails), its count, its cover, and, when a reject was left out, the summary's tools, models and
+  prompt phrases and the session's start and end, recomputed from the images shown (a person who
+  rejected an image does not want it shown to others). Flags themselves are never shown: picks look
+  like any other image.
 - Nothing is rate-limited yet: the token's 256 bits make guessing hopeless, but a public route should
   still get a per-address limit before launch (noted in the README).
 """
@@ -26,6 +31,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.sessions.summary import MemberGroup, summarize
 from services.gateway import repository as gateway_repository
 from services.gateway.auth import AuthSubject
 from services.gateway.pagination import Cursor
@@ -34,6 +40,9 @@ from services.gateway.sharing import repository
 MAX_SAVED_SEARCHES = 200
 # `atelier`'s own API tokens show 12; a share token has no `atl_` in front
 SHARE_PREFIX_LENGTH = 8
+# what a link's visitors see of the owner's flags: the gallery's default, rejects left out (the rows
+# then carry each asset's `flag`, which the public JSON leaves out: services/gateway/sharing/endpoints.py)
+VISITORS_VIEW = gateway_repository.FlagFilter()
 
 
 class NameTaken(Exception):
@@ -128,23 +137,47 @@ async def shared_session(
     row, resolved = await gateway_repository.session(pool, share.subject, share.session_id)
     if row is None:
         return None
-    return row, await gateway_repository.session_assets(pool, share.subject, resolved)
+    return row, await gateway_repository.session_assets(pool, share.subject, resolved, flags=VISITORS_VIEW)
+
+
+def shown_card(row: asyncpg.Record, assets: list[asyncpg.Record]) -> dict[str, Any]:
+    """The card's `start_at`, `end_at`, `asset_count`, `cover_asset_ids` and `summary` of the images a link
+    shows (`assets`: all of them, rejects left out). Clustering's card counts every member, so when a
+    reject was left out its figures are recomputed from what is shown, as clustering computes them."""
+    shown = {a["asset_id"] for a in assets}
+    cover = [c for c in row["cover_asset_ids"] if c in shown] or [a["asset_id"] for a in assets[:1]]
+    card = {"start_at": row["start_at"], "end_at": row["end_at"], "asset_count": len(assets),
+            "cover_asset_ids": cover, "summary": dict(row["summary"] or {})}  # fmt: skip
+    if len(assets) == row["asset_count"]:
+        return card
+    card["summary"] = summarize(MemberGroup(a["prompt"], a["tool"], a["model"], 1) for a in assets)
+    if times := [a["generated_at"] for a in assets if a["generated_at"] is not None]:
+        card["start_at"], card["end_at"] = min(times), max(times)
+    return card
 
 
 async def shared_assets(pool: asyncpg.Pool, share: Share, *, limit: int,
                         after: Cursor | None) -> list[asyncpg.Record] | None:  # fmt: skip
     """A page of the link's session's assets in generation order, or None when the session is gone."""
     resolved = await gateway_repository.resolve_session(pool, share.subject, share.session_id)
-    rows = await gateway_repository.session_assets(pool, share.subject, resolved, limit=limit, after=after)
+    rows = await gateway_repository.session_assets(pool, share.subject, resolved, limit=limit, after=after,
+                                                   flags=VISITORS_VIEW)  # fmt: skip
     if not rows and (await gateway_repository.session(pool, share.subject, resolved))[0] is None:
         return None
     return rows
 
 
 async def shared_asset(pool: asyncpg.Pool, share: Share, asset_id: uuid.UUID) -> asyncpg.Record | None:
-    """The asset when it belongs to the link's session (now), else None."""
+    """The asset when it belongs to the link's session (now) and was not rejected, else None."""
     resolved = await gateway_repository.resolve_session(pool, share.subject, share.session_id)
     row = await gateway_repository.asset(pool, share.subject, asset_id)
-    if row is None or row["session_id"] != resolved:
+    if row is None or row["session_id"] != resolved or not shown(row["flag"]):
         return None
     return row
+
+
+def shown(flag: str | None) -> bool:
+    """Whether `VISITORS_VIEW` shows an asset flagged `flag` (for a read of one asset, by its flag)."""
+    if VISITORS_VIEW.flag is not None:
+        return flag == VISITORS_VIEW.flag
+    return VISITORS_VIEW.include_rejected or flag != "reject"

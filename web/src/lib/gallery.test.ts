@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { filtersQuery, isFiltered, readFilters, savedQuery } from "./gallery";
+import { galleryHref } from "./searches.svelte";
 
 describe("gallery filters in the address", () => {
   it("round-trips what the API takes", () => {
@@ -21,7 +22,14 @@ describe("gallery filters in the address", () => {
     expect(filtersQuery(filters)).toBe("flag=pick&include_rejected=true");
     expect(readFilters(new URLSearchParams("flag=reject&include_rejected=yes"))).toEqual({});
     expect(isFiltered({ flag: "pick" })).toBe(true);
-    expect(savedQuery({ q: "fox", flag: "pick", include_rejected: true })).toEqual({ q: "fox" });
+  });
+  it("saves keepers only and show rejected with the search, and opens them again", () => {
+    const keepers = savedQuery({ q: "fox", flag: "pick" });
+    expect(keepers).toEqual({ q: "fox", flag: "pick" });
+    expect(readFilters(new URLSearchParams(galleryHref(keepers).split("?")[1]))).toEqual(keepers);
+    const withRejects = savedQuery({ q: "fox", include_rejected: true });
+    expect(galleryHref(withRejects)).toBe("/app/gallery?q=fox&include_rejected=true");
+    expect(readFilters(new URLSearchParams("q=fox&include_rejected=true"))).toEqual(withRejects);
   });
   it("drops blanks and nonsense booleans", () => {
     expect(readFilters(new URLSearchParams("q=%20%20&has_time=maybe"))).toEqual({});

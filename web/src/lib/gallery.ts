@@ -1,6 +1,7 @@
 // The gallery's filters as they live in the address bar (so a search can be bookmarked) and as the API
 // takes them: the same names, `from`/`to` as ISO instants, `has_time` as true/false; `flag=pick` for
 // keepers only and `include_rejected=true` to show rejects (hidden unless asked for).
+import type { Schemas } from "./api/client";
 
 export interface GalleryFilters {
   q?: string;
@@ -37,11 +38,10 @@ export function filtersQuery(filters: GalleryFilters): string {
   return params.toString();
 }
 
-/** What a saved search keeps: the filters, not the keepers view (a saved search names images, and
- * their flags change after). */
-export function savedQuery(filters: GalleryFilters): Omit<GalleryFilters, "flag" | "include_rejected"> {
-  const { flag: _flag, include_rejected: _rejected, ...rest } = filters;
-  return rest;
+/** What a saved search keeps: every filter, "Keepers only" and "Show rejected" included, so it opens as
+ * it was saved (the flags are read again each time it is opened). */
+export function savedQuery(filters: GalleryFilters): Schemas["GalleryQuery"] {
+  return { ...filters };
 }
 
 export function isFiltered(filters: GalleryFilters): boolean {

@@ -1497,10 +1497,20 @@ export interface components {
          * @description The gallery's filter parameters (`GET /api/v1/assets?q=&tool=&...`), every one optional.
          */
         GalleryQuery: {
+            /**
+             * Flag
+             * @description `pick` for keepers only (or `reject`), as the gallery
+             */
+            flag?: ("pick" | "reject") | null;
             /** From */
             from?: string | null;
             /** Has Time */
             has_time?: boolean | null;
+            /**
+             * Include Rejected
+             * @description rejected assets are left out unless this is true, as in the gallery
+             */
+            include_rejected?: boolean | null;
             /** Lora */
             lora?: string | null;
             /** Model */
