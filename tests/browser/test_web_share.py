@@ -1,7 +1,7 @@
 """A person shares a session from its page (the Share dialog: make a link, copy it, see it listed, revoke
 it), and a visitor who is not signed in opens a link at /s/{token}: the session's time range, count and
-images, the prompts only when the owner allowed them, and one clear page for a link that is unknown,
-expired or revoked.
+images, the prompts only when the owner allowed them, none of the images the owner rejected, and one clear
+page for a link that is unknown, expired or revoked.
 
 The visitor's part needs GET /s/{token} to answer the web app (web/dist/index.html) while the link is
 valid, as services/gateway/sharing/endpoints.py `shared_page` is to do; the dialog's part needs the session
@@ -103,6 +103,20 @@ async def test_a_visitor_opens_a_shared_session_and_a_gone_link(
         await page.emulate_media(color_scheme="dark")
         await page.screenshot(path=str(artifacts / "3-shared-narrow-dark.png"), full_page=True)
 
+        # the owner rejects the second image: the visitor sees the first alone, counted as one, at its time
+        detail = (await client.get(f"/api/v1/sessions/{session_id}")).json()
+        response = await client.put(
+            f"/api/v1/assets/{detail['assets'][1]['asset_id']}/flag", json={"flag": "reject"}
+        )
+        assert response.status_code == 200, response.text
+        await page.goto(f"{gateway_url}/s/{with_prompts['token']}")
+        await expect(page.get_by_text("1 image", exact=True)).to_be_visible()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Sat, 3 Feb 2024, 21:00")
+        await expect(images).to_have_count(1)
+        await expect(page.get_by_role("img", name=PROMPTS[0])).to_be_visible()
+        assert PROMPTS[1] not in await page.locator("body").inner_text()
+        await page.screenshot(path=str(artifacts / "4-shared-without-the-reject.png"), full_page=True)
+
         # revoked, or never made: the same clear page
         assert (await client.delete(f"/api/v1/shares/{without['id']}")).status_code == 204
         gone = page.get_by_role("heading", name="This link has expired or was revoked")
@@ -110,7 +124,7 @@ async def test_a_visitor_opens_a_shared_session_and_a_gone_link(
             await page.goto(f"{gateway_url}/s/{token}")
             await expect(gone).to_be_visible()
             await expect(page.get_by_role("list", name="Images")).to_have_count(0)
-        await page.screenshot(path=str(artifacts / "4-gone.png"), full_page=True)
+        await page.screenshot(path=str(artifacts / "5-gone.png"), full_page=True)
     finally:
         await context.close()
     assert not errors, errors

@@ -51,6 +51,11 @@ describe("sharedRange", () => {
       "Fri, 21 Mar 2025, 10:04–11:30",
     );
   });
+  it("gives one time when the session shown lasts less than a minute", () => {
+    expect(sharedRange("2025-03-21T09:04:00Z", "2025-03-21T09:04:30Z", "second", "Europe/Paris")).toBe(
+      "Fri, 21 Mar 2025, 10:04",
+    );
+  });
   it("names both days across midnight", () => {
     expect(sharedRange("2025-03-21T23:10:00Z", "2025-03-22T01:02:00Z", "second", "UTC")).toBe(
       "Fri, 21 Mar 2025, 23:10 – Sat, 22 Mar 2025, 01:02",

@@ -80,13 +80,15 @@ function longDate(d: Date, zone: string): string {
 
 /**
  * A shared session's time range for a visitor, in the visitor's zone: "Fri, 21 Mar 2025, 10:04–11:30",
- * across midnight "Fri, 21 Mar 2025, 23:10 – Sat, 22 Mar 2025, 01:02"; dates only at day precision.
+ * across midnight "Fri, 21 Mar 2025, 23:10 – Sat, 22 Mar 2025, 01:02", one time when start and end
+ * read alike (one image shown); dates only at day precision.
  */
 export function sharedRange(start: string, end: string, precision: string, zone: string): string {
   const a = new Date(start);
   const b = new Date(end);
   const sameDay = longDate(a, zone) === longDate(b, zone);
   if (precision === "day") return sameDay ? longDate(a, zone) : `${longDate(a, zone)} – ${longDate(b, zone)}`;
+  if (sameDay && clock(a, zone) === clock(b, zone)) return `${longDate(a, zone)}, ${clock(a, zone)}`;
   if (sameDay) return `${longDate(a, zone)}, ${clock(a, zone)}–${clock(b, zone)}`;
   return `${longDate(a, zone)}, ${clock(a, zone)} – ${longDate(b, zone)}, ${clock(b, zone)}`;
 }
