@@ -483,7 +483,8 @@ async def flags_of(
 async def set_flag(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, asset_id: uuid.UUID, flag: Flag | None
 ) -> bool:
-    """Store the person's flag (None removes it); returns whether anything changed."""
+    """Store the person's flag (None removes it); returns whether anything changed. The row's
+    `generated_at` (the gallery pages keepers by it) is the member's, set by migration 007's triggers."""
     if flag is None:
         status = await conn.execute(
             "DELETE FROM clustering.flags WHERE tenant_id = $1 AND asset_id = $2", tenant_id, asset_id
