@@ -9,6 +9,11 @@ What the library looks like: sessions of 1 to ~300 images (mean N/M), 20-90 s ap
 hours to days between sessions, going back from a fixed date; each session explores one to four ideas
 (subject x style x medium from a small vocabulary, so a one-word search matches a realistic share), in
 one tool and model, sometimes with a LoRA tag in the prompt. Deterministic for a seed.
+
+Flags (clustering.flags): about 7 % of the assets, as a person curates: about a third of the sessions
+were gone through, and in those runs of 1-6 neighbouring images are picks (keepers cluster where an
+idea worked, ~14 % of such a session) and a few others rejects (~4 %); the rest of the library, old or
+not looked at, has none. So picks are ~5 % of the library, rejects ~1.5 %, spread over the whole time.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ STYLES = [
     "cinematic still", "pixel art", "matte painting", "risograph print", "studio portrait",
 ]  # fmt: skip
 MOODS = ["at dusk", "in the rain", "under neon lights", "at dawn", "in fog", "in winter", "at golden hour"]
-TOOLS = [("comfyui", ["flux1-dev", "sd_xl_base_1.0", "juggernautXL_v9"]), ("a1111", ["sd_xl_base_1.0", "ponyDiffusionV6XL"]),
+TOOLS: list[tuple[str, list[str | None]]] = [("comfyui", ["flux1-dev", "sd_xl_base_1.0", "juggernautXL_v9"]), ("a1111", ["sd_xl_base_1.0", "ponyDiffusionV6XL"]),
          ("midjourney", [None]), ("invokeai", ["sd_xl_base_1.0"]), ("fooocus", ["juggernautXL_v9"])]  # fmt: skip
 LORAS = ["film_grain", "add_detail", "pixel_style", "ink_wash"]
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -43,8 +48,31 @@ ASSET_COLUMNS = (
 )  # fmt: skip
 MEMBER_COLUMNS = ("asset_id", "tenant_id", "session_id", "generated_at", "precision", "prompt", "dominant_color",
                   "thumbnail_key", "tool", "model")  # fmt: skip
+FLAG_COLUMNS = ("tenant_id", "asset_id", "flag", "updated_at")
 SESSION_COLUMNS = ("session_id", "tenant_id", "start_at", "end_at", "asset_count", "precision", "cover_asset_ids",
                    "summary")  # fmt: skip
+CURATED_SESSIONS = 0.35  # share of sessions the person went through
+PICK_RUN_START = 0.055  # per image of such a session: a run of picks starts here
+REJECT = 0.045  # per other image of such a session
+
+
+def session_flags(rng: random.Random, size: int) -> list[str | None]:
+    """One session's flags in generation order: none unless the person went through it; then runs of
+    picks (1-6 neighbours) and scattered rejects."""
+    flags: list[str | None] = [None] * size
+    if rng.random() >= CURATED_SESSIONS:
+        return flags
+    i = 0
+    while i < size:
+        if rng.random() < PICK_RUN_START:
+            run = rng.randint(1, 6)
+            flags[i : i + run] = ["pick"] * len(flags[i : i + run])
+            i += run
+            continue
+        if rng.random() < REJECT:
+            flags[i] = "reject"
+        i += 1
+    return flags
 
 
 def session_sizes(rng: random.Random, n_assets: int, n_sessions: int) -> list[int]:
@@ -65,12 +93,16 @@ async def load_library(
     """Load the library into the workspace `tenant_id` (made by the gateway's `ensure_tenant`); returns
     seconds per table."""
     rng = random.Random(seed)
+    flag_rng = random.Random(
+        seed + 1
+    )  # its own stream: the assets and sessions are those of runs before flags
     timings: dict[str, float] = {}
     await conn.execute("INSERT INTO clustering.tenant_state (tenant_id) VALUES ($1)", tenant_id)
 
     assets: list[tuple[object, ...]] = []
     members: list[tuple[object, ...]] = []
     sessions: list[tuple[object, ...]] = []
+    flags: list[tuple[object, ...]] = []
     t = START
     for size in session_sizes(rng, n_assets, n_sessions):
         session_id = uuid.uuid4()
@@ -86,6 +118,9 @@ async def load_library(
             at -= timedelta(seconds=rng.uniform(20, 90))
         times.reverse()
         ids = [uuid.uuid4() for _ in range(size)]
+        for asset_id, when, flag in zip(ids, times, session_flags(flag_rng, size), strict=True):
+            if flag is not None:  # flagged some time after the session
+                flags.append((tenant_id, asset_id, flag, when + timedelta(hours=flag_rng.uniform(1, 48))))
         for i, (asset_id, when) in enumerate(zip(ids, times, strict=True)):
             prompt = ideas[i * len(ideas) // size]
             colour = f"#{rng.randrange(2**24):06x}"
@@ -103,7 +138,7 @@ async def load_library(
         t = times[0] - timedelta(hours=rng.uniform(2, 60))
 
     for table, columns, rows in (("assets", ASSET_COLUMNS, assets), ("members", MEMBER_COLUMNS, members),
-                                 ("sessions", SESSION_COLUMNS, sessions)):  # fmt: skip
+                                 ("sessions", SESSION_COLUMNS, sessions), ("flags", FLAG_COLUMNS, flags)):  # fmt: skip
         schema = "ingest" if table == "assets" else "clustering"
         started = time.perf_counter()
         await conn.copy_records_to_table(table, schema_name=schema, columns=list(columns), records=rows)
@@ -112,6 +147,21 @@ async def load_library(
     await conn.execute("SELECT ingest.fold_facet_changes()")  # as ingest does after each batch
     timings["facet counts"] = time.perf_counter() - started
     started = time.perf_counter()
-    await conn.execute("ANALYZE ingest.assets; ANALYZE clustering.members; ANALYZE clustering.sessions")
+    await conn.execute(
+        "ANALYZE ingest.assets; ANALYZE clustering.members; ANALYZE clustering.sessions; ANALYZE clustering.flags"
+    )
     timings["analyze"] = time.perf_counter() - started
+    # What autovacuum does within a minute of such a load (PG 13+ vacuums after inserts), done here
+    # because this machine's server runs with autovacuum off, so that no figure depends on it:
+    # - the flags' visibility map: without it an index-only scan of the flags visits the heap for each
+    #   row (the reject check in a count: a scan of the whole table instead, +4 ms);
+    # - the search and LoRA GIN indexes' pending lists, which COPY leaves 1-3 MB long (of the 4 MB
+    #   gin_pending_list_limit) and every GIN scan reads through: the search with two filters took
+    #   36 ms of database time with them, 26 ms without. Between two autovacuums in production they
+    #   grow back to at most 4 MB.
+    started = time.perf_counter()
+    await conn.execute("VACUUM clustering.flags")
+    for index in ("ingest.assets_search", "ingest.assets_loras"):
+        await conn.execute(f"SELECT gin_clean_pending_list('{index}'::regclass)")
+    timings["vacuum"] = time.perf_counter() - started
     return timings

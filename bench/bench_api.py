@@ -12,7 +12,10 @@ one request at a time, REQUESTS times per case after a warm-up of 10:
 - `gallery.search_one_word`: `?q=lighthouse` (~8% of the library matches), best match first;
 - `gallery.search_two_filters`: `?q=dragon&tool=comfyui&lora=film_grain`;
 - `facets`: `GET /api/v1/facets` over the whole library (the filter menus' first load), and
-  `facets.search`: under `?q=lighthouse`.
+  `facets.search`: under `?q=lighthouse`;
+- keepers (the library has ~7 % of its assets flagged, ~5 % picks, see api_library.py):
+  `gallery.keepers` (`?flag=pick`), `gallery.keepers_search` (`?flag=pick&q=lighthouse`) and
+  `gallery.keepers_tool` (`?flag=pick&tool=comfyui`).
 
 The figure is the p95 in milliseconds (p50 and p99 printed and stored too); the baseline beside it is the
 database's own time for the page: the statements the gateway's repository runs for it (recorded by calling
@@ -23,7 +26,8 @@ A gallery page's statements include its count (`X-Total-Count`: the planner's es
 trip since EXPLAIN ANALYZE cannot wrap an EXPLAIN, then, unless that is past 50,000, an exact count of up
 to 10,001 rows).
 
-`BENCH_API_ASSETS` / `BENCH_API_SESSIONS` shrink the library for a quick run.
+`BENCH_API_ASSETS` / `BENCH_API_SESSIONS` shrink the library for a quick run; `BENCH_API_CASES`
+(comma-separated names) runs only those cases.
 """
 
 from __future__ import annotations
@@ -179,7 +183,7 @@ async def run_async() -> list[dict[str, Any]]:
     from services.gateway import repository
     from services.gateway.auth import ensure_tenant, subject_for_token
     from services.gateway.pagination import decode_cursor
-    from services.gateway.repository import AssetFilter
+    from services.gateway.repository import AssetFilter, FlagFilter
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, LocalInfra(Path(tmp) / "infra") as infra:
@@ -210,6 +214,7 @@ async def run_async() -> list[dict[str, Any]]:
                 page_100 = await _cursor_after(
                     client, "/api/v1/assets?limit=100", min(99, N_ASSETS // 100 - 1)
                 )
+                picks = FlagFilter(flag="pick")
                 cases: list[tuple[str, str, Callable[[Any], Awaitable[Any]]]] = [
                     ("sessions.first_page", "/api/v1/sessions?limit=50",
                      lambda p: repository.sessions(p, subject, limit=51)),
@@ -230,8 +235,17 @@ async def run_async() -> list[dict[str, Any]]:
                      lambda p: repository.facets(p, subject, AssetFilter())),
                     ("facets.search", "/api/v1/facets?q=lighthouse",
                      lambda p: repository.facets(p, subject, AssetFilter(q="lighthouse"))),
+                    ("gallery.keepers", "/api/v1/assets?limit=100&flag=pick",
+                     lambda p: _gallery(p, subject, AssetFilter(flags=picks))),
+                    ("gallery.keepers_search", "/api/v1/assets?limit=100&flag=pick&q=lighthouse",
+                     lambda p: _gallery(p, subject, AssetFilter(q="lighthouse", flags=picks))),
+                    ("gallery.keepers_tool", "/api/v1/assets?limit=100&flag=pick&tool=comfyui",
+                     lambda p: _gallery(p, subject, AssetFilter(tool="comfyui", flags=picks))),
                 ]  # fmt: skip
+                only = {c for c in os.environ.get("BENCH_API_CASES", "").split(",") if c}
                 for name, path, call in cases:
+                    if only and name not in only:
+                        continue
                     latencies = await _latencies(client, path)
                     db_ms = await database_ms(pool, call)
                     p50, p95, p99 = (percentile(latencies, q) for q in (50, 95, 99))
