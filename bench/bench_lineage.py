@@ -285,6 +285,17 @@ def _markdown(results: list[dict[str, Any]], speed: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def stacking_per_image_us(n_images: int, repeats: int = 5) -> float:
+    """CPU per image of one session's restack (`stack_session`), which clustering runs over the whole
+    session on every import into it and every flag: the figure must not grow with the session."""
+    session = labelled_session(1, n_images=n_images)
+    edges = link_all(session.gens)
+    started = time.process_time()
+    for _ in range(repeats):
+        stack_session(session.gens, edges, StackEdits(), {})
+    return (time.process_time() - started) / repeats / n_images * 1e6
+
+
 def run() -> list[dict[str, Any]]:
     started = time.perf_counter()
     results = [quality(profile) for profile in PROFILES]
@@ -314,6 +325,15 @@ def run() -> list[dict[str, Any]]:
         "unit": "gens/s", "baseline": "link_all (batch)", "baseline_value": round(speed["batch_per_s"], 1),
         "ratio": round(speed["incremental_per_s"] / speed["batch_per_s"], 3),
     })  # fmt: skip
+    small, large = stacking_per_image_us(200), stacking_per_image_us(5000)
+    rows.append({
+        "name": "lineage.restack_5000_image_session_us_per_image", "value": round(large, 1), "unit": "µs/image",
+        "baseline": "a 200-image session", "baseline_value": round(small, 1), "ratio": round(large / small, 2),
+    })  # fmt: skip
+    print(
+        f"   restack: {large:.0f} µs/image in a 5,000-image session, {small:.0f} in a 200-image one",
+        flush=True,
+    )
     for result in results:
         overall = result["rows"][-1]
         print(f"   {result['profile'].name}: precision {overall['precision']:.3f}, recall {overall['recall']:.3f},"
