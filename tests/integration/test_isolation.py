@@ -24,9 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
+from tests.images import a1111_png
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -40,12 +39,7 @@ NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
 def _png(seed: int) -> bytes:
-    image = Image.new("RGB", (16, 16), ((seed * 53) % 256, (seed * 97) % 256, (seed * 29) % 256))
-    info = PngInfo()
-    info.add_text("parameters", f"a walled garden\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}")
-    out = io.BytesIO()
-    image.save(out, "PNG", pnginfo=info)
-    return out.getvalue()
+    return a1111_png(seed, "a walled garden")
 
 
 @dataclass

@@ -7,7 +7,6 @@ In a workspace of 200,000 assets with 10,000 picks, the planner reads keepers fr
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,9 +15,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
+from tests.images import a1111_png
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -32,12 +30,7 @@ UNTIMED = 2
 
 
 def _png(seed: int) -> bytes:
-    image = Image.new("RGB", (16, 16), ((seed * 53) % 256, (seed * 97) % 256, (seed * 29) % 256))
-    info = PngInfo()
-    info.add_text("parameters", f"a quiet harbour\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}")
-    out = io.BytesIO()
-    image.save(out, "PNG", pnginfo=info)
-    return out.getvalue()
+    return a1111_png(seed, "a quiet harbour")
 
 
 async def _flag(client: httpx.AsyncClient, asset_id: str, flag: str | None) -> None:

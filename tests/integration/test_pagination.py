@@ -4,16 +4,14 @@ row lost or repeated, in the same order as one big page; bad cursors are 422; un
 from __future__ import annotations
 
 import base64
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
+from tests.images import a1111_png
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -26,15 +24,7 @@ UNTIMED = 3
 
 
 def _png(seed: int, *, with_parameters: bool = True) -> bytes:
-    image = Image.new("RGB", (16, 16), ((seed * 53) % 256, (seed * 97) % 256, (seed * 29) % 256))
-    info = PngInfo()
-    if with_parameters:
-        info.add_text(
-            "parameters", f"a quiet harbour\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}"
-        )
-    out = io.BytesIO()
-    image.save(out, "PNG", pnginfo=info)
-    return out.getvalue()
+    return a1111_png(seed, "a quiet harbour" if with_parameters else None)
 
 
 async def _seeded(new_tenant: Any) -> httpx.AsyncClient:
