@@ -88,10 +88,17 @@ def session_sizes(rng: random.Random, n_assets: int, n_sessions: int) -> list[in
 
 
 async def load_library(
-    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, n_assets: int, n_sessions: int, seed: int = 11
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    n_assets: int,
+    n_sessions: int,
+    seed: int = 11,
+    flagged: bool = False,
 ) -> dict[str, float]:
     """Load the library into the workspace `tenant_id` (made by the gateway's `ensure_tenant`); returns
-    seconds per table."""
+    seconds per table. `flagged`: with the person's picks and rejects (the API benchmark's keepers cases);
+    without, every asset is in the gallery, as the scrolling and export figures count on."""
     rng = random.Random(seed)
     flag_rng = random.Random(
         seed + 1
@@ -119,7 +126,7 @@ async def load_library(
         times.reverse()
         ids = [uuid.uuid4() for _ in range(size)]
         for asset_id, when, flag in zip(ids, times, session_flags(flag_rng, size), strict=True):
-            if flag is not None:  # flagged some time after the session
+            if flagged and flag is not None:  # flagged some time after the session
                 flags.append((tenant_id, asset_id, flag, when + timedelta(hours=flag_rng.uniform(1, 48))))
         for i, (asset_id, when) in enumerate(zip(ids, times, strict=True)):
             prompt = ideas[i * len(ideas) // size]

@@ -193,7 +193,7 @@ async def run_async() -> list[dict[str, Any]]:
         tenant_id = await ensure_tenant(pool, "heavy-user", TOKEN)
         conn = await asyncpg.connect(infra.database_url)
         started = time.perf_counter()
-        await load_library(conn, tenant_id=tenant_id, n_assets=N_ASSETS, n_sessions=N_SESSIONS)
+        await load_library(conn, tenant_id=tenant_id, n_assets=N_ASSETS, n_sessions=N_SESSIONS, flagged=True)
         print(f"   loaded {N_ASSETS:,} assets in {N_SESSIONS:,} sessions in {time.perf_counter() - started:.0f} s",
               flush=True)  # fmt: skip
         largest = await conn.fetchval(
