@@ -279,8 +279,8 @@ async def session_assets(
     flags: FlagFilter | None = None,
 ) -> list[asyncpg.Record]:
     """The session's assets in generation order, (generated_at, asset_id); `after`: the previous page's last.
-    With `flags` (the owner's views) rows carry their `flag` and are narrowed by it; without (a share
-    link's view) they are as before keepers existed."""
+    With `flags` rows carry their `flag` and are narrowed by it (the owner's views by the request's
+    filters, a share link's by the gallery's default: rejects left out); without, every member."""
     q = readable_session_assets(subject)
     q.where(f"m.session_id = {q.bind(session_id)}")
     if after is not None:
