@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -220,6 +221,18 @@ def test_each_upload_status_is_counted_as_what_it_says(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- retries
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server answering with `handler`, on a free port, for the `with` block: its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def flaky_server() -> Iterator[tuple[str, list[int]]]:
     """A real HTTP server answering /api/v1/me with 503 twice, then 200; /api/v1/lookup always 401."""
@@ -247,12 +260,8 @@ def flaky_server() -> Iterator[tuple[str, list[int]]]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", served
-    server.shutdown()
-    server.server_close()
+    with _serving(Handler) as url:
+        yield url, served
 
 
 def test_5xx_answers_are_retried_with_backoff(flaky_server: tuple[str, list[int]]) -> None:
@@ -285,16 +294,11 @@ def test_429_waits_for_retry_after_and_is_no_failure() -> None:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with _serving(Handler) as url:
         waited: list[float] = []
-        client = AtelierServer(f"http://127.0.0.1:{server.server_address[1]}", "t", sleep=waited.append)
+        client = AtelierServer(url, "t", sleep=waited.append)
         assert client.whoami() == "t"
         assert waited == [7.0] * (RETRY_ATTEMPTS + 2)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_refused_token_is_not_retried(flaky_server: tuple[str, list[int]]) -> None:
