@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -17,3 +19,11 @@ def a1111_png(seed: int, prompt: str | None) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG", pnginfo=info)
     return out.getvalue()
+
+
+def with_text_chunk(png: bytes, text: bytes) -> bytes:
+    """`png` with a `tEXt` chunk holding `text` (keyword, NUL, value; written as given, however
+    malformed) placed right after IHDR, where readers meet it before the pixels."""
+    chunk = b"tEXt" + text
+    packed = struct.pack(">I", len(text)) + chunk + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF)
+    return png[:33] + packed + png[33:]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 
 import pytest
 from PIL import Image
 
+from tests.images import with_text_chunk
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -23,18 +22,12 @@ pytestmark = pytest.mark.integration
 WITHIN_SECONDS = 60.0
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
-
-
 def _png(seed: int, text: bytes | None = None) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (24, 24), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(out, "PNG")
     png = out.getvalue()
     # a tEXt chunk right after IHDR (8-byte signature + 25-byte IHDR chunk)
-    return png if text is None else png[:33] + _chunk(b"tEXt", text) + png[33:]
+    return png if text is None else with_text_chunk(png, text)
 
 
 def _poison_uploads(tag: str) -> list[tuple[str, dict[str, object]]]:

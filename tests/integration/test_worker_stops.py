@@ -60,21 +60,44 @@ def own_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object
         local.stop()
 
 
-def _generated_png(rng: random.Random) -> bytes:
-    """A 1024 px PNG that takes real work to decode (noise over a gradient), with A1111 parameters."""
+def _noise_png(rng: random.Random, size: int = 1024, parameters: str | None = None) -> bytes:
+    """A PNG that takes real work to decode (noise over a gradient), optionally with A1111 parameters."""
     from PIL import Image, ImageChops, PngImagePlugin
 
-    grad = Image.linear_gradient("L").resize((1024, 1024)).rotate(rng.uniform(0, 360))
-    noise = Image.effect_noise((1024, 1024), rng.uniform(8, 20))
+    grad = Image.linear_gradient("L").resize((size, size)).rotate(rng.uniform(0, 360))
+    noise = Image.effect_noise((size, size), rng.uniform(8, 20))
     image = Image.merge("RGB", [grad, ImageChops.add(grad, noise, scale=2.0), noise])
     info = PngImagePlugin.PngInfo()
-    info.add_text(
-        "parameters",
-        f"a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {rng.randrange(2**32)}",
-    )
+    if parameters is not None:
+        info.add_text("parameters", parameters)
     out = io.BytesIO()
     image.save(out, "PNG", pnginfo=info, compress_level=1)
     return out.getvalue()
+
+
+def _generated_png(rng: random.Random) -> bytes:
+    """A 1024 px noise PNG with A1111 parameters of its own."""
+    seed = rng.randrange(2**32)
+    return _noise_png(
+        rng, parameters=f"a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}"
+    )
+
+
+def _slow_files(count: int, seed: int) -> list[tuple[str, bytes]]:
+    """`count` distinct 2048 px PNGs, slow enough to import (about 60 ms each to decode on our
+    machines) that a batch of 8 lasts well past the moment the test sees it begin, on a fast CI
+    machine too. One image's pixels, encoded once; each file differs by its parameters chunk."""
+    from tests.images import with_text_chunk
+
+    rng = random.Random(seed)
+    pixels = _noise_png(rng, size=2048)
+    return [
+        (
+            f"slow-{i}.png",
+            with_text_chunk(pixels, b"parameters\x00a lighthouse at dusk\nSteps: 20, Seed: %d" % i),
+        )
+        for i in range(count)
+    ]
 
 
 def _files(corpus: Path) -> list[tuple[str, bytes]]:
@@ -336,9 +359,8 @@ async def test_sigterm_mid_batch_finishes_or_hands_back_the_batch(  # type: igno
     from libs.common.events import Topics
 
     infra, env = own_infra
-    rng = random.Random(int(grace) + 7)
     # only slow files: a batch of 8 takes long enough to land the signal inside it
-    files = [(f"slow-{i}.png", _generated_png(rng)) for i in range(24)]
+    files = _slow_files(24, seed=int(grace) + 7)
     settings, uploads = await _stage(env, files)
     conn = await asyncpg.connect(infra.database_url)
     first = second = None
@@ -348,6 +370,8 @@ async def test_sigterm_mid_batch_finishes_or_hands_back_the_batch(  # type: igno
         first = _start_worker(
             env, log, port=port, ATELIER_SHUTDOWN_GRACE_SECONDS=str(grace), ATELIER_LOG_LEVEL="INFO"
         )
+        # serving before the files are announced, so the test watches the first batch from its start
+        await _until_serving(port, first)
         await _publish(settings, Topics.ASSET_UPLOADED, uploads.events)
         before, at_exit = await _terminate_mid_batch(
             first, port, "ingest", Topics.ASSET_UPLOADED, grace, lambda: _stored(conn, uploads.tenant)
