@@ -450,6 +450,7 @@ async def test_sigterm_mid_batch_clustering_places_every_asset_once(own_infra, t
         log = tmp_path / "clustering-term.log"
         first = _start_worker(env, log, "clustering", port=port, ATELIER_LOG_LEVEL="INFO",
                               ATELIER_CLUSTERING_BATCH_SIZE="1500")  # fmt: skip
+        await _until_serving(port, first)  # watch the first batch from its start, as for ingest
         await _publish(settings, Topics.ASSET_IMPORTED, events)
         # the topic may also hold earlier tests' imports (other tenants): the batch in hand is counted whole
         before, at_exit = await _terminate_mid_batch(
