@@ -44,6 +44,14 @@ async def test_a_new_session_arrives_live_and_the_view_stays_put(page, gateway_u
     # scroll down; note the card at the top of the screen and where it is
     await page.mouse.wheel(0, 1500)
     await page.wait_for_function("() => window.scrollY > 1000")
+    # a wheel scroll animates and mouse.wheel does not wait for it: note the card once the page is still
+    # (scrollY the same for 10 frames in a row), or the rest of the animation counts as the card moving
+    await page.evaluate(
+        """() => new Promise(done => { let last = -1, still = 0;
+             const look = () => { still = window.scrollY === last ? still + 1 : 0; last = window.scrollY;
+                                  still >= 10 ? done() : requestAnimationFrame(look); };
+             requestAnimationFrame(look); })"""
+    )
     anchor = await page.evaluate(
         """() => { const c = [...document.querySelectorAll('a[data-session-id]')]
                      .find(a => a.getBoundingClientRect().top > 0);
