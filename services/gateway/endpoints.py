@@ -167,6 +167,7 @@ def session_json(row: Any, now: datetime, zone: Any) -> dict[str, Any]:
         "start": row["start_at"].isoformat(),
         "end": row["end_at"].isoformat(),
         "asset_count": row["asset_count"],
+        "rejected_count": row["rejected_count"],
         "precision": row["precision"],
         "group": _group(row["start_at"], now, zone),
         "cover": [{"asset_id": str(a), "thumbnail_url": thumb_url(a)} for a in row["cover_asset_ids"]],

@@ -191,7 +191,7 @@ async def record_upload(
 # what a session card shows, from clustering's read contract
 SESSION_CARD_COLUMNS = (
     "s.session_id, s.start_at, s.end_at, s.asset_count, s.precision, s.cover_asset_ids, s.updated_at, "
-    "s.reflection_summary, s.summary"
+    "s.reflection_summary, s.summary, s.rejected_count"
 )
 
 

@@ -57,7 +57,10 @@ class SessionCard(BaseModel):
     id: uuid.UUID
     start: IsoTime
     end: IsoTime
-    asset_count: int
+    asset_count: int = Field(description="every image in the session, rejected ones too")
+    rejected_count: int = Field(
+        description="how many of them the person rejected: lists hide these unless asked, and the cover leaves them out"
+    )
     precision: str = Field(description="how precise the session's times are: second, minute, day, ...")
     group: SessionGroup = Field(description="today, this_week or earlier, in the tenant's time zone")
     cover: list[CoverImage]

@@ -318,6 +318,11 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     await page.keyboard.press("x")
     await expect(_tile(page, reject)).to_have_count(0)
     await expect(grid.locator("button.tile:focus")).to_have_count(1)
+    # the session's header counts it, and so does its card on the sessions page
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("30 images · 1 rejected")
+    await page.get_by_role("link", name="Sessions", exact=True).click()
+    await expect(page.get_by_role("link", name=re.compile("30 images · 1 rejected"))).to_be_visible()
+    await page.goto(session_page)
     await page.reload()
     await expect(grid.get_by_role("button", name=re.compile("^Expand stack of"))).not_to_have_count(0)
     await expect(_tile(page, reject)).to_have_count(0)

@@ -268,6 +268,40 @@ async def test_picks_and_rejects(small: Library) -> None:
     assert response.status_code == 404
 
 
+async def test_a_session_card_leaves_out_its_rejects(small: Library) -> None:
+    """The card the timeline shows: its cover without rejected images (topped up from the session when
+    every cover image is rejected), and how many of its images are rejected; clearing brings it back."""
+    client, session = small.client, small.session_id
+
+    async def card() -> dict[str, Any]:
+        cards = [c for c in (await client.get("/api/v1/sessions")).json() if c["id"] == session]
+        detail = (await client.get(f"/api/v1/sessions/{session}", params={"with_assets": "false"})).json()
+        assert cards and {k: v for k, v in detail.items() if k in cards[0]} == cards[0]
+        return cards[0]
+
+    before = await card()
+    cover = [c["asset_id"] for c in before["cover"]]
+    assert (before["asset_count"], before["rejected_count"]) == (30, 0) and len(cover) >= 2
+    try:
+        await _flag(client, cover[0], "reject")
+        after = await card()
+        assert (after["asset_count"], after["rejected_count"]) == (30, 1)
+        assert [c["asset_id"] for c in after["cover"]] == cover[1:]
+
+        for asset_id in cover[1:]:
+            await _flag(client, asset_id, "reject")
+        after = await card()
+        assert after["rejected_count"] == len(cover)
+        topped_up = [c["asset_id"] for c in after["cover"]]
+        assert topped_up and not set(topped_up) & set(cover)
+        shown = {a["asset_id"] for a in await _session_assets(client, session)}
+        assert set(topped_up) <= shown and len(shown) == 30 - len(cover)
+    finally:
+        for asset_id in cover:
+            await _flag(client, asset_id, None)
+    assert await card() == before
+
+
 def _variation(data: bytes, seed: int) -> bytes:
     """The same A1111 image's idea rerolled: its parameters with another seed, slightly other pixels."""
     image = Image.open(io.BytesIO(data))

@@ -146,7 +146,7 @@ def shown_card(row: asyncpg.Record, assets: list[asyncpg.Record]) -> dict[str, A
     reject was left out its figures are recomputed from what is shown, as clustering computes them."""
     shown = {a["asset_id"] for a in assets}
     cover = [c for c in row["cover_asset_ids"] if c in shown] or [a["asset_id"] for a in assets[:1]]
-    card = {"start_at": row["start_at"], "end_at": row["end_at"], "asset_count": len(assets),
+    card = {"start_at": row["start_at"], "end_at": row["end_at"], "asset_count": len(assets), "rejected_count": 0,
             "cover_asset_ids": cover, "summary": dict(row["summary"] or {})}  # fmt: skip
     if len(assets) == row["asset_count"]:
         return card

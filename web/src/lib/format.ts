@@ -67,6 +67,12 @@ export function imageCount(n: number): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? "image" : "images"}`;
 }
 
+/** A session's size as its card and page say it: every image, and how many of them are rejected
+ * (hidden from its lists unless asked for, so the count and the grid may differ by that much). */
+export function sessionSize(count: number, rejected: number): string {
+  return rejected ? `${imageCount(count)} · ${rejected.toLocaleString("en-US")} rejected` : imageCount(count);
+}
+
 /** Where an asset's generation time came from, as the inspector says it. */
 export function timeSource(source: string | null | undefined): string {
   if (!source) return "no generation time";

@@ -1917,7 +1917,10 @@ export interface components {
          * @description A session as the timeline shows it (`session_json` in services/gateway/endpoints.py).
          */
         SessionCard: {
-            /** Asset Count */
+            /**
+             * Asset Count
+             * @description every image in the session, rejected ones too
+             */
             asset_count: number;
             /** Cover */
             cover: components["schemas"]["CoverImage"][];
@@ -1948,6 +1951,11 @@ export interface components {
              */
             reflection_summary: string | null;
             /**
+             * Rejected Count
+             * @description how many of them the person rejected: lists hide these unless asked, and the cover leaves them out
+             */
+            rejected_count: number;
+            /**
              * Start
              * Format: date-time
              */
@@ -1973,7 +1981,10 @@ export interface components {
          * @description `GET /sessions/{session_id}`: the card and its assets in time order.
          */
         SessionDetail: {
-            /** Asset Count */
+            /**
+             * Asset Count
+             * @description every image in the session, rejected ones too
+             */
             asset_count: number;
             /** Assets */
             assets: components["schemas"]["AssetCard"][];
@@ -2020,6 +2031,11 @@ export interface components {
              * @description null until the session has a reflection
              */
             reflection_summary: string | null;
+            /**
+             * Rejected Count
+             * @description how many of them the person rejected: lists hide these unless asked, and the cover leaves them out
+             */
+            rejected_count: number;
             /**
              * Start
              * Format: date-time

@@ -9,6 +9,7 @@ function card(overrides: Partial<Card> = {}): Card {
     start: "2025-03-18T20:10:00Z",
     end: "2025-03-18T22:02:00Z",
     asset_count: 24,
+    rejected_count: 0,
     precision: "second",
     group: "this_week",
     cover: [
@@ -44,5 +45,9 @@ describe("SessionCard", () => {
     const link = screen.getByRole("link", { name: /1 image\b/ });
     expect(link.textContent).toContain("Foxes at dusk.");
     expect(link.textContent).not.toContain("red fox");
+  });
+  it("says how many of its images are rejected, when any are", () => {
+    render(SessionCard, { card: card({ rejected_count: 2 }), zone: "UTC" });
+    expect(screen.getByRole("link", { name: /24 images · 2 rejected/ })).toBeTruthy();
   });
 });
