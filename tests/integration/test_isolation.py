@@ -280,30 +280,57 @@ async def disconnect_folder(w: World) -> None:
 
 
 async def events(w: World) -> None:
-    """B's stream carries none of A's changes while A's library changes."""
-    lines: list[str] = []
+    """B's stream carries none of A's changes while A's library changes. No waiting for an absence: A's
+    own stream shows A's change went out, then B imports a file of its own, and B's stream, in order,
+    must show B's change with nothing of A's before it (one gateway fans out to both streams)."""
     async with httpx.AsyncClient(base_url=w.gateway_url, timeout=30) as http:
-        headers = {"Authorization": f"Bearer {w.b.token}"}
-        async with http.stream("GET", "/api/v1/events", headers=headers) as stream:
-            assert stream.status_code == 200 and stream.headers["content-type"].startswith(
-                "text/event-stream"
-            )
 
-            async def read() -> None:
+        async def watch(ws: Workspace, lines: list[str]) -> None:
+            headers = {"Authorization": f"Bearer {ws.token}"}
+            async with http.stream("GET", "/api/v1/events", headers=headers) as stream:
+                assert stream.status_code == 200
+                assert stream.headers["content-type"].startswith("text/event-stream")
                 async for line in stream.aiter_lines():
                     lines.append(line)
 
-            reader = asyncio.create_task(read())
-            late = datetime(2022, 12, 1, 8, 0, tzinfo=UTC)
-            response = await w.a.client.post(
+        def changes(lines: list[str]) -> list[dict[str, Any]]:
+            return [json.loads(line.removeprefix("data:")) for line in lines if line.startswith("data:")]
+
+        def arrived(lines: list[str]) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return any(e.get("type") == "session.updated" for e in changes(lines))
+
+            return check
+
+        async def opened() -> bool:  # ": connected" is sent once the stream is subscribed
+            return ": connected" in a_lines and ": connected" in b_lines
+
+        async def upload(ws: Workspace, name: str, seed: int, at: datetime) -> str:
+            response = await ws.client.post(
                 "/api/v1/assets",
-                files=[("files", ("late.png", _png(99_001), "image/png"))],
-                data={"last_modified": [str(int(late.timestamp() * 1000))]},
+                files=[("files", (name, _png(seed), "image/png"))],
+                data={"last_modified": [str(int(at.timestamp() * 1000))]},
             )
             assert response.json()[0]["status"] == "imported"
-            await asyncio.sleep(2)
-            reader.cancel()
-    assert not [line for line in lines if line.startswith(("event:", "data:"))], lines
+            return str(response.json()[0]["asset_id"])
+
+        a_lines: list[str] = []
+        b_lines: list[str] = []
+        readers = [asyncio.create_task(watch(w.a, a_lines)), asyncio.create_task(watch(w.b, b_lines))]
+        try:
+            assert await until(opened)
+            a_asset = await upload(w.a, "late.png", 99_001, datetime(2022, 12, 1, 8, 0, tzinfo=UTC))
+            assert await until(arrived(a_lines))
+            b_asset = await upload(w.b, "marker.png", 99_002, datetime(2022, 12, 2, 8, 0, tzinfo=UTC))
+            assert await until(arrived(b_lines))
+        finally:
+            for reader in readers:
+                reader.cancel()
+    assert a_asset not in str(b_lines) and b_asset not in str(a_lines)
+    b_sessions = {s["id"] for s in (await w.b.client.get("/api/v1/sessions", params={"limit": 500})).json()}
+    seen = [e for e in changes(b_lines) if e.get("type") == "session.updated"]
+    assert seen and {e["payload"]["session_id"] for e in seen} <= b_sessions, seen
+    assert not {e.get("payload", {}).get("session_id") for e in changes(b_lines)} & set(w.a.sessions)
 
 
 async def me(w: World) -> None:
