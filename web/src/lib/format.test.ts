@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageCount, timeRange, timeSource, when } from "./format";
+import { imageCount, sessionSize, timeRange, timeSource, when } from "./format";
 
 describe("timeRange", () => {
   it("shows clock times today, in the workspace's zone", () => {
@@ -42,6 +42,10 @@ describe("words", () => {
     expect(imageCount(1)).toBe("1 image");
     expect(imageCount(24)).toBe("24 images");
     expect(imageCount(1024)).toBe("1,024 images");
+  });
+  it("says a session's rejects with its size, only when it has some", () => {
+    expect(sessionSize(24, 0)).toBe("24 images");
+    expect(sessionSize(1200, 1)).toBe("1,200 images · 1 rejected");
   });
   it("says where a time came from", () => {
     expect(timeSource("png:Creation Time")).toBe("from the file's embedded time");
