@@ -378,6 +378,26 @@ async def test_picks_and_rejects_with_the_keyboard(page, gateway_url, new_tenant
     for keeper in (pick, elsewhere, reject):  # the reject was picked in the inspector
         await expect(gallery.locator(f'img[src*="{keeper}"]')).to_have_count(1)
     await page.screenshot(path=str(artifacts / "3-saved-keepers.png"))
+
+    # rejected only: the rejects, to look over again; the "only" switches exclude each other
+    listed = (await client.get(f"/api/v1/sessions/{session_id}/assets", params={"limit": 100})).json()
+    spare = next(a["asset_id"] for a in listed if a["asset_id"] not in (pick, elsewhere, reject))
+    response = await client.put(f"/api/v1/assets/{spare}/flag", json={"flag": "reject"})
+    assert response.status_code == 200, response.text
+    await page.get_by_label("Rejected only").check()
+    await expect(page).to_have_url(re.compile(r"/app/gallery\?flag=reject$"))
+    await expect(page.get_by_label("Keepers only")).not_to_be_checked()
+    await expect(page.get_by_label("Show rejected")).to_be_disabled()
+    await expect(gallery.locator("img")).to_have_count(1)
+    await expect(gallery.locator(f'img[src*="{spare}"]')).to_have_count(1)
+    # on the session's page too, from the address; a pick there takes the image off the page
+    await page.goto(f"{session_page}?flag=reject")
+    await expect(page.get_by_label("Rejected only")).to_be_checked()
+    await expect(grid.locator("img")).to_have_count(1)
+    await _tile(page, spare).focus()
+    await page.keyboard.press("p")
+    await expect(page.get_by_text("No rejects: reject images with X.")).to_be_visible()
+    assert await until(lambda: _is(flag_of(spare), "pick"))
     assert errors == []
 
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { afterFlag, flagForKey, flagSuffix, isTyping, stackTiles, type Stack } from "./curation";
+import { afterFlag, flagForKey, flagSuffix, isTyping, keeperQuery, stackTiles, type Stack } from "./curation";
 
 const a = (id: string, flag: "pick" | "reject" | null = null) => ({ asset_id: id, flag });
 
@@ -77,14 +77,26 @@ describe("stack tiles", () => {
 describe("after a flag", () => {
   const list = [a("a"), a("b"), a("c", "pick")];
   it("a reject leaves the page unless rejects are shown", () => {
-    const view = { keepersOnly: false, showRejected: false };
+    const view = { only: null, showRejected: false };
     expect(afterFlag(list, "a", "reject", view).map((x) => x.asset_id)).toEqual(["b", "c"]);
     const shown = afterFlag(list, "a", "reject", { ...view, showRejected: true });
     expect(shown[0]).toEqual({ asset_id: "a", flag: "reject" });
   });
   it("a pick stays; clearing a pick on a keepers-only page takes it out", () => {
-    expect(afterFlag(list, "b", "pick", { keepersOnly: false, showRejected: false })[1].flag).toBe("pick");
-    const keepers = afterFlag(list, "c", null, { keepersOnly: true, showRejected: false });
+    expect(afterFlag(list, "b", "pick", { only: null, showRejected: false })[1].flag).toBe("pick");
+    const keepers = afterFlag(list, "c", null, { only: "pick", showRejected: false });
     expect(keepers.map((x) => x.asset_id)).toEqual(["a", "b"]);
+  });
+  it("on a rejects-only page, a reject stays and anything else leaves", () => {
+    const rejects = [a("r", "reject"), a("s", "reject")];
+    const view = { only: "reject" as const, showRejected: false };
+    expect(afterFlag(rejects, "r", "pick", view).map((x) => x.asset_id)).toEqual(["s"]);
+    expect(afterFlag(rejects, "s", null, view).map((x) => x.asset_id)).toEqual(["r"]);
+    expect(afterFlag(rejects, "s", "reject", view)).toHaveLength(2);
+  });
+  it("puts a view in the address as the API takes it", () => {
+    expect(keeperQuery({ only: null, showRejected: false })).toEqual({});
+    expect(keeperQuery({ only: null, showRejected: true })).toEqual({ include_rejected: true });
+    expect(keeperQuery({ only: "reject", showRejected: true })).toEqual({ flag: "reject" });
   });
 });

@@ -103,18 +103,29 @@ export function stackCount(stacks: Stack[]): number {
   return stacks.filter((s) => s.size > 1).length;
 }
 
-/** The page's list after a flag changed: the image's flag set, and a reject taken out unless the
- * page shows rejects, or an unpicked image taken out of a keepers-only page. */
+/** Which images a page lists by their flags, as its address says (`flag`, `include_rejected`):
+ * everything but the rejects (the default), everything (`showRejected`), or only the images flagged
+ * `only`: the keepers, or the rejects to look over again. */
+export interface KeeperView {
+  only: Flag | null;
+  showRejected: boolean;
+}
+
+/** The API's (and the address's) parameters for a view. */
+export function keeperQuery(view: KeeperView): { flag?: Flag; include_rejected?: true } {
+  if (view.only) return { flag: view.only };
+  return view.showRejected ? { include_rejected: true } : {};
+}
+
+/** The page's list after a flag changed: the image's flag set, and the image taken out when the view
+ * no longer lists it (a reject unless rejects are shown; anything but the flag a view lists only). */
 export function afterFlag<A extends { asset_id: string; flag?: Flag | null }>(
   assets: A[],
   assetId: string,
   flag: Flag | null,
-  view: { keepersOnly: boolean; showRejected: boolean },
+  view: KeeperView,
 ): A[] {
   const next = assets.map((a) => (a.asset_id === assetId ? { ...a, flag } : a));
-  return next.filter(
-    (a) =>
-      a.asset_id !== assetId ||
-      ((flag !== "reject" || view.showRejected) && (!view.keepersOnly || flag === "pick")),
-  );
+  const listed = view.only ? flag === view.only : flag !== "reject" || view.showRejected;
+  return next.filter((a) => a.asset_id !== assetId || listed);
 }

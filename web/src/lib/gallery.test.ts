@@ -16,11 +16,12 @@ describe("gallery filters in the address", () => {
     });
     expect(readFilters(new URLSearchParams(filtersQuery(filters)))).toEqual(filters);
   });
-  it("reads keepers only and show rejected, and nothing else for them", () => {
+  it("reads keepers only, rejected only and show rejected, and nothing else for them", () => {
     const filters = readFilters(new URLSearchParams("flag=pick&include_rejected=true"));
     expect(filters).toEqual({ flag: "pick", include_rejected: true });
     expect(filtersQuery(filters)).toBe("flag=pick&include_rejected=true");
-    expect(readFilters(new URLSearchParams("flag=reject&include_rejected=yes"))).toEqual({});
+    expect(readFilters(new URLSearchParams("flag=reject&include_rejected=yes"))).toEqual({ flag: "reject" });
+    expect(readFilters(new URLSearchParams("flag=maybe&include_rejected=yes"))).toEqual({});
     expect(isFiltered({ flag: "pick" })).toBe(true);
   });
   it("saves keepers only and show rejected with the search, and opens them again", () => {

@@ -1,6 +1,7 @@
 // The gallery's filters as they live in the address bar (so a search can be bookmarked) and as the API
 // takes them: the same names, `from`/`to` as ISO instants, `has_time` as true/false; `flag=pick` for
-// keepers only and `include_rejected=true` to show rejects (hidden unless asked for).
+// keepers only, `flag=reject` for rejects only and `include_rejected=true` to show rejects (hidden
+// unless asked for).
 import type { Schemas } from "./api/client";
 
 export interface GalleryFilters {
@@ -11,7 +12,7 @@ export interface GalleryFilters {
   from?: string;
   to?: string;
   has_time?: boolean;
-  flag?: "pick";
+  flag?: "pick" | "reject";
   include_rejected?: true;
 }
 
@@ -25,7 +26,8 @@ export function readFilters(params: URLSearchParams): GalleryFilters {
   }
   const hasTime = params.get("has_time");
   if (hasTime === "true" || hasTime === "false") filters.has_time = hasTime === "true";
-  if (params.get("flag") === "pick") filters.flag = "pick";
+  const flag = params.get("flag");
+  if (flag === "pick" || flag === "reject") filters.flag = flag;
   if (params.get("include_rejected") === "true") filters.include_rejected = true;
   return filters;
 }
