@@ -969,11 +969,16 @@ def _link(value: Any) -> tuple[str, int] | None:
     return None
 
 
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _as_number(value: Any, kind: type) -> Any:
     """Numbers arrive as int, float or string ("7.5", "None"); anything else is None."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    if isinstance(value, int) or (isinstance(value, str) and _ascii_digits(value.strip().lstrip("-"))):
         # Seeds go up to 2**64: keep integers exact instead of passing through float.
         return int(value) if kind is int else float(value)
     try:
@@ -988,7 +993,7 @@ def _as_number(value: Any, kind: type) -> Any:
 
 
 def _node_order(node_id: str) -> tuple[int, str]:
-    return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+    return (int(node_id), "") if _ascii_digits(node_id) else (1 << 62, node_id)
 
 
 def _first_string(value: Any) -> str | None:

@@ -193,7 +193,7 @@ async def get_ledger(
     """The tenant's ledger entries, newest first; `next_cursor` pages on (keyset on the entry id)."""
     before: int | None = None
     if cursor:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit()):  # isdigit() alone takes "²", which int() refuses
             raise HTTPException(422, "cursor: use the next_cursor of the previous page")
         before = int(cursor)
     entries = await _service(request).ledger(tenant_id, before, limit)

@@ -251,7 +251,7 @@ def upload_quota(settings: GatewaySettings) -> UploadQuota:
 
 def _declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 async def receive_upload(

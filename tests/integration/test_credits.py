@@ -246,6 +246,10 @@ async def test_ledger_pages_by_keyset(client: Any) -> None:
             break
     assert [e["reason"] for e in seen] == [f"g{i}" for i in reversed(range(7))] + ["starting grant"]
     assert len({e["entry_id"] for e in seen}) == 8
+    # a cursor it did not give out is a 422, "²" too (a digit to str.isdigit() that int() refuses)
+    for bad in ("nope", "²"):
+        response = await client.get(f"/accounts/{tenant}/ledger", params={"cursor": bad})
+        assert response.status_code == 422, (bad, response.text)
 
 
 async def test_grants_are_idempotent_and_adjustments_never_overdraw(client: Any) -> None:

@@ -478,6 +478,15 @@ def test_huge_graph_is_cut_and_stays_fast() -> None:
     assert 0 < len(result.loras) <= MAX_DEPTH
 
 
+def test_a_unicode_digit_is_not_a_number() -> None:
+    """ "²" is a digit to str.isdigit() but not to int() (found by the property test below): a seed or
+    a node id made of it is read as no number, never raised on."""
+    for node_id in ("²", "3"):
+        graph = {node_id: {"class_type": "KSampler", "inputs": {"seed": "²", "steps": "20", "cfg": "7"}}}
+        result = read_comfyui(graph, None)
+        assert result is not None and (result.seed, result.steps) == (None, 20)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.recursive(
