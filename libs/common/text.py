@@ -53,3 +53,8 @@ def printable_json(value: Any) -> Any:
     if isinstance(value, list):
         return [printable_json(v) for v in value]
     return value
+
+
+def ascii_digits(text: str) -> bool:
+    """Only 0-9, so `int(text)` takes it: `str.isdigit()` alone also takes "²", which `int()` refuses."""
+    return text.isascii() and text.isdigit()

@@ -55,6 +55,8 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from libs.common.text import ascii_digits
+
 MAX_NODES = 5000  # larger graphs are cut; real workflows rarely exceed a few hundred nodes
 MAX_DEPTH = 64  # longest link chain followed from a sampler input
 
@@ -969,16 +971,11 @@ def _link(value: Any) -> tuple[str, int] | None:
     return None
 
 
-def _ascii_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
 def _as_number(value: Any, kind: type) -> Any:
     """Numbers arrive as int, float or string ("7.5", "None"); anything else is None."""
     if isinstance(value, bool) or value is None:
         return None
-    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
-    if isinstance(value, int) or (isinstance(value, str) and _ascii_digits(value.strip().lstrip("-"))):
+    if isinstance(value, int) or (isinstance(value, str) and ascii_digits(value.strip().lstrip("-"))):
         # Seeds go up to 2**64: keep integers exact instead of passing through float.
         return int(value) if kind is int else float(value)
     try:
@@ -993,7 +990,7 @@ def _as_number(value: Any, kind: type) -> Any:
 
 
 def _node_order(node_id: str) -> tuple[int, str]:
-    return (int(node_id), "") if _ascii_digits(node_id) else (1 << 62, node_id)
+    return (int(node_id), "") if ascii_digits(node_id) else (1 << 62, node_id)
 
 
 def _first_string(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from libs.common.text import ascii_digits
 from services.credits import domain, repository
 from services.credits.billing import PaymentProvider, WebhookRefused
 from services.credits.domain import Balances, ReservationRequest
@@ -193,7 +194,7 @@ async def get_ledger(
     """The tenant's ledger entries, newest first; `next_cursor` pages on (keyset on the entry id)."""
     before: int | None = None
     if cursor:
-        if not (cursor.isascii() and cursor.isdigit()):  # isdigit() alone takes "²", which int() refuses
+        if not ascii_digits(cursor):
             raise HTTPException(422, "cursor: use the next_cursor of the previous page")
         before = int(cursor)
     entries = await _service(request).ledger(tenant_id, before, limit)

@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from libs.common.runtime import ServiceRuntime
-from libs.common.text import clean_json
+from libs.common.text import ascii_digits, clean_json
 from services.gateway.archive_import import stage_archive, zip_limits
 from services.gateway.archives import is_zip, nested_archive_kind
 from services.gateway.auth import AuthSubject, authenticate
@@ -251,7 +251,7 @@ def upload_quota(settings: GatewaySettings) -> UploadQuota:
 
 def _declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length", "")
-    return int(value) if value.isascii() and value.isdigit() else None
+    return int(value) if ascii_digits(value) else None
 
 
 async def receive_upload(

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { afterFlag, flagForKey, flagSuffix, isTyping, keeperQuery, stackTiles, type Stack } from "./curation";
+import {
+  afterFlag,
+  flagForKey,
+  flagSuffix,
+  isTyping,
+  keeperQuery,
+  keeperView,
+  stackTiles,
+  type Stack,
+} from "./curation";
 
 const a = (id: string, flag: "pick" | "reject" | null = null) => ({ asset_id: id, flag });
 
@@ -98,5 +107,7 @@ describe("after a flag", () => {
     expect(keeperQuery({ only: null, showRejected: false })).toEqual({});
     expect(keeperQuery({ only: null, showRejected: true })).toEqual({ include_rejected: true });
     expect(keeperQuery({ only: "reject", showRejected: true })).toEqual({ flag: "reject" });
+    expect(keeperView({ flag: "reject" })).toEqual({ only: "reject", showRejected: false });
+    expect(keeperView({ include_rejected: true })).toEqual({ only: null, showRejected: true });
   });
 });

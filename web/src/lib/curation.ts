@@ -111,6 +111,11 @@ export interface KeeperView {
   showRejected: boolean;
 }
 
+/** The view an address's (or a saved search's) parameters ask for. */
+export function keeperView(query: { flag?: Flag; include_rejected?: true }): KeeperView {
+  return { only: query.flag ?? null, showRejected: !!query.include_rejected };
+}
+
 /** The API's (and the address's) parameters for a view. */
 export function keeperQuery(view: KeeperView): { flag?: Flag; include_rejected?: true } {
   if (view.only) return { flag: view.only };
